@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { builtinComponents } from './components.js';
+import { DEFAULT_CONFIG_YAML } from './config/default.js';
+import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load.js';
+import { ConfigError } from './model/errors.js';
+import { Collector } from './pipeline.js';
+
+const USAGE = `usage: span-relay <command> [options]
+
+commands:
+  run [--config FILE]       run the collector (no --config: the embedded default,
+                            every receiver on its standard port, OTLP JSON lines in ./data)
+  validate --config FILE    check a config file and print what it would run
+  help                      this text`;
+
+async function configFrom(path: string | undefined): Promise<CollectorConfig> {
+  return path ? loadConfigFile(path, builtinComponents) : parseConfig(DEFAULT_CONFIG_YAML, builtinComponents);
+}
+
+async function run(path: string | undefined): Promise<number> {
+  const collector = new Collector(await configFrom(path));
+  await collector.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      collector.telemetry.logger.info({ signal }, 'shutting down: flushing queues');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await collector.shutdown();
+  return 0;
+}
+
+async function validate(path: string | undefined): Promise<number> {
+  if (!path) {
+    console.error('validate needs --config FILE');
+    return 2;
+  }
+  const config = await configFrom(path);
+  for (const p of config.pipelines) {
+    console.log(`${p.name}: ${p.receivers.join(', ')} -> ${p.processors.join(' -> ') || '(no processors)'} -> ${p.exporters.join(', ')}`);
+  }
+  console.log(`config ${path} is valid`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
+  const config = typeof values.config === 'string' ? values.config : undefined;
+  try {
+    switch (command) {
+      case 'run':
+        return await run(config);
+      case 'validate':
+        return await validate(config);
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(USAGE);
+        return 0;
+      default:
+        console.error(`unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`invalid config:\n${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+import type { ComponentKind, ExporterFactory, ExtensionFactory, ProcessorFactory, ReceiverFactory } from './component.js';
+import { opencensusReceiverFactory } from './receivers/opencensus/index.js';
+import { otlpReceiverFactory } from './receivers/otlp/index.js';
+import { zipkinReceiverFactory } from './receivers/zipkin/index.js';
+import { batchProcessorFactory } from './processors/batch/index.js';
+import { k8sattributesProcessorFactory } from './processors/k8sattributes/index.js';
+import { resourceProcessorFactory } from './processors/resource/index.js';
+import { fileExporterFactory } from './exporters/file/index.js';
+import { jaegerExporterFactory, jaegerThriftExporterFactory } from './exporters/jaeger/index.js';
+import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
+import { healthCheckExtensionFactory } from './extensions/health_check/index.js';
+
+/** Every component span-relay has, by kind: the one list to extend when adding a component. */
+export interface Components {
+  receiver: ReceiverFactory[];
+  processor: ProcessorFactory[];
+  exporter: ExporterFactory[];
+  extension: ExtensionFactory[];
+}
+
+export const builtinComponents: Components = {
+  receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory],
+  processor: [batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
+  exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory],
+  extension: [healthCheckExtensionFactory],
+};
+
+export function typesOf(components: Components, kind: ComponentKind): string[] {
+  return components[kind].map((f) => f.type);
+}

@@ -1,0 +1,24 @@
+/**
+ * The embedded default: every receiver on its standard port, batched, written as OTLP JSON lines
+ * under ./data. `span-relay run` uses it when no --config is given.
+ */
+export const DEFAULT_CONFIG_YAML = `
+receivers:
+  zipkin:
+  opencensus:
+  otlp:
+    protocols:
+      grpc:
+      http:
+processors:
+  batch:
+exporters:
+  file:
+    path: ./data/traces.jsonl
+service:
+  pipelines:
+    traces:
+      receivers: [zipkin, opencensus, otlp]
+      processors: [batch]
+      exporters: [file]
+`;

@@ -1,0 +1,161 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { ComponentKind } from '../component.js';
+import type { Components } from '../components.js';
+import { typesOf } from '../components.js';
+import { ConfigError } from '../model/errors.js';
+import { endpoint, section } from './schema-helpers.js';
+
+const KIND_KEYS = { receiver: 'receivers', processor: 'processors', exporter: 'exporters', extension: 'extensions' } as const;
+
+const componentMap = z.preprocess((v) => v ?? {}, z.record(z.string(), z.unknown()));
+const idList = z.array(z.string().min(1));
+
+const topSchema = z.strictObject({
+  receivers: componentMap,
+  processors: componentMap,
+  exporters: componentMap,
+  extensions: componentMap,
+  connectors: z.unknown().optional(),
+  service: z.strictObject({
+    extensions: idList.default([]),
+    pipelines: z.record(
+      z.string(),
+      z.strictObject({ receivers: idList.min(1), processors: idList.default([]), exporters: idList.min(1) }),
+    ),
+    telemetry: section(
+      z.strictObject({
+        logs: section(z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).loose()),
+        metrics: section(z.strictObject({ address: endpoint('0.0.0.0:8888'), level: z.string().optional() }).loose()),
+      }).loose(),
+    ),
+  }),
+});
+
+export interface ComponentConfig {
+  id: string;
+  type: string;
+  kind: ComponentKind;
+  config: unknown;
+}
+
+export interface CollectorConfig {
+  receivers: Map<string, ComponentConfig>;
+  processors: Map<string, ComponentConfig>;
+  exporters: Map<string, ComponentConfig>;
+  extensions: ComponentConfig[];
+  pipelines: { name: string; receivers: string[]; processors: string[]; exporters: string[] }[];
+  telemetry: { logLevel: string; metricsAddress: string };
+}
+
+/** `${env:NAME}`, `${NAME}` and `${env:NAME:-default}` in string values; `$$` is a literal `$`. */
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\$|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string | undefined, fallback: string | undefined) => {
+      if (match === '$$') return '$';
+      const v = env[name!];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, path ? `${path}.${k}` : k);
+    return out;
+  }
+  return value;
+}
+
+function issuePath(prefix: string, path: PropertyKey[]): string {
+  return [prefix, ...path.map(String)].filter(Boolean).join('.');
+}
+
+function zodToConfigError(prefix: string, error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => {
+    let msg = i.message;
+    if (i.code === 'unrecognized_keys') msg = `unknown key(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+    return `${issuePath(prefix, i.path)}: ${msg}`;
+  });
+  return new ConfigError('', lines.join('\n'));
+}
+
+/** Parses and validates a whole collector config. Every error names the key path. */
+export function parseConfig(yamlText: string, components: Components, env: NodeJS.ProcessEnv = process.env): CollectorConfig {
+  const doc = parseDocument(yamlText, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError('', doc.errors.map((e) => `YAML: ${e.message}`).join('\n'));
+  }
+  const raw = substituteEnv(doc.toJS() ?? {}, env);
+  const top = topSchema.safeParse(raw);
+  if (!top.success) throw zodToConfigError('', top.error);
+  const c = top.data;
+
+  const errors: string[] = [];
+  const resolve = (kind: ComponentKind, id: string, where: string): ComponentConfig | undefined => {
+    const key = KIND_KEYS[kind];
+    const section = c[key];
+    if (!Object.hasOwn(section, id)) {
+      errors.push(`${where}: ${kind} '${id}' is not defined under '${key}'`);
+      return undefined;
+    }
+    const type = id.split('/')[0]!;
+    const factory = components[kind].find((f) => f.type === type);
+    if (!factory) {
+      errors.push(`${key}.${id}: unknown ${kind} type '${type}'; span-relay has: ${typesOf(components, kind).join(', ')}`);
+      return undefined;
+    }
+    const parsed = factory.config.safeParse(section[id] ?? {});
+    if (!parsed.success) {
+      errors.push(zodToConfigError(`${key}.${id}`, parsed.error).message);
+      return undefined;
+    }
+    return { id, type, kind, config: parsed.data };
+  };
+
+  const config: CollectorConfig = {
+    receivers: new Map(),
+    processors: new Map(),
+    exporters: new Map(),
+    extensions: [],
+    pipelines: [],
+    telemetry: { logLevel: c.service.telemetry.logs.level, metricsAddress: c.service.telemetry.metrics.address },
+  };
+  const pipelineNames = Object.keys(c.service.pipelines);
+  if (pipelineNames.length === 0) errors.push('service.pipelines: at least one traces pipeline is required');
+  for (const name of pipelineNames) {
+    const p = c.service.pipelines[name]!;
+    const where = `service.pipelines.${name}`;
+    if (name.split('/')[0] !== 'traces') {
+      errors.push(`${where}: span-relay handles traces only (pipeline names are 'traces' or 'traces/<name>')`);
+      continue;
+    }
+    for (const [kind, ids] of [['receiver', p.receivers], ['processor', p.processors], ['exporter', p.exporters]] as const) {
+      const target = config[KIND_KEYS[kind] as 'receivers' | 'processors' | 'exporters'];
+      ids.forEach((id, i) => {
+        if (target.has(id)) return;
+        const r = resolve(kind, id, `${where}.${KIND_KEYS[kind]}[${i}]`);
+        if (r) target.set(id, r);
+      });
+    }
+    config.pipelines.push({ name, receivers: p.receivers, processors: p.processors, exporters: p.exporters });
+  }
+  c.service.extensions.forEach((id, i) => {
+    const r = resolve('extension', id, `service.extensions[${i}]`);
+    if (r) config.extensions.push(r);
+  });
+  if (errors.length > 0) throw new ConfigError('', errors.join('\n'));
+  return config;
+}
+
+export async function loadConfigFile(path: string, components: Components, env: NodeJS.ProcessEnv = process.env): Promise<CollectorConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, components, env);
+}

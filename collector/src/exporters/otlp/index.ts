@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { exporterFactory, type CreateContext } from '../../component.js';
+import type { SpanBatch } from '../../model/span.js';
+import { UnaryGrpcClient } from '../../net/grpc-client.js';
+import { modelToOtlpRequest } from '../../protocol/otlp.js';
+import { protoType } from '../../protocol/proto.js';
+import { ExportError, httpStatusError, QueuedExporter, senderSettings } from '../sender.js';
+import { headersSetting, isInsecure, tlsSettings } from '../tls.js';
+
+const TRACE_EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+export function encodeOtlpRequest(batch: SpanBatch): Uint8Array {
+  return protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest').encode(modelToOtlpRequest(batch)).finish();
+}
+
+function logPartialSuccess(ctx: CreateContext, bytes: Uint8Array): void {
+  if (bytes.length === 0) return;
+  const res = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse').decode(bytes) as unknown as {
+    partialSuccess?: { rejectedSpans?: { low: number } | number; errorMessage?: string };
+  };
+  const ps = res.partialSuccess;
+  const rejected = ps ? Number(typeof ps.rejectedSpans === 'object' ? ps.rejectedSpans.low : (ps.rejectedSpans ?? 0)) : 0;
+  if (rejected > 0) {
+    ctx.telemetry.failedSpans.inc({ exporter: ctx.id, reason: 'partial_success' }, rejected);
+    ctx.telemetry.logger.warn({ exporter: ctx.id, rejected }, `backend refused part of the batch: ${ps?.errorMessage ?? ''}`);
+  }
+}
+
+export const otlpGrpcExporterConfig = z.strictObject({
+  endpoint: z.string().min(1),
+  tls: tlsSettings,
+  headers: headersSetting,
+  compression: z.enum(['gzip', 'none']).default('gzip'),
+  ...senderSettings,
+});
+
+/** OTLP over gRPC: how Jaeger (≥1.35) and any OpenTelemetry Collector take traces. */
+export const otlpExporterFactory = exporterFactory({
+  type: 'otlp',
+  config: otlpGrpcExporterConfig,
+  create: (config, ctx) => {
+    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), headers: config.headers, compression: config.compression });
+    return new QueuedExporter(
+      ctx,
+      config,
+      async (batch, signal) => logPartialSuccess(ctx, await client.call(TRACE_EXPORT, encodeOtlpRequest(batch), signal)),
+      async () => client.close(),
+    );
+  },
+});
+
+export const otlpHttpExporterConfig = z
+  .strictObject({
+    endpoint: z.string().url().optional(),
+    traces_endpoint: z.string().url().optional(),
+    headers: headersSetting,
+    compression: z.enum(['gzip', 'none']).default('gzip'),
+    ...senderSettings,
+  })
+  .refine((c) => c.endpoint ?? c.traces_endpoint, { message: 'set endpoint (base URL, /v1/traces is appended) or traces_endpoint' });
+
+/** OTLP/HTTP with protobuf bodies, POSTed to <endpoint>/v1/traces. */
+export const otlpHttpExporterFactory = exporterFactory({
+  type: 'otlphttp',
+  config: otlpHttpExporterConfig,
+  create: (config, ctx) => {
+    const url = config.traces_endpoint ?? `${config.endpoint!.replace(/\/$/, '')}/v1/traces`;
+    const { gzip } = config.compression === 'gzip' ? { gzip: true } : { gzip: false };
+    return new QueuedExporter(ctx, config, async (batch, signal) => {
+      let body: Uint8Array = encodeOtlpRequest(batch);
+      if (gzip) body = await gzipAsync(body);
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          body,
+          signal,
+          headers: { 'content-type': 'application/x-protobuf', ...(gzip ? { 'content-encoding': 'gzip' } : {}), ...config.headers },
+        });
+      } catch (err) {
+        throw new ExportError('connection_failed', `POST ${url}: ${(err as Error).message}`, true);
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (!res.ok) throw httpStatusError(res.status, Buffer.from(bytes).toString('utf8'), res.headers.get('retry-after'));
+      if ((res.headers.get('content-type') ?? '').includes('protobuf')) logPartialSuccess(ctx, bytes);
+    });
+  },
+});
+
+async function gzipAsync(body: Uint8Array): Promise<Uint8Array> {
+  const { gzip } = await import('node:zlib');
+  const { promisify } = await import('node:util');
+  return promisify(gzip)(body);
+}

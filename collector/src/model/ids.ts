@@ -1,0 +1,78 @@
+import { DecodeError } from './errors.js';
+
+const HEX = /^[0-9a-f]+$/;
+const ZERO = /^0+$/;
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function bytesToHex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += HEX_BYTE[bytes[i]!];
+  return out;
+}
+
+export function hexToBytes(hex: string): Uint8Array {
+  return Buffer.from(hex, 'hex');
+}
+
+/**
+ * Validates a trace ID given as hex (Zipkin JSON). Accepts 1..32 hex digits as Zipkin does: up to
+ * 16 digits is a 64-bit ID, 17..32 a 128-bit one. Left-padded to a whole width, lowercased.
+ */
+export function normalizeTraceIdHex(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw new DecodeError('invalid_trace_id', field, value, 'expected a hex string');
+  const id = value.toLowerCase();
+  if (id.length === 0 || id.length > 32 || !HEX.test(id)) {
+    throw new DecodeError('invalid_trace_id', field, value, 'expected 16 or 32 hex digits');
+  }
+  if (ZERO.test(id)) throw new DecodeError('invalid_trace_id', field, value, 'trace ID is all zeros');
+  return id.length <= 16 ? id.padStart(16, '0') : id.padStart(32, '0');
+}
+
+export function normalizeSpanIdHex(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw new DecodeError('invalid_span_id', field, value, 'expected a hex string');
+  const id = value.toLowerCase();
+  if (id.length === 0 || id.length > 16 || !HEX.test(id)) {
+    throw new DecodeError('invalid_span_id', field, value, 'expected 16 hex digits');
+  }
+  if (ZERO.test(id)) throw new DecodeError('invalid_span_id', field, value, 'span ID is all zeros');
+  return id.padStart(16, '0');
+}
+
+/** Trace ID from wire bytes: 8 bytes (Zipkin proto 64-bit) or 16 bytes. */
+export function traceIdFromBytes(bytes: Uint8Array | undefined, field: string): string {
+  if (!bytes || (bytes.length !== 16 && bytes.length !== 8)) {
+    throw new DecodeError('invalid_trace_id', field, bytes ? bytesToHex(bytes) : bytes, `expected 16 bytes, got ${bytes?.length ?? 0}`);
+  }
+  const hex = bytesToHex(bytes);
+  if (ZERO.test(hex)) throw new DecodeError('invalid_trace_id', field, hex, 'trace ID is all zeros');
+  return hex;
+}
+
+export function spanIdFromBytes(bytes: Uint8Array | undefined, field: string): string {
+  if (!bytes || bytes.length !== 8) {
+    throw new DecodeError('invalid_span_id', field, bytes ? bytesToHex(bytes) : bytes, `expected 8 bytes, got ${bytes?.length ?? 0}`);
+  }
+  const hex = bytesToHex(bytes);
+  if (ZERO.test(hex)) throw new DecodeError('invalid_span_id', field, hex, 'span ID is all zeros');
+  return hex;
+}
+
+/** An optional parent: empty or all-zero bytes mean "no parent". */
+export function parentIdFromBytes(bytes: Uint8Array | undefined, field: string): string | undefined {
+  if (!bytes || bytes.length === 0) return undefined;
+  if (bytes.length !== 8) {
+    throw new DecodeError('invalid_span_id', field, bytesToHex(bytes), `expected 8 bytes, got ${bytes.length}`);
+  }
+  const hex = bytesToHex(bytes);
+  return ZERO.test(hex) ? undefined : hex;
+}
+
+/** True for a trace ID that carries only 64 bits (16 hex digits, or 32 with the high half zero). */
+export function is64BitTraceId(traceId: string): boolean {
+  return traceId.length === 16 || traceId.startsWith('0000000000000000');
+}
+
+/** The 128-bit form every 16-byte wire format needs: a 64-bit ID is left-padded with zeros. */
+export function traceIdTo128(traceId: string): string {
+  return traceId.length === 32 ? traceId : traceId.padStart(32, '0');
+}

@@ -1,0 +1,86 @@
+/**
+ * The one span type every stage of span-relay sees. Receivers decode into it, processors change it,
+ * exporters encode from it. IDs are lowercase hex so they can be compared and joined cheaply; a
+ * 64-bit trace ID stays 16 hex digits (not padded) so the join stage can tell it apart from a
+ * 128-bit one. Times are integer nanoseconds since the epoch: no float rounding anywhere.
+ */
+export type SpanKind = 'unspecified' | 'internal' | 'server' | 'client' | 'producer' | 'consumer';
+
+export type AttributeValue =
+  | string
+  | number
+  | boolean
+  | bigint
+  | Uint8Array
+  | readonly AttributeValue[]
+  | { readonly [key: string]: AttributeValue };
+
+export type Attributes = Record<string, AttributeValue>;
+
+export interface SpanEvent {
+  timeUnixNano: bigint;
+  name: string;
+  attributes: Attributes;
+}
+
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  traceState?: string;
+  attributes: Attributes;
+}
+
+export type StatusCode = 'unset' | 'ok' | 'error';
+
+export interface SpanStatus {
+  code: StatusCode;
+  message?: string;
+}
+
+export interface Resource {
+  attributes: Attributes;
+}
+
+export interface InstrumentationScope {
+  name: string;
+  version?: string;
+}
+
+/** Which wire format a span arrived in; the join stage uses it to reason about ID widths. */
+export type SpanSource = 'zipkin' | 'opencensus' | 'otlp' | 'replay';
+
+export interface Span {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  traceState?: string;
+  flags?: number;
+  name: string;
+  kind: SpanKind;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attributes;
+  events: SpanEvent[];
+  links: SpanLink[];
+  status: SpanStatus;
+  resource: Resource;
+  scope?: InstrumentationScope;
+  /** Zipkin's `shared`: this server span reuses its client's span ID. */
+  shared?: boolean;
+  source: SpanSource;
+  droppedAttributesCount?: number;
+  droppedEventsCount?: number;
+  droppedLinksCount?: number;
+}
+
+/** What flows between stages. A batch never holds spans for which a stage already refused. */
+export interface SpanBatch {
+  spans: Span[];
+}
+
+export const SERVICE_NAME = 'service.name';
+
+export function serviceNameOf(span: Span): string | undefined {
+  const name = span.resource.attributes[SERVICE_NAME];
+  return typeof name === 'string' ? name : undefined;
+}

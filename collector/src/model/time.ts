@@ -1,0 +1,61 @@
+import { DecodeError } from './errors.js';
+
+// Timestamps outside [1990, now + 1 day] are not clock skew but a broken tracer.
+const MIN_NANOS = 631_152_000_000_000_000n; // 1990-01-01
+const DAY_NANOS = 86_400_000_000_000n;
+
+export function maxPlausibleNanos(): bigint {
+  return BigInt(Date.now()) * 1_000_000n + DAY_NANOS;
+}
+
+export function checkPlausible(nanos: bigint, field: string, max = maxPlausibleNanos()): bigint {
+  if (nanos < MIN_NANOS || nanos > max) {
+    throw new DecodeError('invalid_timestamp', field, nanos, 'timestamp is not between 1990 and tomorrow');
+  }
+  return nanos;
+}
+
+export function isPlausible(nanos: bigint, max = maxPlausibleNanos()): boolean {
+  return nanos >= MIN_NANOS && nanos <= max;
+}
+
+/** Microseconds (Zipkin, Jaeger Thrift) to nanoseconds. JSON numbers below 2^53 are exact. */
+export function microsToNanos(micros: number): bigint {
+  return BigInt(micros) * 1000n;
+}
+
+export function nanosToMicros(nanos: bigint): number {
+  return Number(nanos / 1000n);
+}
+
+interface LongLike {
+  low: number;
+  high: number;
+}
+
+/** A protobufjs Long (or a plain number for small values) to bigint, unsigned. */
+export function longToBigInt(value: LongLike | number | string | null | undefined): bigint {
+  if (value === null || value === undefined) return 0n;
+  if (typeof value === 'number') return BigInt(Math.trunc(value));
+  if (typeof value === 'string') return BigInt(value);
+  return (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0);
+}
+
+/** Signed variant for int64 fields. */
+export function longToBigIntSigned(value: LongLike | number | string | null | undefined): bigint {
+  return BigInt.asIntN(64, longToBigInt(value));
+}
+
+export function bigIntToLong(value: bigint): { low: number; high: number; unsigned: boolean } {
+  const v = BigInt.asUintN(64, value);
+  return { low: Number(v & 0xffffffffn) | 0, high: Number(v >> 32n) | 0, unsigned: true };
+}
+
+export function timestampToNanos(ts: { seconds?: LongLike | number | null; nanos?: number | null } | null | undefined): bigint | undefined {
+  if (!ts) return undefined;
+  return longToBigIntSigned(ts.seconds ?? 0) * 1_000_000_000n + BigInt(ts.nanos ?? 0);
+}
+
+export function nanosToTimestamp(nanos: bigint): { seconds: { low: number; high: number; unsigned: boolean }; nanos: number } {
+  return { seconds: bigIntToLong(nanos / 1_000_000_000n), nanos: Number(nanos % 1_000_000_000n) };
+}

@@ -1,0 +1,93 @@
+import type { Consumer, Exporter, Extension, Processor, Receiver } from './component.js';
+import { builtinComponents, type Components } from './components.js';
+import type { CollectorConfig, ComponentConfig } from './config/load.js';
+import type { SpanBatch } from './model/span.js';
+import { AdminServer } from './telemetry/admin.js';
+import { Telemetry } from './telemetry/telemetry.js';
+
+/** Sends each batch to every consumer; refused if any refuses (the sender then retries). */
+class Fanout implements Consumer {
+  constructor(private readonly consumers: Consumer[]) {}
+  async consume(batch: SpanBatch): Promise<void> {
+    if (this.consumers.length === 1) return this.consumers[0]!.consume(batch);
+    await Promise.all(this.consumers.map((c) => c.consume(batch)));
+  }
+}
+
+export interface CollectorOptions {
+  components?: Components;
+  telemetry?: Telemetry;
+  /** Admin endpoint override (tests use 127.0.0.1:0); `false` turns the admin server off. */
+  adminEndpoint?: string | false;
+}
+
+/**
+ * Builds every component from the config and wires receivers → processors → exporters.
+ * Nothing else knows the graph.
+ */
+export class Collector {
+  readonly telemetry: Telemetry;
+  readonly receivers = new Map<string, Receiver>();
+  readonly exporters = new Map<string, Exporter>();
+  private readonly processors: Processor[][] = [];
+  private readonly extensions: Extension[] = [];
+  private readonly admin: AdminServer | undefined;
+  private running = false;
+  private heads = new Map<string, Consumer[]>();
+
+  constructor(
+    private readonly config: CollectorConfig,
+    options: CollectorOptions = {},
+  ) {
+    const components = options.components ?? builtinComponents;
+    this.telemetry = options.telemetry ?? new Telemetry({ level: config.telemetry.logLevel });
+    const make = <T>(c: ComponentConfig): T => {
+      const factory = components[c.kind].find((f) => f.type === c.type)!;
+      return (factory.create as (cfg: unknown, ctx: { id: string; telemetry: Telemetry }) => T)(c.config, { id: c.id, telemetry: this.telemetry });
+    };
+    for (const c of config.exporters.values()) this.exporters.set(c.id, make<Exporter>(c));
+    for (const p of config.pipelines) {
+      // Each pipeline gets its own processor instances, as in the OpenTelemetry Collector.
+      this.processors.push(p.processors.map((id) => make<Processor>(config.processors.get(id)!)));
+    }
+    for (const c of config.receivers.values()) this.receivers.set(c.id, make<Receiver>(c));
+    for (const c of config.extensions) this.extensions.push(make<Extension>(c));
+    const adminEndpoint = options.adminEndpoint ?? config.telemetry.metricsAddress;
+    if (adminEndpoint !== false) this.admin = new AdminServer(adminEndpoint, this.telemetry, () => this.running);
+  }
+
+  async start(): Promise<void> {
+    const host = { telemetry: this.telemetry, ready: () => this.running };
+    await this.admin?.start();
+    for (const e of this.extensions) await e.start(host);
+    for (const e of this.exporters.values()) await e.start();
+    this.config.pipelines.forEach((p, i) => {
+      let next: Consumer = new Fanout(p.exporters.map((id) => this.exporters.get(id)!));
+      const procs = this.processors[i]!;
+      for (let j = procs.length - 1; j >= 0; j--) {
+        const downstream = next;
+        void procs[j]!.start(downstream);
+        next = procs[j]!;
+      }
+      for (const r of p.receivers) this.heads.set(r, [...(this.heads.get(r) ?? []), next]);
+    });
+    for (const [id, r] of this.receivers) await r.start(new Fanout(this.heads.get(id)!));
+    this.running = true;
+    this.telemetry.logger.info({ pipelines: this.config.pipelines.map((p) => p.name), admin: this.admin?.address() }, 'span-relay is running');
+  }
+
+  adminAddress(): string | undefined {
+    return this.admin?.address();
+  }
+
+  /** Receivers stop taking spans, processors flush, exporters drain their queues, then the rest. */
+  async shutdown(): Promise<void> {
+    this.running = false;
+    await Promise.all([...this.receivers.values()].map((r) => r.shutdown()));
+    for (const procs of this.processors) for (const p of procs) await p.shutdown();
+    await Promise.all([...this.exporters.values()].map((e) => e.shutdown()));
+    for (const e of this.extensions) await e.shutdown();
+    await this.admin?.shutdown();
+    this.telemetry.logger.info('span-relay stopped');
+  }
+}

@@ -1,0 +1,181 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { z } from 'zod';
+import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
+import { DecodeError } from '../../model/errors.js';
+import type { DecodeResult } from '../../model/decode-result.js';
+import { bytesToHex } from '../../model/ids.js';
+import { GrpcServer, method, statusError } from '../../net/grpc-server.js';
+import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
+import { endpoint, section } from '../../config/schema-helpers.js';
+import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
+import { protoType } from '../../protocol/proto.js';
+import { ingest, refuseRequest, type IngestOutcome } from '../ingest.js';
+
+const grpcProtocol = z.strictObject({
+  endpoint: endpoint('0.0.0.0:4317'),
+  max_recv_msg_size_mib: z.number().positive().default(4),
+});
+const httpProtocol = z.strictObject({
+  endpoint: endpoint('0.0.0.0:4318'),
+  max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024),
+});
+
+export const otlpReceiverConfig = section(
+  z
+    .strictObject({
+      // A protocol key present with no value means "on, with defaults"; absent means off.
+      protocols: z
+        .strictObject({
+          grpc: z.preprocess((v) => v ?? {}, grpcProtocol).optional(),
+          http: z.preprocess((v) => v ?? {}, httpProtocol).optional(),
+        })
+        .optional(),
+    })
+    .transform((c) => c.protocols ?? { grpc: grpcProtocol.parse({}), http: httpProtocol.parse({}) }),
+);
+export type OtlpReceiverConfig = z.output<typeof otlpReceiverConfig>;
+
+const RECEIVER = 'otlp';
+export const OTLP_TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+export function decodeOtlpProto(body: Uint8Array): DecodeResult {
+  let req: OtlpExportRequest;
+  try {
+    req = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest').decode(body) as unknown as OtlpExportRequest;
+  } catch (err) {
+    throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not an ExportTraceServiceRequest: ${(err as Error).message}`);
+  }
+  return otlpRequestToModel(req, false);
+}
+
+function partialSuccess(outcome: IngestOutcome): { rejectedSpans: number; errorMessage: string } | undefined {
+  if (outcome.rejected.length === 0) return undefined;
+  return { rejectedSpans: outcome.rejected.length, errorMessage: outcome.rejected.slice(0, 5).map((e) => e.message).join('; ') };
+}
+
+/** OTLP over gRPC (:4317) and HTTP (:4318, /v1/traces, protobuf and JSON). */
+export class OtlpReceiver implements Receiver {
+  private grpc: GrpcServer | undefined;
+  private http: HttpServer | undefined;
+  private next: Consumer | undefined;
+
+  constructor(
+    private readonly config: OtlpReceiverConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    if (config.grpc) {
+      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc.max_recv_msg_size_mib, (server) => {
+        server.addService({ Export: method(OTLP_TRACE_EXPORT_PATH, false, false) }, { Export: this.exportGrpc });
+      });
+    }
+    if (config.http) {
+      this.http = new HttpServer(config.http.endpoint, (req, res) => this.handleHttp(req, res), (err) => ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'otlp http receiver failed'));
+    }
+  }
+
+  async start(next: Consumer): Promise<void> {
+    this.next = next;
+    await this.grpc?.start();
+    await this.http?.start();
+    this.ctx.telemetry.logger.info({ receiver: this.ctx.id, grpc: this.grpc?.address(), http: this.http?.address() }, 'otlp receiver listening');
+  }
+
+  addresses(): { grpc?: string; http?: string } {
+    return { ...(this.grpc ? { grpc: this.grpc.address() } : {}), ...(this.http ? { http: this.http.address() } : {}) };
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([this.grpc?.shutdown(), this.http?.shutdown()]);
+  }
+
+  private readonly exportGrpc: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+    let result: DecodeResult;
+    try {
+      result = decodeOtlpProto(call.request);
+    } catch (err) {
+      if (err instanceof DecodeError) {
+        refuseRequest(this.ctx.telemetry, RECEIVER, 'grpc', err);
+        callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
+        return;
+      }
+      callback(statusError(grpc.status.INTERNAL, 'internal error'));
+      return;
+    }
+    ingest(result, this.next!, this.ctx.telemetry, RECEIVER, 'grpc').then(
+      (outcome) => {
+        if (outcome.kind === 'backpressure') {
+          callback(statusError(grpc.status.RESOURCE_EXHAUSTED, outcome.message));
+          return;
+        }
+        const ps = partialSuccess(outcome);
+        callback(null, Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish()));
+      },
+      (err: unknown) => {
+        this.ctx.telemetry.logger.error({ err }, 'otlp grpc export failed');
+        callback(statusError(grpc.status.UNAVAILABLE, 'pipeline failed'));
+      },
+    );
+  };
+
+  private responseType() {
+    return protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
+  }
+
+  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/v1/traces') {
+      sendJson(res, 404, { code: 5, message: `no such endpoint ${path}; POST traces to /v1/traces` });
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { code: 12, message: 'use POST' }, { allow: 'POST' });
+      return;
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const json = contentType === 'application/json';
+    // Success answers in the request's encoding; errors are JSON Status objects.
+    const reply = (body: { partialSuccess?: unknown }): void => {
+      if (json) {
+        sendJson(res, 200, body);
+        return;
+      }
+      const bytes = this.responseType().encode(body).finish();
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': bytes.length });
+      res.end(bytes);
+    };
+    let result: DecodeResult;
+    try {
+      if (!json && contentType !== 'application/x-protobuf' && contentType !== 'application/protobuf') {
+        throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'expected application/x-protobuf or application/json');
+      }
+      const body = await readBody(req, this.config.http!.max_request_body_size);
+      result = json ? decodeOtlpJson(body) : decodeOtlpProto(body);
+    } catch (err) {
+      if (err instanceof PayloadTooLargeError) {
+        this.ctx.telemetry.refusedSpans.inc({ receiver: RECEIVER, transport: 'http', reason: err.code });
+        sendJson(res, 413, { code: 8, message: err.message });
+        return;
+      }
+      if (err instanceof DecodeError) {
+        refuseRequest(this.ctx.telemetry, RECEIVER, 'http', err);
+        sendJson(res, err.code === 'unsupported_media_type' ? 415 : 400, { code: 3, message: err.message });
+        return;
+      }
+      throw err;
+    }
+    const outcome = await ingest(result, this.next!, this.ctx.telemetry, RECEIVER, 'http');
+    if (outcome.kind === 'backpressure') {
+      sendJson(res, 503, { code: 14, message: outcome.message }, { 'retry-after': '1' });
+      return;
+    }
+    const ps = partialSuccess(outcome);
+    reply(ps ? { partialSuccess: ps } : {});
+  }
+}
+
+export const otlpReceiverFactory = receiverFactory({
+  type: 'otlp',
+  config: otlpReceiverConfig,
+  create: (config, ctx) => new OtlpReceiver(config, ctx),
+});

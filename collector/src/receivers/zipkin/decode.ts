@@ -1,0 +1,428 @@
+import { DecodeError } from '../../model/errors.js';
+import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
+import {
+  bytesToHex,
+  normalizeSpanIdHex,
+  normalizeTraceIdHex,
+  parentIdFromBytes,
+  spanIdFromBytes,
+  traceIdFromBytes,
+} from '../../model/ids.js';
+import type { Attributes, Span, SpanEvent, SpanKind, SpanStatus } from '../../model/span.js';
+import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
+import { protoType } from '../../protocol/proto.js';
+
+/**
+ * One Zipkin span in a shape common to v1 JSON, v2 JSON and v2 proto, before it becomes model
+ * spans. Times are microseconds. `kind` undefined means "infer it from v1 core annotations".
+ */
+interface ZipkinEndpoint {
+  serviceName?: string;
+  ipv4?: string;
+  ipv6?: string;
+  port?: number;
+}
+interface ZipkinAnnotation {
+  timestamp: bigint;
+  value: string;
+  endpoint?: ZipkinEndpoint;
+}
+interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind?: 'CLIENT' | 'SERVER' | 'PRODUCER' | 'CONSUMER';
+  timestamp?: bigint;
+  duration?: bigint;
+  localEndpoint?: ZipkinEndpoint;
+  remoteEndpoint?: ZipkinEndpoint;
+  annotations: ZipkinAnnotation[];
+  tags: Record<string, string>;
+  shared?: boolean;
+  debug?: boolean;
+}
+
+const KINDS: Record<string, SpanKind> = { CLIENT: 'client', SERVER: 'server', PRODUCER: 'producer', CONSUMER: 'consumer' };
+
+// ---------------------------------------------------------------------------------------------
+// JSON input (v1 and v2). Validation is by hand: it is the hot path, and it lets every error name
+// the exact field of the exact span.
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function micros(value: unknown, field: string): bigint | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === 'string' && /^\d{1,19}$/.test(value)) return BigInt(value);
+  throw new DecodeError('invalid_timestamp', field, value, 'expected a non-negative integer of microseconds');
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new DecodeError('invalid_field', field, value, 'expected a string');
+  return value;
+}
+
+function endpointFromJson(value: unknown, field: string): ZipkinEndpoint | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) throw new DecodeError('invalid_field', field, value, 'expected an endpoint object');
+  const ep: ZipkinEndpoint = {};
+  const serviceName = optionalString(value.serviceName, `${field}.serviceName`);
+  if (serviceName) ep.serviceName = serviceName;
+  const ipv4 = optionalString(value.ipv4, `${field}.ipv4`);
+  if (ipv4) ep.ipv4 = ipv4;
+  const ipv6 = optionalString(value.ipv6, `${field}.ipv6`);
+  if (ipv6) ep.ipv6 = ipv6;
+  if (value.port !== undefined && value.port !== null) {
+    if (typeof value.port !== 'number' || !Number.isInteger(value.port)) {
+      throw new DecodeError('invalid_field', `${field}.port`, value.port, 'expected an integer');
+    }
+    if (value.port !== 0) ep.port = value.port & 0xffff;
+  }
+  return ep;
+}
+
+function annotationsFromJson(value: unknown, field: string): ZipkinAnnotation[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new DecodeError('invalid_field', field, value, 'expected an array');
+  return value.map((a: unknown, i) => {
+    const f = `${field}[${i}]`;
+    if (!isRecord(a)) throw new DecodeError('invalid_field', f, a, 'expected an annotation object');
+    const timestamp = micros(a.timestamp, `${f}.timestamp`);
+    if (timestamp === undefined) throw new DecodeError('invalid_timestamp', `${f}.timestamp`, a.timestamp, 'annotation has no timestamp');
+    if (typeof a.value !== 'string') throw new DecodeError('invalid_field', `${f}.value`, a.value, 'expected a string');
+    const ann: ZipkinAnnotation = { timestamp, value: a.value };
+    const endpoint = endpointFromJson(a.endpoint, `${f}.endpoint`);
+    if (endpoint) ann.endpoint = endpoint;
+    return ann;
+  });
+}
+
+function tagValue(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function spanFromJson(value: unknown, field: string, version: 1 | 2): ZipkinSpan {
+  if (!isRecord(value)) throw new DecodeError('invalid_span', field, value, 'expected a span object');
+  const traceId = normalizeTraceIdHex(value.traceId, `${field}.traceId`);
+  const id = normalizeSpanIdHex(value.id, `${field}.id`);
+  let parentId: string | undefined;
+  if (value.parentId !== undefined && value.parentId !== null && value.parentId !== '') {
+    parentId = normalizeSpanIdHex(value.parentId, `${field}.parentId`);
+  }
+  const span: ZipkinSpan = {
+    traceId,
+    id,
+    name: optionalString(value.name, `${field}.name`) ?? '',
+    annotations: annotationsFromJson(value.annotations, `${field}.annotations`),
+    tags: {},
+  };
+  if (parentId) span.parentId = parentId;
+  const timestamp = micros(value.timestamp, `${field}.timestamp`);
+  if (timestamp !== undefined) span.timestamp = timestamp;
+  const duration = micros(value.duration, `${field}.duration`);
+  if (duration !== undefined) span.duration = duration;
+  if (value.debug === true) span.debug = true;
+
+  if (version === 2) {
+    if (value.kind !== undefined && value.kind !== null) {
+      if (typeof value.kind !== 'string' || !(value.kind in KINDS)) {
+        throw new DecodeError('invalid_field', `${field}.kind`, value.kind, 'expected CLIENT, SERVER, PRODUCER or CONSUMER');
+      }
+      span.kind = value.kind as ZipkinSpan['kind'];
+    }
+    const local = endpointFromJson(value.localEndpoint, `${field}.localEndpoint`);
+    if (local) span.localEndpoint = local;
+    const remote = endpointFromJson(value.remoteEndpoint, `${field}.remoteEndpoint`);
+    if (remote) span.remoteEndpoint = remote;
+    if (value.tags !== undefined && value.tags !== null) {
+      if (!isRecord(value.tags)) throw new DecodeError('invalid_field', `${field}.tags`, value.tags, 'expected an object');
+      for (const [k, v] of Object.entries(value.tags)) span.tags[k] = tagValue(v);
+    }
+    if (value.shared === true) span.shared = true;
+  } else {
+    applyBinaryAnnotations(span, value.binaryAnnotations, `${field}.binaryAnnotations`);
+  }
+  return span;
+}
+
+/** v1 binary annotations: address annotations become the remote endpoint, the rest tags. */
+function applyBinaryAnnotations(span: ZipkinSpan, value: unknown, field: string): void {
+  if (value === undefined || value === null) return;
+  if (!Array.isArray(value)) throw new DecodeError('invalid_field', field, value, 'expected an array');
+  value.forEach((b: unknown, i) => {
+    const f = `${field}[${i}]`;
+    if (!isRecord(b) || typeof b.key !== 'string') throw new DecodeError('invalid_field', `${f}.key`, b, 'expected {key, value}');
+    const endpoint = endpointFromJson(b.endpoint, `${f}.endpoint`);
+    if ((b.key === 'sa' || b.key === 'ca' || b.key === 'ma') && endpoint) {
+      // A client's "sa" names the server it called; a server's "ca" names its caller.
+      span.remoteEndpoint = endpoint;
+      return;
+    }
+    if (b.key === 'lc' && endpoint && !span.localEndpoint) span.localEndpoint = endpoint;
+    span.tags[b.key] = tagValue(b.value);
+    if (endpoint && !span.localEndpoint) span.localEndpoint = endpoint;
+  });
+}
+
+function parseJsonArray(body: Buffer | string, what: string): unknown[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch (err) {
+    throw new DecodeError('malformed_json', 'body', (typeof body === 'string' ? body : body.toString('utf8', 0, 64)), `not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new DecodeError('malformed_json', 'body', parsed, `expected a JSON array of ${what}`);
+  return parsed;
+}
+
+function decodeJson(body: Buffer | string, version: 1 | 2): DecodeResult {
+  const items = parseJsonArray(body, version === 2 ? 'Zipkin v2 spans' : 'Zipkin v1 spans');
+  const result = emptyResult();
+  const maxNanos = maxPlausibleNanos();
+  items.forEach((item, i) => {
+    try {
+      toModel(spanFromJson(item, `spans[${i}]`, version), `spans[${i}]`, result, maxNanos);
+    } catch (err) {
+      if (err instanceof DecodeError) result.rejected.push(err);
+      else throw err;
+    }
+  });
+  return result;
+}
+
+export function decodeZipkinV2Json(body: Buffer | string): DecodeResult {
+  return decodeJson(body, 2);
+}
+
+export function decodeZipkinV1Json(body: Buffer | string): DecodeResult {
+  return decodeJson(body, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// proto3 ListOfSpans
+
+interface ProtoEndpoint {
+  serviceName?: string;
+  ipv4?: Uint8Array;
+  ipv6?: Uint8Array;
+  port?: number;
+}
+interface ProtoZipkinSpan {
+  traceId?: Uint8Array;
+  parentId?: Uint8Array;
+  id?: Uint8Array;
+  kind?: number;
+  name?: string;
+  timestamp?: { low: number; high: number };
+  duration?: { low: number; high: number };
+  localEndpoint?: ProtoEndpoint;
+  remoteEndpoint?: ProtoEndpoint;
+  annotations?: { timestamp?: { low: number; high: number }; value?: string }[];
+  tags?: Record<string, string>;
+  debug?: boolean;
+  shared?: boolean;
+}
+
+const PROTO_KINDS = [undefined, 'CLIENT', 'SERVER', 'PRODUCER', 'CONSUMER'] as const;
+
+function ipv6ToString(b: Uint8Array): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return parts.join(':');
+}
+
+function endpointFromProto(ep: ProtoEndpoint | undefined): ZipkinEndpoint | undefined {
+  if (!ep) return undefined;
+  const out: ZipkinEndpoint = {};
+  if (ep.serviceName) out.serviceName = ep.serviceName;
+  if (ep.ipv4?.length === 4) out.ipv4 = Array.from(ep.ipv4).join('.');
+  if (ep.ipv6?.length === 16) out.ipv6 = ipv6ToString(ep.ipv6);
+  if (ep.port) out.port = ep.port;
+  return out;
+}
+
+export function decodeZipkinProto(body: Uint8Array): DecodeResult {
+  let list: { spans?: ProtoZipkinSpan[] };
+  try {
+    list = protoType('zipkin', 'zipkin.proto3.ListOfSpans').decode(body) as unknown as { spans?: ProtoZipkinSpan[] };
+  } catch (err) {
+    throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not a zipkin.proto3.ListOfSpans: ${(err as Error).message}`);
+  }
+  const result = emptyResult();
+  const maxNanos = maxPlausibleNanos();
+  (list.spans ?? []).forEach((p, i) => {
+    const field = `spans[${i}]`;
+    try {
+      const traceId = traceIdFromBytes(p.traceId, `${field}.traceId`);
+      const span: ZipkinSpan = {
+        traceId,
+        id: spanIdFromBytes(p.id, `${field}.id`),
+        name: p.name ?? '',
+        annotations: (p.annotations ?? []).map((a) => ({ timestamp: longToBigInt(a.timestamp), value: a.value ?? '' })),
+        tags: { ...(p.tags ?? {}) },
+      };
+      const parentId = parentIdFromBytes(p.parentId, `${field}.parentId`);
+      if (parentId) span.parentId = parentId;
+      const kind = PROTO_KINDS[p.kind ?? 0];
+      if (kind) span.kind = kind;
+      if (p.timestamp) span.timestamp = longToBigInt(p.timestamp);
+      if (p.duration) span.duration = longToBigInt(p.duration);
+      const local = endpointFromProto(p.localEndpoint);
+      if (local) span.localEndpoint = local;
+      const remote = endpointFromProto(p.remoteEndpoint);
+      if (remote) span.remoteEndpoint = remote;
+      if (p.shared) span.shared = true;
+      if (p.debug) span.debug = true;
+      // proto3 always carries kind; an unset kind with core annotations is still a v1-style span.
+      toModel(span, field, result, maxNanos);
+    } catch (err) {
+      if (err instanceof DecodeError) result.rejected.push(err);
+      else throw err;
+    }
+  });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zipkin span → model spans
+
+const CORE = new Set(['cs', 'cr', 'sr', 'ss', 'ms', 'mr']);
+
+function endpointAttributes(span: ZipkinSpan, attrs: Attributes): void {
+  const local = span.localEndpoint;
+  if (local?.ipv4 ?? local?.ipv6) attrs['net.host.ip'] = (local.ipv4 ?? local.ipv6)!;
+  if (local?.port) attrs['net.host.port'] = local.port;
+  const remote = span.remoteEndpoint;
+  if (remote?.serviceName) attrs['peer.service'] = remote.serviceName;
+  if (remote?.ipv4 ?? remote?.ipv6) attrs['net.peer.ip'] = (remote.ipv4 ?? remote.ipv6)!;
+  if (remote?.port) attrs['net.peer.port'] = remote.port;
+}
+
+/** Zipkin's `error` tag and OpenTelemetry's otel.status_* tags become the span status. */
+function statusFromTags(tags: Record<string, string>, attrs: Attributes): SpanStatus {
+  const code = tags['otel.status_code'];
+  if (code !== undefined) {
+    delete attrs['otel.status_code'];
+    const message = tags['otel.status_description'];
+    delete attrs['otel.status_description'];
+    const c = code.toUpperCase();
+    const status: SpanStatus = { code: c === 'ERROR' ? 'error' : c === 'OK' ? 'ok' : 'unset' };
+    if (message) status.message = message;
+    return status;
+  }
+  if ('error' in tags) {
+    const message = tags.error;
+    const status: SpanStatus = { code: 'error' };
+    if (message && message !== 'true') status.message = message;
+    return status;
+  }
+  return { code: 'unset' };
+}
+
+interface Half {
+  kind: SpanKind;
+  start?: bigint;
+  end?: bigint;
+  endpoint?: ZipkinEndpoint;
+}
+
+/**
+ * v1 (and v2 without kind) spans carry their kind in core annotations. A span with both client
+ * and server annotations is a merged shared span: it becomes a client span and a shared server span.
+ */
+function halves(span: ZipkinSpan): Half[] {
+  const at = new Map<string, ZipkinAnnotation>();
+  for (const a of span.annotations) if (CORE.has(a.value) && !at.has(a.value)) at.set(a.value, a);
+  const out: Half[] = [];
+  const make = (kind: SpanKind, startKey: string, endKey: string): void => {
+    const s = at.get(startKey);
+    const e = at.get(endKey);
+    if (!s && !e) return;
+    const half: Half = { kind };
+    if (s) half.start = s.timestamp;
+    if (e) half.end = e.timestamp;
+    const endpoint = s?.endpoint ?? e?.endpoint;
+    if (endpoint) half.endpoint = endpoint;
+    out.push(half);
+  };
+  make('client', 'cs', 'cr');
+  make('server', 'sr', 'ss');
+  make('producer', 'ms', 'ms');
+  make('consumer', 'mr', 'mr');
+  return out;
+}
+
+function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: bigint): void {
+  const events: SpanEvent[] = [];
+  const inferred = z.kind === undefined ? halves(z) : [];
+  const maxMicros = maxNanos / 1000n;
+  const annotations = z.annotations.filter((a) => {
+    if (a.timestamp * 1000n < 631_152_000_000_000_000n || a.timestamp > maxMicros) {
+      // A broken annotation must not cost the span: drop the annotation, count it.
+      countDropped(result, 'annotation_timestamp');
+      return false;
+    }
+    return true;
+  });
+  for (const a of annotations) {
+    if (inferred.length > 0 && CORE.has(a.value)) continue;
+    events.push({ timeUnixNano: a.timestamp * 1000n, name: a.value, attributes: {} });
+  }
+
+  const parts: Half[] =
+    inferred.length > 0 ? inferred : [{ kind: z.kind ? KINDS[z.kind]! : 'unspecified' }];
+  const split = parts.length > 1 && parts.some((p) => p.kind === 'client') && parts.some((p) => p.kind === 'server');
+
+  for (const part of split ? parts.filter((p) => p.kind === 'client' || p.kind === 'server') : parts.slice(0, 1)) {
+    const plausible = (t: bigint | undefined): bigint | undefined =>
+      t !== undefined && t * 1000n >= 631_152_000_000_000_000n && t <= maxMicros ? t : undefined;
+    // In a split span, each half has its own times; otherwise the span's own fields win.
+    let start = split ? (plausible(part.start) ?? z.timestamp) : (z.timestamp ?? plausible(part.start));
+    let end: bigint | undefined;
+    if (split) end = plausible(part.end);
+    else if (z.duration !== undefined && start !== undefined) end = start + z.duration;
+    else end = plausible(part.end);
+    if (start === undefined) {
+      throw new DecodeError('invalid_timestamp', `${field}.timestamp`, undefined, 'span has no timestamp and no core annotation to derive one');
+    }
+    const startNanos = start * 1000n;
+    if (startNanos < 631_152_000_000_000_000n || startNanos > maxNanos) {
+      throw new DecodeError('invalid_timestamp', `${field}.timestamp`, start, 'timestamp is not between 1990 and tomorrow');
+    }
+    if (end === undefined || end < start) end = start;
+    if (end - start > 86_400_000_000n * 7n) {
+      throw new DecodeError('invalid_duration', `${field}.duration`, end - start, 'duration is longer than a week');
+    }
+    start = start as bigint;
+
+    const local = part.endpoint ?? z.localEndpoint;
+    const attributes: Attributes = { ...z.tags };
+    endpointAttributes({ ...z, ...(local ? { localEndpoint: local } : {}) }, attributes);
+    const resource: Attributes = {};
+    if (local?.serviceName) resource['service.name'] = local.serviceName;
+
+    const span: Span = {
+      traceId: z.traceId,
+      spanId: z.id,
+      name: z.name,
+      kind: part.kind,
+      startTimeUnixNano: startNanos,
+      endTimeUnixNano: end * 1000n,
+      attributes,
+      events: split ? events.filter((e) => e.timeUnixNano >= startNanos && e.timeUnixNano <= end! * 1000n) : events,
+      links: [],
+      status: statusFromTags(z.tags, attributes),
+      resource: { attributes: resource },
+      source: 'zipkin',
+    };
+    if (z.parentId) span.parentSpanId = z.parentId;
+    if (z.shared || (split && part.kind === 'server')) span.shared = true;
+    if (z.debug) span.flags = 1;
+    result.spans.push(span);
+  }
+}
+

@@ -1,0 +1,41 @@
+import { HttpServer, sendJson, sendText } from '../net/http-server.js';
+import type { Telemetry } from './telemetry.js';
+
+/** Admin port: Prometheus /metrics, /healthz (process up) and /readyz (pipelines running). */
+export class AdminServer {
+  private readonly server: HttpServer;
+
+  constructor(endpoint: string, telemetry: Telemetry, ready: () => boolean) {
+    this.server = new HttpServer(
+      endpoint,
+      async (req, res) => {
+        switch ((req.url ?? '').split('?')[0]) {
+          case '/metrics':
+            sendText(res, 200, await telemetry.registry.metrics(), telemetry.registry.contentType);
+            return;
+          case '/healthz':
+            sendJson(res, 200, { status: 'ok' });
+            return;
+          case '/readyz': {
+            const ok = ready();
+            sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
+            return;
+          }
+          default:
+            sendJson(res, 404, { error: 'not found; try /metrics, /healthz or /readyz' });
+        }
+      },
+      (err) => telemetry.logger.error({ err }, 'admin server failed'),
+    );
+  }
+
+  start(): Promise<void> {
+    return this.server.start();
+  }
+  address(): string {
+    return this.server.address();
+  }
+  shutdown(): Promise<void> {
+    return this.server.shutdown();
+  }
+}
