@@ -302,25 +302,20 @@ function endpointAttributes(span: ZipkinSpan, attrs: Attributes): void {
   if (remote?.port) attrs['net.peer.port'] = remote.port;
 }
 
-/** Zipkin's `error` tag and OpenTelemetry's otel.status_* tags become the span status. */
+/**
+ * OpenTelemetry's otel.status_* tags and Zipkin's `error` tag become the span status; the tags
+ * that only carried the status are removed from the attributes (exporters write them back).
+ */
 function statusFromTags(tags: Record<string, string>, attrs: Attributes): SpanStatus {
-  const code = tags['otel.status_code'];
-  if (code !== undefined) {
-    delete attrs['otel.status_code'];
-    const message = tags['otel.status_description'];
-    delete attrs['otel.status_description'];
-    const c = code.toUpperCase();
-    const status: SpanStatus = { code: c === 'ERROR' ? 'error' : c === 'OK' ? 'ok' : 'unset' };
-    if (message) status.message = message;
-    return status;
-  }
-  if ('error' in tags) {
-    const message = tags.error;
-    const status: SpanStatus = { code: 'error' };
-    if (message && message !== 'true') status.message = message;
-    return status;
-  }
-  return { code: 'unset' };
+  const code = tags['otel.status_code']?.toUpperCase();
+  const errorTag = tags.error;
+  const status: SpanStatus = { code: code === 'ERROR' || (code === undefined && errorTag !== undefined) ? 'error' : code === 'OK' ? 'ok' : 'unset' };
+  const message = tags['otel.status_description'] ?? (errorTag && errorTag !== 'true' ? errorTag : undefined);
+  if (message && status.code === 'error') status.message = message;
+  delete attrs['otel.status_code'];
+  delete attrs['otel.status_description'];
+  if (status.code === 'error') delete attrs.error;
+  return status;
 }
 
 interface Half {

@@ -1,0 +1,91 @@
+import { pino } from 'pino';
+import { Collector } from '../../src/pipeline.js';
+import { builtinComponents } from '../../src/components.js';
+import { parseConfig } from '../../src/config/load.js';
+import { Telemetry } from '../../src/telemetry/telemetry.js';
+import type { OtlpReceiver } from '../../src/receivers/otlp/index.js';
+
+export interface RunningCollector {
+  collector: Collector;
+  telemetry: Telemetry;
+  /** host:port of a receiver (`zipkin`, `opencensus`) or an OTLP protocol (`otlp.grpc`, `otlp.http`). */
+  address(id: string): string;
+  url(id: string): string;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Starts a collector from YAML (ports 0 on 127.0.0.1 by the caller's config), logging silenced. */
+export async function startCollector(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<RunningCollector> {
+  const telemetry = new Telemetry({ logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const config = parseConfig(yaml, builtinComponents, env);
+  const collector = new Collector(config, { telemetry, adminEndpoint: '127.0.0.1:0' });
+  await collector.start();
+  const address = (id: string): string => {
+    const [rid, proto] = id.split('.');
+    const r = collector.receivers.get(rid!);
+    if (!r) throw new Error(`no receiver ${rid}`);
+    if (proto) return (r as OtlpReceiver).addresses()[proto as 'grpc' | 'http']!;
+    return (r as unknown as { address(): string }).address();
+  };
+  return {
+    collector,
+    telemetry,
+    address,
+    url: (id) => `http://${address(id)}`,
+    metrics: () => telemetry.registry.metrics(),
+    stop: () => collector.shutdown(),
+  };
+}
+
+/** A small metric reader: the value of one series, 0 when absent. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** Fast-retry exporter settings so tests don't wait on production backoff. */
+export const FAST_RETRY = `
+    retry_on_failure:
+      initial_interval: 20ms
+      max_interval: 100ms
+      max_elapsed_time: 3s`;
+
+export const ZIPKIN_OC_OTLP_RECEIVERS = `
+receivers:
+  zipkin:
+    endpoint: 127.0.0.1:0
+  opencensus:
+    endpoint: 127.0.0.1:0
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+      http:
+        endpoint: 127.0.0.1:0
+`;
+
+/** All receivers → batch → otlp exporter at `sinkEndpoint`. */
+export function otlpPipelineYaml(sinkEndpoint: string, extra = ''): string {
+  return `${ZIPKIN_OC_OTLP_RECEIVERS}
+processors:
+  batch:
+    timeout: 10ms
+exporters:
+  otlp:
+    endpoint: ${sinkEndpoint}
+    tls:
+      insecure: true${FAST_RETRY}
+${extra}
+service:
+  pipelines:
+    traces:
+      receivers: [zipkin, opencensus, otlp]
+      processors: [batch]
+      exporters: [otlp]
+`;
+}
