@@ -42,15 +42,17 @@ function byId(spans: FlatOtlpSpan[], id: string): FlatOtlpSpan[] {
 describe('zipkin receiver with real clients', () => {
   it('takes spans from zipkin-js over zipkin-transport-http, exact to the microsecond', async () => {
     const sent: unknown[] = [];
-    const logger = new HttpLogger({
+    // fetchImplementation is a documented HttpLogger option that its .d.ts does not declare.
+    const options: ConstructorParameters<typeof HttpLogger>[0] & { fetchImplementation: unknown } = {
       endpoint: `${relay.url('zipkin')}/api/v2/spans`,
       jsonEncoder: jsonEncoder.JSON_V2,
       httpInterval: 20,
-      fetchImplementation: (url: string, options: { body: string }) => {
-        sent.push(...(JSON.parse(options.body) as unknown[]));
-        return fetch(url, options as RequestInit);
+      fetchImplementation: (url: string, init: { body: string }) => {
+        sent.push(...(JSON.parse(init.body) as unknown[]));
+        return fetch(url, init as RequestInit);
       },
-    });
+    };
+    const logger = new HttpLogger(options);
     const tracer = new Tracer({ ctxImpl: new ExplicitContext(), recorder: new BatchRecorder({ logger }), localServiceName: 'vote-bot', traceId128Bit: false });
     const root = tracer.createRootId();
     tracer.setId(root);

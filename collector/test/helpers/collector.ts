@@ -89,3 +89,12 @@ service:
       exporters: [otlp]
 `;
 }
+
+/** Polls `check` until it returns true (bounded: 100 tries, 20 ms apart). */
+export async function eventually(check: () => Promise<boolean> | boolean, what = 'condition'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

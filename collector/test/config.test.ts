@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { builtinComponents } from '../src/components.js';
+import { parseConfig, substituteEnv } from '../src/config/load.js';
+import { DEFAULT_CONFIG_YAML } from '../src/config/default.js';
+import { ConfigError } from '../src/model/errors.js';
+import { applyActions } from '../src/processors/resource/index.js';
+import { JaegerGrpcSink, b64hex } from './helpers/sinks.js';
+import { eventually, metricValue, startCollector } from './helpers/collector.js';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { join } from 'node:path';
+import { PROTO_DIR } from '../src/protocol/proto.js';
+
+const LINKERD = readFileSync(new URL('../../../shared/fixtures/config/linkerd-jaeger-collector.yaml', import.meta.url), 'utf8');
+
+function configError(yaml: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig(yaml, builtinComponents, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a config error');
+}
+
+const MIN = (exporters: string, extra = '') => `
+receivers:
+  otlp:
+exporters:
+${exporters}
+${extra}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [${exporters.trim().split(':')[0]}]
+`;
+
+describe('config', () => {
+  it('loads the config the linkerd-jaeger extension ships, as is', () => {
+    const c = parseConfig(LINKERD, builtinComponents, { POD_NAMESPACE: 'linkerd-jaeger' });
+    expect(c.pipelines).toEqual([{ name: 'traces', receivers: ['opencensus', 'otlp'], processors: ['resource', 'k8sattributes', 'batch'], exporters: ['jaeger'] }]);
+    expect(c.exporters.get('jaeger')!.config).toMatchObject({ endpoint: 'jaeger.linkerd-jaeger:14250', tls: { insecure: true } });
+    // `otlp: protocols: grpc:` with no value: gRPC on its default port, HTTP off.
+    expect(c.receivers.get('otlp')!.config).toEqual({ grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 } });
+    expect(c.receivers.get('opencensus')!.config).toMatchObject({ endpoint: '0.0.0.0:55678' });
+    expect(c.extensions.map((e) => e.id)).toEqual(['health_check']);
+  });
+
+  it('loads the embedded default', () => {
+    const c = parseConfig(DEFAULT_CONFIG_YAML, builtinComponents, {});
+    expect([...c.receivers.keys()]).toEqual(['zipkin', 'opencensus', 'otlp']);
+    expect([...c.exporters.keys()]).toEqual(['file']);
+  });
+
+  it('substitutes ${env:VAR}, ${VAR}, ${VAR:-default} and $$', () => {
+    expect(substituteEnv({ a: ['${env:A}', '${B}:4317', '${C:-fallback}', 'cost $$5', '${MISSING}'] }, { A: 'x', B: 'jaeger' })).toEqual({
+      a: ['x', 'jaeger:4317', 'fallback', 'cost $5', ''],
+    });
+  });
+
+  it('names an unknown component and lists the ones we have', () => {
+    const msg = configError(MIN('  kafka:\n    brokers: [a]'));
+    expect(msg).toContain("exporters.kafka: unknown exporter type 'kafka'");
+    expect(msg).toContain('otlp, otlphttp, jaeger, jaeger_thrift, file');
+  });
+
+  it('names the key path of a bad value and of an unknown key, with named instances', () => {
+    expect(configError(MIN('  otlp/jaeger:\n    endpoint: 42'))).toContain('exporters.otlp/jaeger.endpoint: ');
+    expect(configError(MIN('  otlp/jaeger:\n    endpoint: jaeger:4317\n    sending_queue:\n      queue_size: -1'))).toContain('exporters.otlp/jaeger.sending_queue.queue_size');
+    expect(configError(MIN('  otlp/jaeger:\n    endpont: jaeger:4317'))).toMatch(/exporters\.otlp\/jaeger: unknown key\(s\) 'endpont'/);
+    expect(configError(MIN('  otlp:\n    endpoint: j:1\n    timeout: soon'))).toContain('exporters.otlp.timeout: expected a duration');
+  });
+
+  it('says when a pipeline names a component that is not defined, or a signal we do not carry', () => {
+    expect(configError(`receivers:\n  otlp:\nexporters:\n  file:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp, zipkin]\n      exporters: [file]\n`)).toContain(
+      "service.pipelines.traces.receivers[1]: receiver 'zipkin' is not defined under 'receivers'",
+    );
+    expect(configError(`receivers:\n  otlp:\nexporters:\n  file:\nservice:\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [file]\n`)).toContain('handles traces only');
+    expect(configError('receivers: [')).toContain('YAML');
+  });
+
+  it('resource processor actions: insert, update, upsert, delete, from_attribute', () => {
+    const out = applyActions(
+      [
+        { key: 'k8s.pod.name', from_attribute: 'host.name', action: 'insert' },
+        { key: 'env', value: 'prod', action: 'insert' },
+        { key: 'region', value: 'eu', action: 'update' },
+        { key: 'team', value: 'mesh', action: 'upsert' },
+        { key: 'secret', action: 'delete' },
+        { key: 'k8s.namespace.name', from_attribute: 'missing', action: 'insert' },
+      ],
+      { 'host.name': 'web-1', env: 'dev', secret: 'x', team: 'old' },
+    );
+    expect(out).toEqual({ 'host.name': 'web-1', 'k8s.pod.name': 'web-1', env: 'dev', team: 'mesh' });
+  });
+});
+
+describe('the linkerd-jaeger config running', () => {
+  const sinks: JaegerGrpcSink[] = [];
+  afterAll(async () => {
+    for (const s of sinks) await s.stop();
+  });
+
+  it('starts as is on its standard ports: health_check answers, k8sattributes says it is inactive', async () => {
+    const relay = await startCollector(LINKERD, { POD_NAMESPACE: 'linkerd-jaeger' });
+    try {
+      const res = await fetch('http://127.0.0.1:13133/');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'Server available' });
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('with the Jaeger endpoint pointed at a Jaeger gRPC backend, OpenCensus spans arrive with the resource actions applied', async () => {
+    const sink = await new JaegerGrpcSink().start();
+    sinks.push(sink);
+    const yaml = LINKERD.replace('jaeger.${POD_NAMESPACE}:14250', sink.endpoint)
+      .replace('  opencensus:\n', '  opencensus:\n    endpoint: 127.0.0.1:0\n')
+      .replace('      grpc:\n', '      grpc:\n        endpoint: 127.0.0.1:0\n')
+      .replace('  health_check:\n', '  health_check:\n    endpoint: 127.0.0.1:0\n');
+    const relay = await startCollector(yaml);
+    try {
+      const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_DIR, 'opencensus.proto'), { keepCase: true, longs: String, enums: String }));
+      const Svc = (pkg as unknown as { opencensus: { proto: { agent: { trace: { v1: { TraceService: grpc.ServiceClientConstructor } } } } } }).opencensus.proto.agent.trace.v1.TraceService;
+      const client = new Svc(relay.address('opencensus'), grpc.credentials.createInsecure()) as unknown as grpc.Client & { Export(): grpc.ClientDuplexStream<object, object> };
+      const stream = client.Export();
+      stream.write({
+        node: { identifier: { host_name: 'web-5d5f4c9b8-x2x2x' }, service_info: { name: 'web' }, attributes: { 'linkerd.io/workload-ns': 'emojivoto' } },
+        spans: [{ trace_id: Buffer.alloc(16, 7), span_id: Buffer.alloc(8, 9), name: { value: '/api/list' }, kind: 'SERVER', start_time: { seconds: '1700000000' }, end_time: { seconds: '1700000001' } }],
+      });
+      stream.end();
+      await sink.waitForSpans(1);
+      client.close();
+      const b = sink.requests[0]!.batch;
+      expect(b.process.serviceName).toBe('web');
+      const tags = Object.fromEntries((b.process.tags ?? []).map((t) => [t.key, t.vStr]));
+      expect(tags).toMatchObject({ 'k8s.pod.name': 'web-5d5f4c9b8-x2x2x', 'k8s.namespace.name': 'emojivoto', 'host.name': 'web-5d5f4c9b8-x2x2x' });
+      expect(b64hex(b.spans[0]!.traceId)).toBe('07'.repeat(16));
+      await eventually(async () => metricValue(await relay.metrics(), 'span_relay_exporter_sent_spans_total', { exporter: 'jaeger' }) === 1);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
