@@ -19,7 +19,7 @@ type Action = z.output<typeof action>;
 
 /** Applies attribute actions to each span's resource, as the OpenTelemetry Collector's resource processor. */
 export function applyActions(actions: Action[], attrs: Attributes): Attributes {
-  const out: Attributes = { ...attrs };
+  const out: Attributes = Object.assign({}, attrs);
   for (const a of actions) {
     const has = Object.hasOwn(out, a.key);
     let value: AttributeValue | undefined = a.value;
