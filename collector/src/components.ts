@@ -3,6 +3,7 @@ import { opencensusReceiverFactory } from './receivers/opencensus/index.js';
 import { otlpReceiverFactory } from './receivers/otlp/index.js';
 import { zipkinReceiverFactory } from './receivers/zipkin/index.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
+import { joinProcessorFactory } from './processors/join/index.js';
 import { k8sattributesProcessorFactory } from './processors/k8sattributes/index.js';
 import { resourceProcessorFactory } from './processors/resource/index.js';
 import { fileExporterFactory } from './exporters/file/index.js';
@@ -20,7 +21,7 @@ export interface Components {
 
 export const builtinComponents: Components = {
   receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory],
-  processor: [batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
+  processor: [joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
   exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory],
   extension: [healthCheckExtensionFactory],
 };

@@ -1,6 +1,6 @@
 /**
- * The embedded default: every receiver on its standard port, batched, written as OTLP JSON lines
- * under ./data. `span-relay run` uses it when no --config is given.
+ * The embedded default: every receiver on its standard port, joined into one trace per request,
+ * batched, written as OTLP JSON lines under ./data. `span-relay run` uses it when no --config is given.
  */
 export const DEFAULT_CONFIG_YAML = `
 receivers:
@@ -11,6 +11,7 @@ receivers:
       grpc:
       http:
 processors:
+  join:
   batch:
 exporters:
   file:
@@ -19,6 +20,6 @@ service:
   pipelines:
     traces:
       receivers: [zipkin, opencensus, otlp]
-      processors: [batch]
+      processors: [join, batch]
       exporters: [file]
 `;

@@ -58,6 +58,21 @@ export class Telemetry {
     registers: [this.registry],
   });
 
+  private readonly extra = new Map<string, Counter | Gauge>();
+
+  /** A component's own counter, created once per collector (two instances share it by label). */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    let m = this.extra.get(name);
+    if (!m) this.extra.set(name, (m = new Counter({ name, help, labelNames, registers: [this.registry] })));
+    return m as Counter<L>;
+  }
+
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+    let m = this.extra.get(name);
+    if (!m) this.extra.set(name, (m = new Gauge({ name, help, labelNames, registers: [this.registry] })));
+    return m as Gauge<L>;
+  }
+
   constructor(options: { logger?: Logger; level?: string } = {}) {
     this.logger = options.logger ?? pino({ level: options.level ?? process.env.SPAN_RELAY_LOG_LEVEL ?? 'info' });
   }

@@ -1,0 +1,133 @@
+/**
+ * Continuity of one trace: is it one tree with one root, and if not, exactly where does it break.
+ * Pure functions over model spans; the join processor and `span-relay check` both use them.
+ */
+import { serviceNameOf, type Span } from '../model/span.js';
+
+export interface Orphan {
+  span: Span;
+  service: string;
+  missingParentId: string;
+  /** Who most likely should have reported the missing parent. */
+  suspect: string;
+}
+
+export interface TraceReport {
+  traceId: string;
+  spans: Span[];
+  roots: Span[];
+  orphans: Orphan[];
+  /** Services in the order the tree visits them, each once. */
+  services: string[];
+  complete: boolean;
+  children: Map<string, Span[]>;
+}
+
+export const UNKNOWN_SERVICE = 'unknown_service';
+
+export function serviceOf(span: Span): string {
+  return serviceNameOf(span) ?? UNKNOWN_SERVICE;
+}
+
+/** Where a span runs: service plus host, because every linkerd-proxy calls itself `linkerd-proxy`. */
+export function processOf(span: Span): string {
+  const host = span.resource.attributes['host.name'] ?? span.resource.attributes['k8s.pod.name'];
+  return typeof host === 'string' ? `${serviceOf(span)}@${host}` : serviceOf(span);
+}
+
+function peerHint(span: Span): string | undefined {
+  const a = span.attributes;
+  for (const key of ['peer.service', 'net.peer.name', 'client.address', 'net.peer.ip', 'net.sock.peer.addr']) {
+    const v = a[key];
+    if (typeof v === 'string' && v) return `${key}=${v}`;
+  }
+  return undefined;
+}
+
+function suspectFor(span: Span): string {
+  const service = serviceOf(span);
+  if (span.kind === 'server' || span.kind === 'consumer') {
+    const hint = peerHint(span);
+    if (service === 'linkerd-proxy') return `the caller of this proxy's inbound hop (its outbound linkerd-proxy or the calling app${hint ? `, ${hint}` : ''})`;
+    return `the caller of ${service} (its outbound linkerd-proxy or the calling app${hint ? `, ${hint}` : ''})`;
+  }
+  return `${service} itself (a span of the same process: a local parent that was not exported)`;
+}
+
+/** `known` holds span IDs reported earlier for this trace (spans already released by the join). */
+export function analyzeTrace(spans: Span[], known: ReadonlySet<string> = new Set()): TraceReport {
+  const byId = new Map<string, Span>();
+  for (const s of spans) if (!byId.has(s.spanId)) byId.set(s.spanId, s);
+  const children = new Map<string, Span[]>();
+  const roots: Span[] = [];
+  const orphans: Orphan[] = [];
+  for (const s of spans) {
+    if (!s.parentSpanId) {
+      roots.push(s);
+      continue;
+    }
+    if (s.parentSpanId === s.spanId) {
+      roots.push(s);
+      continue;
+    }
+    const list = children.get(s.parentSpanId);
+    if (list) list.push(s);
+    else children.set(s.parentSpanId, [s]);
+    if (!byId.has(s.parentSpanId) && !known.has(s.parentSpanId)) {
+      orphans.push({ span: s, service: serviceOf(s), missingParentId: s.parentSpanId, suspect: suspectFor(s) });
+    }
+  }
+  for (const list of children.values()) list.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
+  roots.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
+
+  const services: string[] = [];
+  const seen = new Set<string>();
+  const visit = (s: Span, depth: number): void => {
+    const svc = serviceOf(s);
+    if (!seen.has(svc)) {
+      seen.add(svc);
+      services.push(svc);
+    }
+    if (depth > 10_000) return;
+    for (const c of children.get(s.spanId) ?? []) if (c !== s) visit(c, depth + 1);
+  };
+  for (const r of roots) visit(r, 0);
+  for (const o of orphans) visit(o.span, 0);
+
+  const rootsThatStart = known.size > 0 ? roots.length : Math.max(roots.length, 1);
+  return {
+    traceId: spans[0]?.traceId ?? '',
+    spans,
+    roots,
+    orphans,
+    services,
+    complete: orphans.length === 0 && rootsThatStart === 1,
+    children,
+  };
+}
+
+/** One line a user can act on, per orphan. */
+export function describeOrphan(traceId: string, o: Orphan): string {
+  return `trace ${traceId}: span ${o.span.spanId} "${o.span.name}" from service ${o.service} names parent ${o.missingParentId}, which no service reported: is ${o.suspect} sampled, instrumented and sending to span-relay?`;
+}
+
+const fmtMs = (ns: bigint): string => `${(Number(ns) / 1e6).toFixed(3)}ms`;
+
+/** The tree as text, one span a line, indented by depth. */
+export function formatTree(report: TraceReport): string[] {
+  const lines: string[] = [];
+  const t0 = report.spans.reduce((m, s) => (s.startTimeUnixNano < m ? s.startTimeUnixNano : m), report.spans[0]?.startTimeUnixNano ?? 0n);
+  const printed = new Set<Span>();
+  const line = (s: Span, depth: number, note = ''): void => {
+    if (printed.has(s)) return;
+    printed.add(s);
+    lines.push(
+      `${'  '.repeat(depth)}${serviceOf(s)} ${s.kind !== 'unspecified' ? `[${s.kind}] ` : ''}${s.name} (${s.spanId}) +${fmtMs(s.startTimeUnixNano - t0)} ${fmtMs(s.endTimeUnixNano - s.startTimeUnixNano)}${s.status.code === 'error' ? ' ERROR' : ''}${note}`,
+    );
+    for (const c of report.children.get(s.spanId) ?? []) line(c, depth + 1);
+  };
+  for (const r of report.roots) line(r, 0);
+  for (const o of report.orphans) line(o.span, 0, `  <- ORPHAN: parent ${o.missingParentId} missing`);
+  for (const s of report.spans) line(s, 0, '  <- (cycle)');
+  return lines;
+}

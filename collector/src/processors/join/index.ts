@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import { processorFactory, type Consumer, type CreateContext, type Processor } from '../../component.js';
+import { BackpressureError } from '../../model/errors.js';
+import type { Span, SpanBatch } from '../../model/span.js';
+import { analyzeTrace, describeOrphan, serviceOf } from '../../continuity/analyze.js';
+import { duration, section } from '../../config/schema-helpers.js';
+import {
+  ATTR_INCOMPLETE,
+  adjustClockSkew,
+  splitSharedSpans,
+  traceKey,
+  unifyTraceIds,
+  type NormalizeStats,
+  type TraceMemory,
+} from './normalize.js';
+import { TraceWindow, estimateBytes, spanKey, type HeldTrace } from './window.js';
+
+export const joinConfig = section(
+  z.strictObject({
+    /** A trace goes out once no span of it has arrived for this long. */
+    quiet_period: duration('3s'),
+    /** ... or once it has been held this long, whatever still arrives. */
+    max_trace_age: duration('30s'),
+    max_traces: z.number().int().positive().default(50_000),
+    max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+    /** How long a released trace is remembered, so late spans still join it. */
+    late_span_memory: duration('60s'),
+    clock_skew: z.boolean().default(true),
+    check_interval: duration('100ms'),
+  }),
+);
+export type JoinConfig = z.output<typeof joinConfig>;
+
+export interface JoinedTrace {
+  traceId: string;
+  spans: Span[];
+  complete: boolean;
+}
+
+/**
+ * Turns spans from every receiver into one continuous trace per request: holds each trace in a
+ * bounded window, then unifies trace ID widths, splits shared Zipkin spans, corrects clock skew,
+ * drops duplicates, and reports where a trace is broken.
+ */
+export class JoinProcessor implements Processor {
+  private readonly window = new TraceWindow();
+  private readonly memory = new Map<string, TraceMemory>();
+  private next: Consumer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Released spans the next stage refused (backpressure), retried on each tick. */
+  private pending: Span[][] = [];
+  private pendingBytes = 0;
+  private releasing: Promise<void> = Promise.resolve();
+  private readonly m;
+  /** For tests and `check`: called with every trace as it leaves. */
+  onRelease: ((t: JoinedTrace) => void) | undefined;
+
+  constructor(
+    private readonly config: JoinConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    const t = ctx.telemetry;
+    const p = ['processor'] as const;
+    this.m = {
+      traces: t.counter('span_relay_join_traces_total', 'Traces the join released, by continuity verdict.', ['processor', 'verdict'] as const),
+      orphans: t.counter('span_relay_join_orphan_spans_total', 'Spans released whose parent no service reported, by the orphan span\'s service.', ['processor', 'service'] as const),
+      duplicates: t.counter('span_relay_join_duplicate_spans_total', 'Spans received more than once (e.g. retried) and dropped.', p),
+      evicted: t.counter('span_relay_join_evicted_traces_total', 'Traces released early because a bound was hit, marked incomplete.', ['processor', 'reason'] as const),
+      adjusted: t.counter('span_relay_join_adjusted_spans_total', 'Spans the join changed, by what it changed.', ['processor', 'adjustment'] as const),
+      heldTraces: t.gauge('span_relay_join_traces_held', 'Traces held in the join window.', p),
+      heldBytes: t.gauge('span_relay_join_bytes_held', 'Estimated bytes of spans held in the join window.', p),
+    };
+  }
+
+  async start(next: Consumer): Promise<void> {
+    this.next = next;
+    this.timer = setInterval(() => {
+      this.releasing = this.releasing.then(() => this.tick(Date.now()));
+    }, this.config.check_interval);
+    this.timer.unref();
+  }
+
+  async consume(batch: SpanBatch): Promise<void> {
+    if (this.pendingBytes > this.config.max_bytes) {
+      throw new BackpressureError(`join: ${this.pending.length} released batches wait for the exporters; refusing new spans`);
+    }
+    const now = Date.now();
+    let dups = 0;
+    for (const s of batch.spans) {
+      const remembered = this.memory.get(traceKey(s.traceId));
+      if ((remembered && remembered.seen.has(spanKey(s))) || !this.window.add(s, now)) dups++;
+    }
+    if (dups > 0) this.m.duplicates.inc({ processor: this.ctx.id }, dups);
+    const over: { trace: HeldTrace; reason: string }[] = [];
+    while (this.window.size > this.config.max_traces || this.window.bytes > this.config.max_bytes) {
+      const reason = this.window.size > this.config.max_traces ? 'max_traces' : 'max_bytes';
+      const t = this.window.takeOldest();
+      if (!t) break;
+      over.push({ trace: t, reason });
+    }
+    this.gauges();
+    if (over.length > 0) {
+      for (const o of over) this.m.evicted.inc({ processor: this.ctx.id, reason: o.reason });
+      this.releasing = this.releasing.then(() => this.release(over, now));
+    }
+  }
+
+  private gauges(): void {
+    this.m.heldTraces.set({ processor: this.ctx.id }, this.window.size);
+    this.m.heldBytes.set({ processor: this.ctx.id }, this.window.bytes);
+  }
+
+  private async tick(now: number): Promise<void> {
+    for (const [k, mem] of this.memory) {
+      if (now - mem.releasedAt < this.config.late_span_memory && this.memory.size <= this.config.max_traces) break;
+      this.memory.delete(k);
+    }
+    const ready = this.window.takeReady(now, this.config.quiet_period, this.config.max_trace_age);
+    for (const r of ready) if (r.reason === 'max_age') this.m.evicted.inc({ processor: this.ctx.id, reason: 'max_age' });
+    this.gauges();
+    if (ready.length > 0) await this.release(ready, now);
+    else await this.flushPending();
+  }
+
+  /** Normalises, checks and sends the given traces on. */
+  private async release(traces: { trace: HeldTrace; reason: string }[], now: number): Promise<void> {
+    const out: Span[] = [];
+    for (const { trace, reason } of traces) {
+      for (const joined of this.joinTrace(trace, reason === 'quiet' ? undefined : reason, now)) out.push(...joined.spans);
+    }
+    if (out.length > 0) {
+      this.pending.push(out);
+      this.pendingBytes += out.reduce((n, s) => n + estimateBytes(s), 0);
+    }
+    await this.flushPending();
+  }
+
+  private async flushPending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const spans = this.pending[0]!;
+      try {
+        await this.next!.consume({ spans });
+      } catch (err) {
+        if (err instanceof BackpressureError) return; // retried on the next tick
+        this.ctx.telemetry.logger.error({ err, processor: this.ctx.id, spans: spans.length }, 'join: next stage failed; spans dropped');
+      }
+      this.pending.shift();
+      this.pendingBytes -= spans.reduce((n, s) => n + estimateBytes(s), 0);
+    }
+  }
+
+  joinTrace(trace: HeldTrace, incomplete: string | undefined, now: number): JoinedTrace[] {
+    const key = trace.key;
+    const memory = this.memory.get(key);
+    const stats: NormalizeStats = { traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 };
+    const results: JoinedTrace[] = [];
+    for (const group of unifyTraceIds(trace.spans, memory, stats)) {
+      const { spans: split, splits } = splitSharedSpans(group, memory, stats);
+      let spans = this.config.clock_skew ? adjustClockSkew(split, stats) : split;
+      if (incomplete) spans = spans.map((s) => ({ ...s, attributes: { ...s.attributes, [ATTR_INCOMPLETE]: incomplete } }));
+      const report = analyzeTrace(spans, memory?.spanIds);
+      this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
+      for (const o of report.orphans) {
+        this.m.orphans.inc({ processor: this.ctx.id, service: o.service });
+        this.ctx.telemetry.logger.warn({ processor: this.ctx.id, trace_id: report.traceId, span_id: o.span.spanId, service: o.service, missing_parent_id: o.missingParentId }, describeOrphan(report.traceId, o));
+      }
+      if (report.orphans.length === 0 && report.roots.length > 1) {
+        this.ctx.telemetry.logger.warn(
+          { processor: this.ctx.id, trace_id: report.traceId, roots: report.roots.map((r) => `${serviceOf(r)}:${r.spanId}`) },
+          `trace ${report.traceId} has ${report.roots.length} roots (${report.roots.map((r) => serviceOf(r)).join(', ')}): a service started a new trace instead of continuing the incoming one`,
+        );
+      }
+      const mem: TraceMemory = memory ?? { traceId: spans[0]!.traceId, spanIds: new Set(), seen: new Set(), shared: new Map(), releasedAt: now };
+      mem.releasedAt = now;
+      if (mem.traceId.length < spans[0]!.traceId.length || mem.traceId.startsWith('0000000000000000')) mem.traceId = spans[0]!.traceId;
+      for (const s of spans) mem.spanIds.add(s.spanId);
+      for (const s of trace.spans) mem.seen.add(spanKey(s));
+      for (const [k, v] of splits) mem.shared.set(k, v);
+      this.memory.delete(key);
+      this.memory.set(key, mem);
+      const joined = { traceId: report.traceId, spans, complete: report.complete };
+      this.onRelease?.(joined);
+      results.push(joined);
+    }
+    if (stats.traceIdWidth) this.m.adjusted.inc({ processor: this.ctx.id, adjustment: 'trace_id_width' }, stats.traceIdWidth);
+    if (stats.sharedSplit) this.m.adjusted.inc({ processor: this.ctx.id, adjustment: 'shared_span' }, stats.sharedSplit);
+    if (stats.clockSkew) this.m.adjusted.inc({ processor: this.ctx.id, adjustment: 'clock_skew' }, stats.clockSkew);
+    return results;
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.releasing;
+    const all = this.window.takeAll().map((trace) => ({ trace, reason: 'quiet' }));
+    this.gauges();
+    await this.release(all, Date.now());
+    for (let i = 0; i < 50 && this.pending.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await this.flushPending();
+    }
+    if (this.pending.length > 0) {
+      const lost = this.pending.reduce((n, b) => n + b.length, 0);
+      this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: lost }, 'join: shutdown with spans the exporters would not take');
+    }
+  }
+}
+
+export const joinProcessorFactory = processorFactory({
+  type: 'join',
+  config: joinConfig,
+  create: (config, ctx) => new JoinProcessor(config, ctx),
+});

@@ -1,0 +1,187 @@
+/**
+ * What the join does to one trace's spans once they are all in: one trace ID width, unique span
+ * IDs where Zipkin shared them, clock skew between hosts removed. Pure functions: spans in, new
+ * spans out (inputs are not mutated).
+ */
+import { createHash } from 'node:crypto';
+import type { Span } from '../../model/span.js';
+import { processOf } from '../../continuity/analyze.js';
+
+export const ATTR_ORIGINAL_TRACE_ID = 'span_relay.original_trace_id';
+export const ATTR_ORIGINAL_SPAN_ID = 'span_relay.original_span_id';
+export const ATTR_CLOCK_SKEW = 'span_relay.clock_skew_adjustment_ns';
+export const ATTR_INCOMPLETE = 'span_relay.join.incomplete';
+
+/** The low 64 bits: a 64-bit ID and a 128-bit ID that ends in it name the same trace. */
+export function traceKey(traceId: string): string {
+  return traceId.length === 16 ? traceId : traceId.slice(16);
+}
+
+/** A 128-bit ID with a non-zero high half (a left-padded 64-bit ID is still 64-bit). */
+export function isFull128(traceId: string): boolean {
+  return traceId.length === 32 && !traceId.startsWith('0000000000000000');
+}
+
+/** What the join remembers of a trace it already sent on, so late spans still join it. */
+export interface TraceMemory {
+  traceId: string;
+  spanIds: Set<string>;
+  /** span ID|kind of every span sent, to drop late duplicates. */
+  seen: Set<string>;
+  /** Shared Zipkin span ID → the new ID its server half got, with where each half ran. */
+  shared: Map<string, SharedSplit>;
+  releasedAt: number;
+}
+
+export interface SharedSplit {
+  serverSpanId: string;
+  clientProcess: string | undefined;
+  serverProcess: string;
+}
+
+export interface NormalizeStats {
+  traceIdWidth: number;
+  sharedSplit: number;
+  clockSkew: number;
+}
+
+/** A stable new span ID for the server half of a shared span (stable so retries and late spans agree). */
+export function serverHalfId(traceKeyHex: string, spanId: string): string {
+  const id = createHash('sha256').update(`${traceKeyHex}:${spanId}:server`).digest('hex').slice(0, 16);
+  return /^0+$/.test(id) ? '0000000000000001' : id;
+}
+
+/**
+ * Groups spans by full trace ID. Normally there is one group: every 64-bit span takes the one
+ * 128-bit ID seen. Two different 128-bit IDs with the same low half are two requests, never merged;
+ * then 64-bit spans cannot be placed and keep their own ID.
+ */
+export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, stats: NormalizeStats): Span[][] {
+  const full = new Set<string>();
+  if (memory && isFull128(memory.traceId)) full.add(memory.traceId);
+  for (const s of spans) if (isFull128(s.traceId)) full.add(s.traceId);
+  if (full.size > 1) {
+    const groups = new Map<string, Span[]>();
+    for (const s of spans) {
+      const k = isFull128(s.traceId) ? s.traceId : traceKey(s.traceId);
+      const g = groups.get(k);
+      if (g) g.push(s);
+      else groups.set(k, [s]);
+    }
+    return [...groups.values()];
+  }
+  const target = full.size === 1 ? [...full][0]! : traceKey(spans[0]!.traceId);
+  return [
+    spans.map((s) => {
+      if (s.traceId === target) return s;
+      if (full.size === 0 && s.traceId.length === 32) {
+        // A left-padded 64-bit ID: the same trace as the bare one; keep one spelling.
+        return { ...s, traceId: target };
+      }
+      stats.traceIdWidth++;
+      return { ...s, traceId: target, attributes: { ...s.attributes, [ATTR_ORIGINAL_TRACE_ID]: s.traceId } };
+    }),
+  ];
+}
+
+/**
+ * Zipkin lets a server join its client's span (same span ID, `shared`). Backends that want unique
+ * IDs get a tree instead: the server half takes a new ID with the client half as parent, and
+ * children of the shared ID that ran on the server side are re-pointed to it.
+ */
+export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined, stats: NormalizeStats): { spans: Span[]; splits: Map<string, SharedSplit> } {
+  const clients = new Map<string, Span>();
+  for (const s of spans) if (s.kind === 'client') clients.set(s.spanId, s);
+  const key = traceKey(spans[0]!.traceId);
+  const splits = new Map<string, SharedSplit>(memory?.shared ?? []);
+  const out = spans.map((s) => {
+    const shared = s.kind === 'server' && (s.shared === true || clients.has(s.spanId));
+    if (!shared) return s;
+    const newId = serverHalfId(key, s.spanId);
+    const client = clients.get(s.spanId);
+    splits.set(s.spanId, { serverSpanId: newId, clientProcess: client ? processOf(client) : splits.get(s.spanId)?.clientProcess, serverProcess: processOf(s) });
+    stats.sharedSplit++;
+    const { shared: _shared, ...rest } = s;
+    return { ...rest, spanId: newId, parentSpanId: s.spanId, attributes: { ...s.attributes, [ATTR_ORIGINAL_SPAN_ID]: s.spanId } };
+  });
+  if (splits.size === 0) return { spans: out, splits };
+  const moved = new Set(out.filter((s) => s.attributes[ATTR_ORIGINAL_SPAN_ID] !== undefined).map((s) => s.spanId));
+  return {
+    splits,
+    spans: out.map((s) => {
+      const split = s.parentSpanId ? splits.get(s.parentSpanId) : undefined;
+      if (!split || moved.has(s.spanId)) return s;
+      const p = processOf(s);
+      // A child that ran in the client's process stays under the client half.
+      if (split.clientProcess !== undefined && p === split.clientProcess && p !== split.serverProcess) return s;
+      return { ...s, parentSpanId: split.serverSpanId };
+    }),
+  };
+}
+
+/** Which clock a span was timed by: its host (a pod's proxy and app share one), else its service. */
+function clockOf(span: Span): string {
+  const a = span.resource.attributes;
+  const host = a['host.name'] ?? a['k8s.pod.name'];
+  return typeof host === 'string' ? `host:${host}` : processOf(span);
+}
+
+/**
+ * Jaeger's clock-skew idea: a span from another host that starts before its parent or ends after
+ * it is shifted into the parent (centred when it fits, aligned to the parent's start when it is
+ * longer); spans of the same host as their parent move with it. The shift is recorded.
+ */
+export function adjustClockSkew(spans: Span[], stats: NormalizeStats): Span[] {
+  const byId = new Map<string, number>();
+  spans.forEach((s, i) => byId.set(s.spanId, i));
+  const children = new Map<number, number[]>();
+  const roots: number[] = [];
+  spans.forEach((s, i) => {
+    const p = s.parentSpanId !== undefined ? byId.get(s.parentSpanId) : undefined;
+    if (p === undefined || p === i) roots.push(i);
+    else {
+      const list = children.get(p);
+      if (list) list.push(i);
+      else children.set(p, [i]);
+    }
+  });
+  const delta = new Array<bigint>(spans.length).fill(0n);
+  const visited = new Uint8Array(spans.length);
+  const stack: number[] = [...roots];
+  while (stack.length > 0) {
+    const pi = stack.pop()!;
+    if (visited[pi]) continue;
+    visited[pi] = 1;
+    const parent = spans[pi]!;
+    const pStart = parent.startTimeUnixNano + delta[pi]!;
+    const pEnd = parent.endTimeUnixNano + delta[pi]!;
+    for (const ci of children.get(pi) ?? []) {
+      const child = spans[ci]!;
+      if (clockOf(child) === clockOf(parent)) {
+        delta[ci] = delta[pi]!;
+      } else {
+        const start = child.startTimeUnixNano;
+        const end = child.endTimeUnixNano;
+        if (start < pStart || end > pEnd) {
+          const dur = end - start;
+          const pDur = pEnd - pStart;
+          const newStart = dur <= pDur ? pStart + (pDur - dur) / 2n : pStart;
+          delta[ci] = newStart - start;
+        }
+      }
+      stack.push(ci);
+    }
+  }
+  return spans.map((s, i) => {
+    const d = delta[i]!;
+    if (d === 0n) return s;
+    stats.clockSkew++;
+    return {
+      ...s,
+      startTimeUnixNano: s.startTimeUnixNano + d,
+      endTimeUnixNano: s.endTimeUnixNano + d,
+      events: s.events.map((e) => ({ ...e, timeUnixNano: e.timeUnixNano + d })),
+      attributes: { ...s.attributes, [ATTR_CLOCK_SKEW]: Number(d) },
+    };
+  });
+}

@@ -1,0 +1,84 @@
+import type { Span } from '../../model/span.js';
+import { traceKey } from './normalize.js';
+
+export interface HeldTrace {
+  key: string;
+  spans: Span[];
+  /** span ID|kind, to drop the same span received twice. */
+  seen: Set<string>;
+  firstSeen: number;
+  lastSeen: number;
+  bytes: number;
+}
+
+/** A rough, cheap size of a span in memory, to bound what the window holds. */
+export function estimateBytes(s: Span): number {
+  let n = 320 + s.name.length * 2;
+  for (const k in s.attributes) {
+    const v = s.attributes[k];
+    n += 48 + k.length * 2 + (typeof v === 'string' ? v.length * 2 : 16);
+  }
+  n += s.events.length * 96 + s.links.length * 96;
+  return n;
+}
+
+export const spanKey = (s: Span): string => `${s.spanId}|${s.kind}`;
+
+/**
+ * Spans held per trace, oldest trace first (Map insertion order). The caller enforces the bounds
+ * by taking the oldest out; the window only keeps the accounting exact.
+ */
+export class TraceWindow {
+  private readonly traces = new Map<string, HeldTrace>();
+  bytes = 0;
+
+  get size(): number {
+    return this.traces.size;
+  }
+
+  /** false when the span is a duplicate of one already held. */
+  add(span: Span, now: number): boolean {
+    const key = traceKey(span.traceId);
+    let t = this.traces.get(key);
+    if (!t) this.traces.set(key, (t = { key, spans: [], seen: new Set(), firstSeen: now, lastSeen: now, bytes: 0 }));
+    const sk = spanKey(span);
+    if (t.seen.has(sk)) return false;
+    t.seen.add(sk);
+    t.spans.push(span);
+    t.lastSeen = now;
+    const b = estimateBytes(span);
+    t.bytes += b;
+    this.bytes += b;
+    return true;
+  }
+
+  /** Traces quiet for `quietMs`, or older than `maxAgeMs`. */
+  takeReady(now: number, quietMs: number, maxAgeMs: number): { trace: HeldTrace; reason: 'quiet' | 'max_age' }[] {
+    const out: { trace: HeldTrace; reason: 'quiet' | 'max_age' }[] = [];
+    for (const t of this.traces.values()) {
+      if (now - t.lastSeen >= quietMs) out.push({ trace: t, reason: 'quiet' });
+      else if (now - t.firstSeen >= maxAgeMs) out.push({ trace: t, reason: 'max_age' });
+    }
+    for (const { trace } of out) this.remove(trace);
+    return out;
+  }
+
+  takeOldest(): HeldTrace | undefined {
+    const first = this.traces.values().next();
+    if (first.done) return undefined;
+    this.remove(first.value);
+    return first.value;
+  }
+
+  takeAll(): HeldTrace[] {
+    const all = [...this.traces.values()];
+    this.traces.clear();
+    this.bytes = 0;
+    return all;
+  }
+
+  private remove(t: HeldTrace): void {
+    this.traces.delete(t.key);
+    this.bytes -= t.bytes;
+  }
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import type { Span } from '../../src/model/span.js';
+import { adjustClockSkew, splitSharedSpans, unifyTraceIds, serverHalfId, ATTR_CLOCK_SKEW, ATTR_ORIGINAL_SPAN_ID, ATTR_ORIGINAL_TRACE_ID, type NormalizeStats } from '../../src/processors/join/normalize.js';
+import { analyzeTrace, describeOrphan } from '../../src/continuity/analyze.js';
+
+const MS = 1_000_000n;
+const T0 = 1_700_000_000_000n * MS;
+
+function span(id: string, parent: string | undefined, service: string, startMs: number, endMs: number, extra: Partial<Span> = {}, host?: string): Span {
+  return {
+    traceId: '4ed11df465275600',
+    spanId: id.padStart(16, '0'),
+    ...(parent ? { parentSpanId: parent.padStart(16, '0') } : {}),
+    name: `op-${id}`,
+    kind: 'server',
+    startTimeUnixNano: T0 + BigInt(startMs) * MS,
+    endTimeUnixNano: T0 + BigInt(endMs) * MS,
+    attributes: {},
+    events: [],
+    links: [],
+    status: { code: 'unset' },
+    resource: { attributes: { 'service.name': service, ...(host ? { 'host.name': host } : {}) } },
+    source: 'zipkin',
+    ...extra,
+  };
+}
+const stats = (): NormalizeStats => ({ traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 });
+
+describe('unifyTraceIds', () => {
+  it('gives every span the 128-bit ID whose low half matches, and records the old one', () => {
+    const s = stats();
+    const [group] = unifyTraceIds([span('1', undefined, 'nginx', 0, 10), span('2', '1', 'web', 1, 9, { traceId: 'a1b2c3d4e5f607184ed11df465275600' }), span('3', '2', 'web', 2, 8, { traceId: '00000000000000004ed11df465275600' })], undefined, s);
+    expect(group!.map((x) => x.traceId)).toEqual(Array(3).fill('a1b2c3d4e5f607184ed11df465275600'));
+    expect(group![0]!.attributes[ATTR_ORIGINAL_TRACE_ID]).toBe('4ed11df465275600');
+    expect(s.traceIdWidth).toBe(2);
+  });
+
+  it('treats a left-padded 64-bit ID as the bare 64-bit ID', () => {
+    const [group] = unifyTraceIds([span('1', undefined, 'nginx', 0, 10), span('2', '1', 'linkerd-proxy', 1, 9, { traceId: '00000000000000004ed11df465275600' })], undefined, stats());
+    expect(new Set(group!.map((x) => x.traceId))).toEqual(new Set(['4ed11df465275600']));
+  });
+
+  it('never merges two 128-bit traces that share their low half', () => {
+    const groups = unifyTraceIds([span('1', undefined, 'a', 0, 1, { traceId: '11111111111111114ed11df465275600' }), span('2', undefined, 'b', 0, 1, { traceId: '22222222222222224ed11df465275600' })], undefined, stats());
+    expect(groups.map((g) => g.map((x) => x.traceId))).toEqual([['11111111111111114ed11df465275600'], ['22222222222222224ed11df465275600']]);
+  });
+});
+
+describe('splitSharedSpans', () => {
+  it('gives the server half a new ID under the client half and re-points server-side children', () => {
+    const client = span('c', 'r', 'web', 10, 50, { kind: 'client' });
+    const server = span('c', 'r', 'voting', 12, 48, { kind: 'server', shared: true });
+    const serverChild = span('d', 'c', 'voting', 13, 40, { kind: 'client' });
+    const s = stats();
+    const { spans } = splitSharedSpans([span('r', undefined, 'web', 0, 60), client, server, serverChild], undefined, s);
+    const newId = serverHalfId('4ed11df465275600', '000000000000000c');
+    const srv = spans.find((x) => x.kind === 'server' && x.resource.attributes['service.name'] === 'voting')!;
+    expect(srv.spanId).toBe(newId);
+    expect(srv.parentSpanId).toBe('000000000000000c');
+    expect(srv.attributes[ATTR_ORIGINAL_SPAN_ID]).toBe('000000000000000c');
+    expect(srv.shared).toBeUndefined();
+    expect(spans.find((x) => x.spanId === '000000000000000d')!.parentSpanId).toBe(newId);
+    expect(spans.find((x) => x.kind === 'client' && x.spanId === '000000000000000c')!.parentSpanId).toBe('000000000000000r');
+    const report = analyzeTrace(spans);
+    expect(report.complete).toBe(true);
+    expect(new Set(spans.map((x) => x.spanId)).size).toBe(spans.length);
+    expect(s.sharedSplit).toBe(1);
+  });
+
+  it('leaves a child that ran in the client process under the client half', () => {
+    const { spans } = splitSharedSpans(
+      [span('c', undefined, 'web', 10, 50, { kind: 'client' }), span('c', undefined, 'voting', 12, 48, { kind: 'server', shared: true }), span('e', 'c', 'web', 20, 30, { kind: 'internal' })],
+      undefined,
+      stats(),
+    );
+    expect(spans.find((x) => x.spanId === '000000000000000e')!.parentSpanId).toBe('000000000000000c');
+  });
+});
+
+describe('adjustClockSkew', () => {
+  it('centres a child from a skewed host inside its parent, moves its same-host descendants with it, and records the shift', () => {
+    const parent = span('p', undefined, 'linkerd-proxy', 0, 100, { kind: 'client' }, 'web-pod');
+    const child = span('q', 'p', 'linkerd-proxy', 2010, 2090, {}, 'voting-pod'); // 2 s ahead
+    const grandchild = span('g', 'q', 'voting', 2020, 2080, {}, 'voting-pod');
+    const s = stats();
+    const out = adjustClockSkew([parent, child, grandchild], s);
+    const q = out[1]!;
+    expect(q.startTimeUnixNano).toBe(T0 + 10n * MS);
+    expect(q.endTimeUnixNano).toBe(T0 + 90n * MS);
+    expect(q.attributes[ATTR_CLOCK_SKEW]).toBe(-2000 * 1e6);
+    expect(out[2]!.startTimeUnixNano).toBe(T0 + 20n * MS);
+    expect(out[0]).toBe(parent);
+    expect(s.clockSkew).toBe(2);
+  });
+
+  it('leaves spans that fit alone, and aligns a longer child to the parent start', () => {
+    const parent = span('p', undefined, 'a', 0, 100);
+    const fits = span('f', 'p', 'b', 10, 90);
+    const longer = span('l', 'p', 'c', -50, 150);
+    const out = adjustClockSkew([parent, fits, longer], stats());
+    expect(out[1]).toBe(fits);
+    expect(out[2]!.startTimeUnixNano).toBe(T0);
+  });
+});
+
+describe('analyzeTrace', () => {
+  it('names the orphan, its missing parent and whom to suspect', () => {
+    const report = analyzeTrace([span('1', undefined, 'nginx', 0, 100), span('3', '2', 'linkerd-proxy', 10, 90, { kind: 'server' }, 'voting-pod')]);
+    expect(report.complete).toBe(false);
+    expect(report.orphans).toHaveLength(1);
+    expect(report.orphans[0]!.missingParentId).toBe('0000000000000002');
+    expect(describeOrphan(report.traceId, report.orphans[0]!)).toContain('span 0000000000000003 "op-3" from service linkerd-proxy names parent 0000000000000002, which no service reported');
+  });
+});
