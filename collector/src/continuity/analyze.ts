@@ -94,14 +94,15 @@ export function analyzeTrace(spans: Span[], known: ReadonlySet<string> = new Set
   for (const r of roots) visit(r, 0);
   for (const o of orphans) visit(o.span, 0);
 
-  const rootsThatStart = known.size > 0 ? roots.length : Math.max(roots.length, 1);
+  // A continuation of a trace already sent on (late spans) has its root in what was sent before.
+  const rootsOk = known.size > 0 ? roots.length <= 1 : roots.length === 1;
   return {
     traceId: spans[0]?.traceId ?? '',
     spans,
     roots,
     orphans,
     services,
-    complete: orphans.length === 0 && rootsThatStart === 1,
+    complete: orphans.length === 0 && rootsOk,
     children,
   };
 }

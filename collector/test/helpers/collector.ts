@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Collector } from '../../src/pipeline.js';
 import { builtinComponents } from '../../src/components.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -16,8 +16,8 @@ export interface RunningCollector {
 }
 
 /** Starts a collector from YAML (ports 0 on 127.0.0.1 by the caller's config), logging silenced. */
-export async function startCollector(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<RunningCollector> {
-  const telemetry = new Telemetry({ logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+export async function startCollector(yaml: string, env: NodeJS.ProcessEnv = {}, options: { logger?: Logger } = {}): Promise<RunningCollector> {
+  const telemetry = new Telemetry({ logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const config = parseConfig(yaml, builtinComponents, env);
   const collector = new Collector(config, { telemetry, adminEndpoint: '127.0.0.1:0' });
   await collector.start();
@@ -97,4 +97,11 @@ export async function eventually(check: () => Promise<boolean> | boolean, what =
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A pino logger whose lines (parsed) land in `lines`, for asserting on what a user would read. */
+export function capturingLogger(): { logger: Logger; lines: { level: number; msg: string; [k: string]: unknown }[] } {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+  return { logger, lines };
 }
