@@ -3,6 +3,7 @@
  * passes or fails on a time; it prints what it measured.
  */
 import { endToEnd, inProcess, zipkinBodies } from './zipkin-to-otlp.js';
+import { bytesPerHeldSpan, joinThroughput } from './join.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -20,6 +21,15 @@ async function main(): Promise<void> {
   const e2e = await endToEnd(bodies, spansPerBody);
   console.log('\nzipkin HTTP receiver → batch → otlp gRPC exporter, through sockets (8 concurrent POSTs)');
   console.log(`  end to end: ${fmt(e2e)} spans/s   ratio to in-process floor ${(e2e / ip.floor).toFixed(2)}`);
+
+  const traces = Number(process.env.BENCH_TRACES ?? 5000);
+  const jt = await joinThroughput(traces);
+  console.log(`\njoin processor, ${traces} vote traces × 11 spans (window, ID unification, shared spans, clock skew, continuity; median of 3)`);
+  console.log(`  floor (group the same spans by trace ID): ${fmt(jt.floor)} spans/s`);
+  console.log(`  join, in and out:                          ${fmt(jt.join)} spans/s   ratio to floor ${(jt.join / jt.floor).toFixed(3)}`);
+  const held = await bytesPerHeldSpan(traces);
+  if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
+  else console.log('  (run with --expose-gc for bytes held per span)');
 
   console.log(`\npeak RSS: ${mib(process.resourceUsage().maxRSS * 1024)}`);
 }

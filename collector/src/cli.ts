@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { builtinComponents } from './components.js';
 import { DEFAULT_CONFIG_YAML } from './config/default.js';
 import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load.js';
-import { ConfigError } from './model/errors.js';
+import { ConfigError, DecodeError } from './model/errors.js';
+import { checkFiles } from './continuity/check.js';
 import { Collector } from './pipeline.js';
 
 const USAGE = `usage: span-relay <command> [options]
@@ -11,6 +12,8 @@ commands:
   run [--config FILE]       run the collector (no --config: the embedded default,
                             every receiver on its standard port, OTLP JSON lines in ./data)
   validate --config FILE    check a config file and print what it would run
+  check FILE...             print the trace trees in Jaeger UI JSON, OTLP JSON or Zipkin
+                            JSON files and where each trace breaks; exit 1 when one does
   help                      this text`;
 
 async function configFrom(path: string | undefined): Promise<CollectorConfig> {
@@ -45,9 +48,19 @@ async function validate(path: string | undefined): Promise<number> {
   return 0;
 }
 
+async function check(paths: string[]): Promise<number> {
+  if (paths.length === 0) {
+    console.error('check needs at least one FILE');
+    return 2;
+  }
+  const outcome = await checkFiles(paths);
+  console.log(outcome.lines.join('\n'));
+  return outcome.broken > 0 ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
+  const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
   const config = typeof values.config === 'string' ? values.config : undefined;
   try {
     switch (command) {
@@ -55,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
         return await run(config);
       case 'validate':
         return await validate(config);
+      case 'check':
+        return await check(positionals);
       case undefined:
       case 'help':
       case '--help':
@@ -68,6 +83,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       console.error(`invalid config:\n${err.message}`);
       return 1;
+    }
+    if (err instanceof DecodeError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.error(`span-relay ${command}: ${(err as Error).message}`);
+      return 2;
     }
     throw err;
   }
