@@ -2,6 +2,7 @@ import type { ComponentKind, ExporterFactory, ExtensionFactory, ProcessorFactory
 import { opencensusReceiverFactory } from './receivers/opencensus/index.js';
 import { otlpReceiverFactory } from './receivers/otlp/index.js';
 import { zipkinReceiverFactory } from './receivers/zipkin/index.js';
+import { jaegerReceiverFactory } from './receivers/jaeger/index.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
 import { joinProcessorFactory } from './processors/join/index.js';
 import { k8sattributesProcessorFactory } from './processors/k8sattributes/index.js';
@@ -20,7 +21,7 @@ export interface Components {
 }
 
 export const builtinComponents: Components = {
-  receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory],
+  receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory, jaegerReceiverFactory],
   processor: [joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
   exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory],
   extension: [healthCheckExtensionFactory],

@@ -47,7 +47,7 @@ export interface InstrumentationScope {
 }
 
 /** Which wire format a span arrived in; the join stage uses it to reason about ID widths. */
-export type SpanSource = 'zipkin' | 'opencensus' | 'otlp' | 'replay';
+export type SpanSource = 'zipkin' | 'opencensus' | 'otlp' | 'jaeger' | 'replay';
 
 export interface Span {
   traceId: string;

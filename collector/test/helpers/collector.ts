@@ -67,6 +67,10 @@ receivers:
         endpoint: 127.0.0.1:0
       http:
         endpoint: 127.0.0.1:0
+  jaeger:
+    protocols:
+      thrift_http:
+        endpoint: 127.0.0.1:0
 `;
 
 /** All receivers → batch → otlp exporter at `sinkEndpoint`. */

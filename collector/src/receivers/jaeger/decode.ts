@@ -1,0 +1,182 @@
+/** Jaeger's Thrift `Batch` (what jaeger-client and @opentelemetry/exporter-jaeger POST) → model. */
+import { DecodeError } from '../../model/errors.js';
+import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
+import type { AttributeValue, Attributes, Span, SpanKind, SpanLink, SpanStatus } from '../../model/span.js';
+import { maxPlausibleNanos, checkPlausible } from '../../model/time.js';
+import { T, ThriftReader } from './thrift-reader.js';
+
+interface Tag {
+  key: string;
+  value: AttributeValue;
+}
+
+/** The value is the field vType names: encoders may write the other optional fields empty. */
+function readTag(r: ThriftReader): Tag {
+  let key = '';
+  let vType = 0;
+  const values: AttributeValue[] = [];
+  r.struct((id, t) => {
+    if (id === 1 && t === T.STRING) key = r.string();
+    else if (id === 2 && t === T.I32) vType = r.i32();
+    else if (id === 3 && t === T.STRING) values[0] = r.string();
+    else if (id === 4 && t === T.DOUBLE) values[1] = r.double();
+    else if (id === 5 && t === T.BOOL) values[2] = r.byte() !== 0;
+    else if (id === 6 && t === T.I64) {
+      const v = r.i64();
+      values[3] = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    } else if (id === 7 && t === T.STRING) values[4] = new Uint8Array(r.binary());
+    else r.skip(t);
+  });
+  // TagType: STRING, DOUBLE, BOOL, LONG, BINARY
+  return { key, value: values[vType] ?? '' };
+}
+
+function readTags(r: ThriftReader): Tag[] {
+  const n = r.list(T.STRUCT);
+  const out: Tag[] = [];
+  for (let i = 0; i < n; i++) out.push(readTag(r));
+  return out;
+}
+
+interface RawSpan {
+  traceIdLow: string;
+  traceIdHigh: string;
+  spanId: string;
+  parentSpanId: string;
+  operationName: string;
+  refs: { type: number; traceIdLow: string; traceIdHigh: string; spanId: string }[];
+  flags: number;
+  startTime: bigint;
+  duration: bigint;
+  tags: Tag[];
+  logs: { timestamp: bigint; fields: Tag[] }[];
+}
+
+function readSpan(r: ThriftReader): RawSpan {
+  const s: RawSpan = { traceIdLow: '', traceIdHigh: '0000000000000000', spanId: '', parentSpanId: '0000000000000000', operationName: '', refs: [], flags: 0, startTime: 0n, duration: 0n, tags: [], logs: [] };
+  r.struct((id, t) => {
+    if (t === T.I64 && id >= 1 && id <= 4) {
+      const hex = r.i64hex();
+      if (id === 1) s.traceIdLow = hex;
+      else if (id === 2) s.traceIdHigh = hex;
+      else if (id === 3) s.spanId = hex;
+      else s.parentSpanId = hex;
+    } else if (id === 5 && t === T.STRING) s.operationName = r.string();
+    else if (id === 6 && t === T.LIST) {
+      const n = r.list(T.STRUCT);
+      for (let i = 0; i < n; i++) {
+        const ref = { type: 0, traceIdLow: '', traceIdHigh: '', spanId: '' };
+        r.struct((rid, rt) => {
+          if (rid === 1 && rt === T.I32) ref.type = r.i32();
+          else if (rid === 2 && rt === T.I64) ref.traceIdLow = r.i64hex();
+          else if (rid === 3 && rt === T.I64) ref.traceIdHigh = r.i64hex();
+          else if (rid === 4 && rt === T.I64) ref.spanId = r.i64hex();
+          else r.skip(rt);
+        });
+        s.refs.push(ref);
+      }
+    } else if (id === 7 && t === T.I32) s.flags = r.i32();
+    else if (id === 8 && t === T.I64) s.startTime = r.i64();
+    else if (id === 9 && t === T.I64) s.duration = r.i64();
+    else if (id === 10 && t === T.LIST) s.tags = readTags(r);
+    else if (id === 11 && t === T.LIST) {
+      const n = r.list(T.STRUCT);
+      for (let i = 0; i < n; i++) {
+        const log = { timestamp: 0n, fields: [] as Tag[] };
+        r.struct((lid, lt) => {
+          if (lid === 1 && lt === T.I64) log.timestamp = r.i64();
+          else if (lid === 2 && lt === T.LIST) log.fields = readTags(r);
+          else r.skip(lt);
+        });
+        s.logs.push(log);
+      }
+    } else r.skip(t);
+  });
+  return s;
+}
+
+const ZERO = '0000000000000000';
+const KINDS = new Set<SpanKind>(['server', 'client', 'producer', 'consumer', 'internal']);
+const traceId = (high: string, low: string): string => (high === ZERO ? low : high + low);
+
+function toModel(s: RawSpan, resource: Attributes, field: string, max: bigint): Span {
+  if (!s.traceIdLow || (s.traceIdLow === ZERO && s.traceIdHigh === ZERO)) throw new DecodeError('invalid_trace_id', `${field}.traceIdLow`, s.traceIdLow, 'trace ID is missing or zero');
+  if (!s.spanId || s.spanId === ZERO) throw new DecodeError('invalid_span_id', `${field}.spanId`, s.spanId, 'span ID is missing or zero');
+  if (s.duration < 0n) throw new DecodeError('invalid_duration', `${field}.duration`, s.duration, 'negative duration');
+  const start = checkPlausible(s.startTime * 1000n, `${field}.startTime`, max);
+  const attributes: Attributes = {};
+  let kind: SpanKind = 'unspecified';
+  let status: SpanStatus = { code: 'unset' };
+  for (const tag of s.tags) {
+    if (tag.key === 'span.kind' && typeof tag.value === 'string' && KINDS.has(tag.value as SpanKind)) kind = tag.value as SpanKind;
+    else if (tag.key === 'error' && (tag.value === true || tag.value === 'true')) status = { code: 'error', ...(status.message ? { message: status.message } : {}) };
+    else if (tag.key === 'otel.status_code') status = { ...status, code: tag.value === 'ERROR' ? 'error' : tag.value === 'OK' ? 'ok' : status.code };
+    else if (tag.key === 'otel.status_description' && typeof tag.value === 'string') status = { ...status, message: tag.value };
+    else attributes[tag.key] = tag.value;
+  }
+  if (status.code !== 'error') delete status.message;
+  const links: SpanLink[] = [];
+  let parent = s.parentSpanId !== ZERO ? s.parentSpanId : undefined;
+  for (const ref of s.refs) {
+    if (ref.type === 0 && !parent && ref.spanId !== ZERO) parent = ref.spanId;
+    else if (ref.spanId !== parent) links.push({ traceId: traceId(ref.traceIdHigh || ZERO, ref.traceIdLow), spanId: ref.spanId, attributes: {} });
+  }
+  const span: Span = {
+    traceId: traceId(s.traceIdHigh, s.traceIdLow),
+    spanId: s.spanId,
+    name: s.operationName,
+    kind,
+    startTimeUnixNano: start,
+    endTimeUnixNano: start + s.duration * 1000n,
+    attributes,
+    events: s.logs.map((l) => {
+      const fields: Attributes = {};
+      let name = 'log';
+      for (const f of l.fields) {
+        if (f.key === 'event' && typeof f.value === 'string') name = f.value;
+        else fields[f.key] = f.value;
+      }
+      return { timeUnixNano: l.timestamp * 1000n, name, attributes: fields };
+    }),
+    links,
+    status,
+    resource: { attributes: resource },
+    source: 'jaeger',
+  };
+  if (parent) span.parentSpanId = parent;
+  if (s.flags & 2) span.flags = 1;
+  return span;
+}
+
+export function decodeJaegerThriftBatch(body: Buffer): DecodeResult {
+  const r = new ThriftReader(body);
+  const resource: Attributes = {};
+  let raw: RawSpan[] = [];
+  let sawProcess = false;
+  r.struct((id, t) => {
+    if (id === 1 && t === T.STRUCT) {
+      sawProcess = true;
+      r.struct((pid, pt) => {
+        if (pid === 1 && pt === T.STRING) resource['service.name'] = r.string();
+        else if (pid === 2 && pt === T.LIST) for (const tag of readTags(r)) resource[tag.key] = tag.value;
+        else r.skip(pt);
+      });
+    } else if (id === 2 && t === T.LIST) {
+      const n = r.list(T.STRUCT);
+      raw = [];
+      for (let i = 0; i < n; i++) raw.push(readSpan(r));
+    } else r.skip(t);
+  });
+  if (!sawProcess) throw new DecodeError('malformed_thrift', 'process', undefined, 'a Jaeger Batch needs its process');
+  const result = emptyResult();
+  const max = maxPlausibleNanos();
+  raw.forEach((s, i) => {
+    try {
+      result.spans.push(toModel(s, resource, `spans[${i}]`, max));
+    } catch (err) {
+      if (err instanceof DecodeError) result.rejected.push(err);
+      else throw err;
+    }
+  });
+  return result;
+}

@@ -1,0 +1,26 @@
+/**
+ * The preload entry: `node --require @span-relay/instrumentation/register app.js`, or `--import`
+ * for ESM apps, or the same in NODE_OPTIONS. Starts tracing before the app loads, flushes on exit.
+ */
+import { startKit } from './sdk.js';
+
+let kit: ReturnType<typeof startKit> | undefined;
+try {
+  kit = startKit();
+} catch (err) {
+  // Tracing must never stop the app from starting.
+  process.emitWarning(`span-relay kit: tracing disabled: ${(err as Error).message}`, 'SpanRelayKit');
+}
+
+if (kit) {
+  const k = kit;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void k.shutdown().finally(() => {
+      // If the app handles the signal itself, it decides when to exit; otherwise exit as Node would.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.once('beforeExit', () => void k.shutdown());
+}
