@@ -10,4 +10,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // Test and demo services written as plain CommonJS on purpose (the kit's --require case).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

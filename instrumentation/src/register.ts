@@ -2,11 +2,14 @@
  * The preload entry: `node --require @span-relay/instrumentation/register app.js`, or `--import`
  * for ESM apps, or the same in NODE_OPTIONS. Starts tracing before the app loads, flushes on exit.
  */
+import { isMainThread } from 'node:worker_threads';
 import { startKit } from './sdk.js';
 
 let kit: ReturnType<typeof startKit> | undefined;
 try {
-  kit = startKit();
+  // Node re-runs --require/--import preloads in the loader-hooks thread that module.register()
+  // starts (and in worker threads): trace the main thread only, once.
+  if (isMainThread) kit = startKit();
 } catch (err) {
   // Tracing must never stop the app from starting.
   process.emitWarning(`span-relay kit: tracing disabled: ${(err as Error).message}`, 'SpanRelayKit');

@@ -84,6 +84,13 @@ export function startKit(env: NodeJS.ProcessEnv = process.env, warn: (msg: strin
     warn(`span-relay kit: ESM instrumentation unavailable (${(err as Error).message}); CommonJS modules are still traced`);
   }
 
+  // NodeSDK would otherwise start OTLP metrics and logs exporters from its env defaults: the kit is
+  // for traces, and those exporters cost ~8 s of failed exports at shutdown where nothing listens.
+  if (env === process.env) {
+    process.env.OTEL_METRICS_EXPORTER ??= 'none';
+    process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  }
+
   const spanProcessors = config.exporters.flatMap((name) => {
     const e = exporter(name, config, resource);
     if (!e) return [];
