@@ -4,6 +4,7 @@
  */
 import { endToEnd, inProcess, zipkinBodies } from './zipkin-to-otlp.js';
 import { bytesPerHeldSpan, joinThroughput } from './join.js';
+import { kitBench } from './kit.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -31,7 +32,14 @@ async function main(): Promise<void> {
   if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
   else console.log('  (run with --expose-gc for bytes held per span)');
 
-  console.log(`\npeak RSS: ${mib(process.resourceUsage().maxRSS * 1024)}`);
+  const kit = await kitBench(Number(process.env.BENCH_KIT_SECONDS ?? 5));
+  const base = kit[0]!;
+  console.log('\nexpress service, requests/s with autocannon (10 connections, loopback, median of 2 interleaved rounds)');
+  for (const k of kit) {
+    console.log(`  ${k.name.padEnd(28)} ${fmt(k.rps).padStart(7)} req/s   ratio to no tracing ${(k.rps / base.rps).toFixed(2)}   startup ${k.startupMs.toFixed(0)} ms (+${(k.startupMs - base.startupMs).toFixed(0)} ms)`);
+  }
+
+  console.log(`\npeak RSS of the bench process: ${mib(process.resourceUsage().maxRSS * 1024)}`);
 }
 
 main().catch((err: unknown) => {
