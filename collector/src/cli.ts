@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG_YAML } from './config/default.js';
 import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load.js';
 import { ConfigError, DecodeError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
+import { replayCommand, UsageError } from './replay/cli.js';
 import { Collector } from './pipeline.js';
 
 const USAGE = `usage: span-relay <command> [options]
@@ -14,6 +15,14 @@ commands:
   validate --config FILE    check a config file and print what it would run
   check FILE...             print the trace trees in Jaeger UI JSON, OTLP JSON or Zipkin
                             JSON files and where each trace breaks; exit 1 when one does
+  replay FILE... --to HOST  send captures (and Jaeger UI JSON, OTLP JSON lines, Zipkin JSON)
+                            to a collector or Jaeger; options:
+      --as PROTOCOL         zipkin | otlp-http | otlp-grpc | opencensus | jaeger-thrift
+                            (default: each capture's own protocol; files go as otlp-http)
+      --speed 1|N|max       original pacing, N times faster, or as fast as accepted (default max)
+      --shift-time          move all times so the traces look recent
+      --new-ids             new trace and span IDs, every parent link kept
+      --loop N              replay N times        --rate SPANS_PER_S   at most this many spans/s
   help                      this text`;
 
 async function configFrom(path: string | undefined): Promise<CollectorConfig> {
@@ -60,7 +69,23 @@ async function check(paths: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c' },
+      to: { type: 'string' },
+      as: { type: 'string' },
+      speed: { type: 'string' },
+      'shift-time': { type: 'boolean' },
+      'new-ids': { type: 'boolean' },
+      loop: { type: 'string' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: false,
+  });
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const config = typeof values.config === 'string' ? values.config : undefined;
   try {
     switch (command) {
@@ -70,6 +95,18 @@ export async function main(argv: string[]): Promise<number> {
         return await validate(config);
       case 'check':
         return await check(positionals);
+      case 'replay':
+        return await replayCommand({
+          files: positionals,
+          to: str(values.to),
+          as: str(values.as),
+          speed: str(values.speed),
+          shiftTime: values['shift-time'] === true,
+          newIds: values['new-ids'] === true,
+          loop: str(values.loop),
+          rate: str(values.rate),
+          concurrency: str(values.concurrency),
+        });
       case undefined:
       case 'help':
       case '--help':
@@ -80,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`span-relay ${command}: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
     if (err instanceof ConfigError) {
       console.error(`invalid config:\n${err.message}`);
       return 1;

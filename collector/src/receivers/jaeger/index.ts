@@ -7,6 +7,7 @@ import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/
 import { endpoint, section } from '../../config/schema-helpers.js';
 import { ingest, refuseRequest, rejectedSummary } from '../ingest.js';
 import { decodeJaegerThriftBatch } from './decode.js';
+import { CaptureWriter, captureConfig } from '../../capture/writer.js';
 
 const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024) });
 
@@ -15,8 +16,9 @@ export const jaegerReceiverConfig = section(
   z
     .strictObject({
       protocols: z.strictObject({ thrift_http: z.preprocess((v) => v ?? {}, thriftHttp).optional() }).optional(),
+      capture: captureConfig,
     })
-    .transform((c) => c.protocols?.thrift_http ?? thriftHttp.parse({})),
+    .transform((c) => ({ ...(c.protocols?.thrift_http ?? thriftHttp.parse({})), capture: c.capture })),
 );
 type JaegerReceiverConfig = z.output<typeof jaegerReceiverConfig>;
 
@@ -26,11 +28,13 @@ const RECEIVER = 'jaeger';
 export class JaegerReceiver implements Receiver {
   private readonly server: HttpServer;
   private next: Consumer | undefined;
+  private readonly capture: CaptureWriter | undefined;
 
   constructor(
     private readonly config: JaegerReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     this.server = new HttpServer(config.endpoint, (req, res) => this.handle(req, res), (err) => ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'jaeger receiver failed'));
   }
 
@@ -46,6 +50,7 @@ export class JaegerReceiver implements Receiver {
 
   async shutdown(): Promise<void> {
     await this.server.shutdown();
+    await this.capture?.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -64,7 +69,9 @@ export class JaegerReceiver implements Receiver {
       if (type !== 'application/x-thrift' && type !== 'application/vnd.apache.thrift.binary') {
         throw new DecodeError('unsupported_media_type', 'Content-Type', type, 'expected application/x-thrift or application/vnd.apache.thrift.binary');
       }
-      result = decodeJaegerThriftBatch(await readBody(req, this.config.max_request_body_size));
+      const body = await readBody(req, this.config.max_request_body_size);
+      this.capture?.record({ protocol: 'jaeger-thrift', path, contentType: type }, body);
+      result = decodeJaegerThriftBatch(body);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         this.ctx.telemetry.refusedSpans.inc({ receiver: RECEIVER, transport: 'thrift_http', reason: err.code });

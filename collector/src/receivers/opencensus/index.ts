@@ -8,11 +8,13 @@ import { endpoint, section } from '../../config/schema-helpers.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest } from '../ingest.js';
 import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from './decode.js';
+import { CaptureWriter, captureConfig } from '../../capture/writer.js';
 
 export const opencensusConfig = section(
   z.strictObject({
     endpoint: endpoint('0.0.0.0:55678'),
     max_recv_msg_size_mib: z.number().positive().default(4),
+    capture: captureConfig,
   }),
 );
 export type OpenCensusReceiverConfig = z.output<typeof opencensusConfig>;
@@ -28,11 +30,14 @@ export class OpenCensusReceiver implements Receiver {
   private readonly server: GrpcServer;
   private next: Consumer | undefined;
   private readonly streams = new Set<grpc.ServerDuplexStream<Buffer, Buffer>>();
+  private readonly capture: CaptureWriter | undefined;
+  private streamCount = 0;
 
   constructor(
     config: OpenCensusReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     this.server = new GrpcServer(config.endpoint, config.max_recv_msg_size_mib, (server) => {
       server.addService(
         { Export: method(`${SERVICE}/Export`, true, true), Config: method(`${SERVICE}/Config`, true, true) },
@@ -54,6 +59,7 @@ export class OpenCensusReceiver implements Receiver {
   async shutdown(): Promise<void> {
     for (const s of this.streams) s.end();
     await this.server.shutdown();
+    await this.capture?.close();
   }
 
   private readonly export: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
@@ -64,6 +70,9 @@ export class OpenCensusReceiver implements Receiver {
     let resourceAttrs: Attributes = {};
     let chain = Promise.resolve();
     let failed = false;
+    // Messages of one stream share node/resource: capture keeps the stream and the order.
+    const streamId = `${process.pid}-${++this.streamCount}`;
+    let seq = 0;
     const fail = (code: grpc.status, message: string): void => {
       if (failed) return;
       failed = true;
@@ -71,6 +80,7 @@ export class OpenCensusReceiver implements Receiver {
     };
     call.on('data', (bytes: Buffer) => {
       if (failed) return;
+      this.capture?.record({ protocol: 'opencensus', contentType: 'application/grpc+proto', stream: streamId, seq: seq++ }, bytes);
       let req;
       try {
         req = decodeOcRequest(bytes);

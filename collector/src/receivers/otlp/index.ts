@@ -11,6 +11,7 @@ import { endpoint, section } from '../../config/schema-helpers.js';
 import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest, type IngestOutcome } from '../ingest.js';
+import { CaptureWriter, captureConfig } from '../../capture/writer.js';
 
 const grpcProtocol = z.strictObject({
   endpoint: endpoint('0.0.0.0:4317'),
@@ -31,8 +32,9 @@ export const otlpReceiverConfig = section(
           http: z.preprocess((v) => v ?? {}, httpProtocol).optional(),
         })
         .optional(),
+      capture: captureConfig,
     })
-    .transform((c) => c.protocols ?? { grpc: grpcProtocol.parse({}), http: httpProtocol.parse({}) }),
+    .transform((c) => ({ ...(c.protocols ?? { grpc: grpcProtocol.parse({}), http: httpProtocol.parse({}) }), capture: c.capture })),
 );
 export type OtlpReceiverConfig = z.output<typeof otlpReceiverConfig>;
 
@@ -59,11 +61,13 @@ export class OtlpReceiver implements Receiver {
   private grpc: GrpcServer | undefined;
   private http: HttpServer | undefined;
   private next: Consumer | undefined;
+  private readonly capture: CaptureWriter | undefined;
 
   constructor(
     private readonly config: OtlpReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     if (config.grpc) {
       this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc.max_recv_msg_size_mib, (server) => {
         server.addService({ Export: method(OTLP_TRACE_EXPORT_PATH, false, false) }, { Export: this.exportGrpc });
@@ -87,9 +91,11 @@ export class OtlpReceiver implements Receiver {
 
   async shutdown(): Promise<void> {
     await Promise.all([this.grpc?.shutdown(), this.http?.shutdown()]);
+    await this.capture?.close();
   }
 
   private readonly exportGrpc: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+    this.capture?.record({ protocol: 'otlp-grpc', contentType: 'application/grpc+proto' }, call.request);
     let result: DecodeResult;
     try {
       result = decodeOtlpProto(call.request);
@@ -150,6 +156,7 @@ export class OtlpReceiver implements Receiver {
         throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'expected application/x-protobuf or application/json');
       }
       const body = await readBody(req, this.config.http!.max_request_body_size);
+      this.capture?.record({ protocol: 'otlp-http', path, contentType }, body);
       result = json ? decodeOtlpJson(body) : decodeOtlpProto(body);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {

@@ -6,12 +6,14 @@ import type { DecodeResult } from '../../model/decode-result.js';
 import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
 import { endpoint, section } from '../../config/schema-helpers.js';
 import { ingest, refuseRequest, rejectedSummary } from '../ingest.js';
+import { CaptureWriter, captureConfig } from '../../capture/writer.js';
 import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV2Json } from './decode.js';
 
 export const zipkinConfig = section(
   z.strictObject({
     endpoint: endpoint('0.0.0.0:9411'),
     max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024),
+    capture: captureConfig,
   }),
 );
 export type ZipkinReceiverConfig = z.output<typeof zipkinConfig>;
@@ -22,11 +24,13 @@ const RECEIVER = 'zipkin';
 export class ZipkinReceiver implements Receiver {
   private readonly server: HttpServer;
   private next: Consumer | undefined;
+  private readonly capture: CaptureWriter | undefined;
 
   constructor(
     private readonly config: ZipkinReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     this.server = new HttpServer(config.endpoint, (req, res) => this.handle(req, res), (err) => ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'zipkin receiver failed'));
   }
 
@@ -42,6 +46,7 @@ export class ZipkinReceiver implements Receiver {
 
   async shutdown(): Promise<void> {
     await this.server.shutdown();
+    await this.capture?.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -59,6 +64,7 @@ export class ZipkinReceiver implements Receiver {
     let result: DecodeResult;
     try {
       const body = await readBody(req, this.config.max_request_body_size);
+      this.capture?.record({ protocol: 'zipkin', path, contentType }, body);
       result = this.decode(path, contentType, body);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
