@@ -5,6 +5,7 @@
 import { endToEnd, inProcess, zipkinBodies } from './zipkin-to-otlp.js';
 import { bytesPerHeldSpan, joinThroughput } from './join.js';
 import { kitBench } from './kit.js';
+import { replayBench } from './replay.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -31,6 +32,11 @@ async function main(): Promise<void> {
   const held = await bytesPerHeldSpan(traces);
   if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
   else console.log('  (run with --expose-gc for bytes held per span)');
+
+  const rb = await replayBench(Number(process.env.BENCH_REPLAY_RECORDS ?? 2000), 50);
+  console.log(`\nreplay --speed max of a capture (${rb.spans} spans in OTLP/HTTP records) to a null target, 8 in flight (median of 3)`);
+  console.log(`  floor (POST the same bodies, nothing else): ${fmt(rb.floor)} spans/s`);
+  console.log(`  span-relay replay (read, decode, send, account): ${fmt(rb.replay)} spans/s   ratio to floor ${(rb.replay / rb.floor).toFixed(2)}`);
 
   const kit = await kitBench(Number(process.env.BENCH_KIT_SECONDS ?? 5));
   const base = kit[0]!;
