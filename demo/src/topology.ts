@@ -1,0 +1,134 @@
+/**
+ * The demo's topology, described once. `npm run demo` runs it as local processes; docker-compose.yml
+ * is generated from it (and a test checks the committed file is what this generates), so the two
+ * cannot drift. Each app runs beside its linkerd-proxy stand-in; apps reach other services through
+ * their sidecar's outbound ports, as iptables would send them in a cluster.
+ */
+import { stringify } from 'yaml';
+
+export interface TopologyOptions {
+  mode: 'local' | 'compose';
+  /** Local ports are base + offset; compose uses the same numbers inside each container. */
+  portBase: number;
+  /** How the sidecars export spans, as LINKERD2_PROXY_TRACE_PROTOCOL. */
+  proxyProtocol: 'opencensus' | 'otlp';
+  ingress128: boolean;
+  votingDelayMs: number;
+  votes: { rate: number; count: number };
+}
+
+export interface Proc {
+  name: string;
+  /** argv without the node binary. */
+  args: string[];
+  env: Record<string, string>;
+  /** compose: share this service's network namespace (a pod). */
+  pod?: string;
+  publish?: number[];
+  dependsOn: string[];
+  /** Started last, not waited for. */
+  driver?: boolean;
+}
+
+export const DEFAULTS: TopologyOptions = { mode: 'local', portBase: 7000, proxyProtocol: 'opencensus', ingress128: false, votingDelayMs: 0, votes: { rate: 2, count: 0 } };
+
+const KIT = './instrumentation/dist/register.js';
+const TSX = ['--import', 'tsx'];
+
+export function ports(base: number) {
+  return {
+    ingress: base,
+    web: base + 1,
+    emoji: base + 2,
+    voting: base + 3,
+    webIn: base + 11,
+    emojiIn: base + 12,
+    votingIn: base + 13,
+    webToEmoji: base + 21,
+    webToVoting: base + 22,
+    zipkin: base + 31,
+    opencensus: base + 32,
+    otlpGrpc: base + 33,
+    otlpHttp: base + 34,
+    admin: base + 35,
+  };
+}
+
+export function topology(o: TopologyOptions): Proc[] {
+  const p = ports(o.portBase);
+  const local = o.mode === 'local';
+  // Where each pod is reached from another pod, and what a process binds.
+  const host = (pod: string) => (local ? '127.0.0.1' : pod);
+  const bind = local ? '127.0.0.1' : '0.0.0.0';
+  const collector = host('collector');
+  const trace = o.proxyProtocol === 'otlp' ? { protocol: 'otlp', endpoint: `http://${collector}:${p.otlpHttp}` } : { protocol: 'opencensus', endpoint: `${collector}:${p.opencensus}` };
+  const app = (name: string, service: string, script: string, env: Record<string, string>): Proc => ({
+    name,
+    args: ['--require', KIT, `demo/services/${script}`],
+    // Traced the way emojivoto is: the kit preloaded, OpenCensus to OC_AGENT_HOST.
+    env: { OTEL_SERVICE_NAME: service, OC_AGENT_HOST: `${collector}:${p.opencensus}`, POD_NAME: `${name}-pod`, POD_NAMESPACE: 'emojivoto', OTEL_BSP_SCHEDULE_DELAY: '200', ...env },
+    dependsOn: ['collector'],
+  });
+  const sidecar = (pod: string, inbound: object, outbound: object[]): Proc => ({
+    name: `${pod}-proxy`,
+    args: [...TSX, 'demo/src/sidecar.ts'],
+    env: { SIDECAR_CONFIG: JSON.stringify({ pod: `${pod}-pod`, namespace: 'emojivoto', bind, inbound, outbound, trace }) },
+    pod,
+    dependsOn: [pod, 'collector'],
+  });
+  return [
+    {
+      name: 'collector',
+      args: ['collector/bin/span-relay.js', 'run', '--config', local ? 'demo/collector.local.yaml' : 'demo/collector.compose.yaml'],
+      env: { SPAN_RELAY_BIND: bind, ZIPKIN_PORT: `${p.zipkin}`, OC_PORT: `${p.opencensus}`, OTLP_GRPC_PORT: `${p.otlpGrpc}`, OTLP_HTTP_PORT: `${p.otlpHttp}`, ADMIN_PORT: `${p.admin}` },
+      publish: local ? [] : [p.admin],
+      dependsOn: local ? [] : ['jaeger'],
+    },
+    app('emoji', 'emoji-svc', 'emoji-svc.cjs', { GRPC_PORT: `${p.emoji}` }),
+    sidecar('emoji', { port: p.emojiIn, target: `127.0.0.1:${p.emoji}`, authority: 'emoji-svc.emojivoto.svc.cluster.local:8080', protocol: 'h2' }, []),
+    app('voting', 'voting-svc', 'voting-svc.cjs', { GRPC_PORT: `${p.voting}`, VOTING_DELAY_MS: `${o.votingDelayMs}` }),
+    sidecar('voting', { port: p.votingIn, target: `127.0.0.1:${p.voting}`, authority: 'voting-svc.emojivoto.svc.cluster.local:8080', protocol: 'h2' }, []),
+    app('web', 'web', 'web.cjs', { WEB_PORT: `${p.web}`, EMOJISVC_HOST: `127.0.0.1:${p.webToEmoji}`, VOTINGSVC_HOST: `127.0.0.1:${p.webToVoting}` }),
+    sidecar('web', { port: p.webIn, target: `127.0.0.1:${p.web}`, authority: 'web-svc.emojivoto.svc.cluster.local:80', protocol: 'http1' }, [
+      { port: p.webToEmoji, target: `${host('emoji')}:${p.emojiIn}`, authority: 'emoji-svc.emojivoto.svc.cluster.local:8080', protocol: 'h2' },
+      { port: p.webToVoting, target: `${host('voting')}:${p.votingIn}`, authority: 'voting-svc.emojivoto.svc.cluster.local:8080', protocol: 'h2', profile: 'demo/profiles/voting-svc.yaml' },
+    ]),
+    {
+      name: 'ingress',
+      args: [...TSX, 'demo/src/ingress.ts'],
+      env: { INGRESS_CONFIG: JSON.stringify({ port: p.ingress, bind, upstream: `${host('web')}:${p.webIn}`, zipkin: `http://${collector}:${p.zipkin}`, serviceName: 'nginx', traceId128: o.ingress128 }) },
+      publish: local ? [] : [p.ingress],
+      dependsOn: ['web-proxy', 'collector'],
+    },
+    {
+      name: 'vote-bot',
+      args: ['demo/services/vote-bot.cjs'],
+      env: { WEB_HOST: `${host('ingress')}:${p.ingress}`, VOTE_RATE: `${o.votes.rate}`, VOTE_COUNT: `${o.votes.count}` },
+      dependsOn: ['ingress'],
+      driver: true,
+    },
+  ];
+}
+
+/** docker-compose.yml: the same processes, one image, pods as shared network namespaces, plus Jaeger. */
+export function composeFile(o: TopologyOptions = { ...DEFAULTS, mode: 'compose' }): string {
+  const services: Record<string, object> = {
+    jaeger: {
+      image: 'jaegertracing/all-in-one:1.57',
+      environment: { COLLECTOR_OTLP_ENABLED: 'true' },
+      ports: ['16686:16686'],
+    },
+  };
+  for (const proc of topology({ ...o, mode: 'compose' })) {
+    services[proc.name] = {
+      image: 'span-relay-demo',
+      ...(proc.name === 'collector' ? { build: { context: '.', dockerfile: 'demo/Dockerfile' } } : {}),
+      command: ['node', ...proc.args],
+      environment: proc.env,
+      ...(proc.pod ? { network_mode: `service:${proc.pod}` } : {}),
+      ...(proc.publish?.length ? { ports: proc.publish.map((n) => `${n}:${n}`) } : {}),
+      ...(proc.dependsOn.length ? { depends_on: proc.dependsOn } : {}),
+    };
+  }
+  return `# Generated from demo/src/topology.ts by \`npm run demo -- --compose\`: edit the topology, not this file.\n${stringify({ name: 'span-relay-demo', services }, { lineWidth: 0 })}`;
+}
