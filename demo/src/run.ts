@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { composeFile, DEFAULTS, ports, topology, type Proc, type TopologyOptions } from './topology.js';
+import { composeFile, DEFAULTS, ports, topology, type TopologyOptions } from './topology.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -130,5 +130,5 @@ export function composeFile(o: TopologyOptions = { ...DEFAULTS, mode: 'compose' 
       ...(proc.dependsOn.length ? { depends_on: proc.dependsOn } : {}),
     };
   }
-  return `# Generated from demo/src/topology.ts by \`npm run demo -- --compose\`: edit the topology, not this file.\n${stringify({ name: 'span-relay-demo', services }, { lineWidth: 0 })}`;
+  return `# Generated from demo/src/topology.ts by \`npm run demo -- --compose\`: edit the topology, not this file.\n${stringify({ services }, { lineWidth: 0 })}`;
 }

