@@ -60,7 +60,7 @@ async function withDemo(o: Partial<TopologyOptions>, votes: string[], check: (no
   let demo: RunningDemo | undefined;
   const output: string[] = [];
   try {
-    demo = await startDemo({ ...DEFAULTS, portBase, ...o }, { collectorConfig: config, startDriver: false, onOutput: (n, l) => output.push(`${n}: ${l}`) });
+    demo = await startDemo({ ...DEFAULTS, portBase, collectorPorts: 'offset', ...o }, { collectorConfig: config, startDriver: false, onOutput: (n, l) => output.push(`${n}: ${l}`) });
     const statuses: number[] = [];
     for (const v of votes) {
       const res = await fetch(`http://127.0.0.1:${demo.ports.ingress}/api/vote?choice=${encodeURIComponent(v)}`);

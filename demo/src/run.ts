@@ -2,6 +2,7 @@
  * `npm run demo`: the whole topology as local processes on 127.0.0.1, the collector included; drives
  * votes; says where to look; Ctrl-C stops every process it started.
  *   npm run demo -- [--proxy-protocol otlp] [--ingress-128] [--voting-delay-ms 2000] [--votes N] [--rate R]
+ *                   [--port-base P] [--offset-collector-ports]
  *   npm run demo -- --compose     writes docker-compose.yml from the same topology
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -85,7 +86,7 @@ export async function startDemo(o: TopologyOptions, run: DemoRunOptions = {}): P
     await stop();
     throw err;
   }
-  return { procs, ports: ports(o.portBase), stop };
+  return { procs, ports: ports(o.portBase, o.collectorPorts), stop };
 }
 
 async function main(): Promise<void> {
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       votes: { type: 'string' },
       rate: { type: 'string' },
       'port-base': { type: 'string' },
+      'offset-collector-ports': { type: 'boolean' },
     },
   });
   if (values.compose) {
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
     ingress128: values['ingress-128'] === true,
     votingDelayMs: Number(values['voting-delay-ms'] ?? 0),
     votes: { rate: Number(values.rate ?? 2), count: Number(values.votes ?? 0) },
+    collectorPorts: values['offset-collector-ports'] ? 'offset' : 'standard',
   };
   const demo = await startDemo(o, { onOutput: (name, line) => (name === 'vote-bot' || line.includes('"level":40') || line.includes('"level":50') ? console.log(`${name.padEnd(12)} ${line}`) : undefined) });
   const p = demo.ports;

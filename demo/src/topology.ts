@@ -15,6 +15,8 @@ export interface TopologyOptions {
   ingress128: boolean;
   votingDelayMs: number;
   votes: { rate: number; count: number };
+  /** The collector on its standard ports (Zipkin 9411, OpenCensus 55678, OTLP 4317/4318, admin 8888), or base + offset (tests). */
+  collectorPorts: 'standard' | 'offset';
 }
 
 export interface Proc {
@@ -30,12 +32,13 @@ export interface Proc {
   driver?: boolean;
 }
 
-export const DEFAULTS: TopologyOptions = { mode: 'local', portBase: 7000, proxyProtocol: 'opencensus', ingress128: false, votingDelayMs: 0, votes: { rate: 2, count: 0 } };
+export const DEFAULTS: TopologyOptions = { mode: 'local', portBase: 7000, proxyProtocol: 'opencensus', ingress128: false, votingDelayMs: 0, votes: { rate: 2, count: 0 }, collectorPorts: 'standard' };
 
 const KIT = './instrumentation/dist/register.js';
 const TSX = ['--import', 'tsx'];
 
-export function ports(base: number) {
+export function ports(base: number, collectorPorts: TopologyOptions['collectorPorts'] = 'offset') {
+  const standard = collectorPorts === 'standard';
   return {
     ingress: base,
     web: base + 1,
@@ -46,16 +49,16 @@ export function ports(base: number) {
     votingIn: base + 13,
     webToEmoji: base + 21,
     webToVoting: base + 22,
-    zipkin: base + 31,
-    opencensus: base + 32,
-    otlpGrpc: base + 33,
-    otlpHttp: base + 34,
-    admin: base + 35,
+    zipkin: standard ? 9411 : base + 31,
+    opencensus: standard ? 55678 : base + 32,
+    otlpGrpc: standard ? 4317 : base + 33,
+    otlpHttp: standard ? 4318 : base + 34,
+    admin: standard ? 8888 : base + 35,
   };
 }
 
 export function topology(o: TopologyOptions): Proc[] {
-  const p = ports(o.portBase);
+  const p = ports(o.portBase, o.collectorPorts);
   const local = o.mode === 'local';
   // Where each pod is reached from another pod, and what a process binds.
   const host = (pod: string) => (local ? '127.0.0.1' : pod);
