@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JaegerGrpcSink, b64hex, type JaegerProtoSpan } from '../collector/test/helpers/sinks.js';
 import { startDemo, type RunningDemo } from '../demo/src/run.js';
 import { DEFAULTS, type TopologyOptions } from '../demo/src/topology.js';
@@ -103,8 +103,6 @@ function assertOneTreePerVote(nodes: Node[], votes: number): void {
 }
 
 describe('the emojivoto demo, end to end', () => {
-  afterAll(() => undefined);
-
   it('each vote is one trace, rooted at the ingress, hops in order; doughnut retries are sibling attempts with error status', async () => {
     await withDemo({}, [':dog:', ':cat:', ':doughnut:'], (nodes, statuses) => {
       expect(statuses).toEqual([200, 200, 500]);

@@ -94,13 +94,6 @@ export class QueuedExporter implements Exporter {
     this.waiters.shift()?.();
   }
 
-  /** Resolves once the queue is empty and no send is in flight (for tests and replay). */
-  async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight > 0) await sleep(5);
-  }
-
-  private inFlight = 0;
-
   private async work(): Promise<void> {
     for (;;) {
       const item = this.queue.shift();
@@ -110,13 +103,10 @@ export class QueuedExporter implements Exporter {
         continue;
       }
       this.ctx.telemetry.queueSize.set({ exporter: this.ctx.id }, this.queue.length);
-      this.inFlight++;
       try {
         await this.deliver(item.batch);
       } catch {
         // deliver() counts and logs its own failures
-      } finally {
-        this.inFlight--;
       }
     }
   }

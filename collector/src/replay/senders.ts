@@ -1,7 +1,7 @@
 /** One sender per protocol: each delivers a request as the original client did and classifies the answer. */
 import * as grpc from '@grpc/grpc-js';
 import type { CaptureProtocol } from '../capture/format.js';
-import { ExportError, retryAfterMs } from '../exporters/sender.js';
+import { retryAfterMs, type ExportError } from '../exporters/sender.js';
 import { UnaryGrpcClient } from '../net/grpc-client.js';
 import { passThrough } from '../net/grpc-server.js';
 import { protoType } from '../protocol/proto.js';
@@ -166,4 +166,3 @@ export class Senders {
   }
 }
 
-export { ExportError };
