@@ -6,6 +6,7 @@ import { endToEnd, inProcess, zipkinBodies } from './zipkin-to-otlp.js';
 import { bytesPerHeldSpan, joinThroughput } from './join.js';
 import { kitBench } from './kit.js';
 import { replayBench } from './replay.js';
+import { jaegerThriftBench } from './jaeger-thrift.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -32,6 +33,11 @@ async function main(): Promise<void> {
   const held = await bytesPerHeldSpan(traces);
   if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
   else console.log('  (run with --expose-gc for bytes held per span)');
+
+  const jt2 = jaegerThriftBench(2000);
+  console.log(`\njaeger_thrift encoding, ${jt2.spans} spans in batches of 100 (3 runs after a warm-up)`);
+  console.log(`  thriftrw + jaeger-client's jaeger.thrift (under @opentelemetry/exporter-jaeger): ${fmt(jt2.thriftrw)} spans/s`);
+  console.log(`  span-relay's hand-written TBinaryProtocol writer:                            ${fmt(jt2.handWritten)} spans/s   ratio ${(jt2.handWritten / jt2.thriftrw).toFixed(2)}`);
 
   const rb = await replayBench(Number(process.env.BENCH_REPLAY_RECORDS ?? 2000), 50);
   console.log(`\nreplay --speed max of a capture (${rb.spans} spans in OTLP/HTTP records) to a null target, 8 in flight (median of 3)`);

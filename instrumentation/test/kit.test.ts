@@ -141,9 +141,12 @@ describe('kit preloaded into a grpc-js service', () => {
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(`${APPS}voting.proto`));
   const Voting = (pkg.emojivoto as grpc.GrpcObject & { v1: { VotingService: grpc.ServiceClientConstructor } }).v1.VotingService;
 
-  it.each(['opencensus', 'otlp'] as const)('B3 metadata in, server span continues it, spans over %s', async (exporter) => {
+  it.each([
+    ['--require', 'opencensus'],
+    ['--import', 'otlp'],
+  ] as const)('%s: B3 metadata in, server span continues it, spans over %s', async (preload, exporter) => {
     const service = `voting-svc-${exporter}`;
-    const running = await startApp('grpc-app.cjs', '--require', { OTEL_SERVICE_NAME: service, DOWNSTREAM_URL: downstream.url, ...exporterEnv(exporter) });
+    const running = await startApp('grpc-app.cjs', preload, { OTEL_SERVICE_NAME: service, DOWNSTREAM_URL: downstream.url, ...exporterEnv(exporter) });
     apps.push(running);
     const client = new Voting(`127.0.0.1:${running.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void>;
     const md = new grpc.Metadata();
