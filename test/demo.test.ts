@@ -144,3 +144,19 @@ describe('the emojivoto demo, end to end', () => {
     });
   });
 });
+
+describe('the demo when the collector cannot start', () => {
+  it("shows the collector's own reason (a port in use), not only its exit code", async () => {
+    const { createServer } = await import('node:net');
+    const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(portBase + 31, '127.0.0.1', () => r())); // the offset Zipkin port
+    try {
+      await expect(startDemo({ ...DEFAULTS, portBase, collectorPorts: 'offset' }, { startDriver: false })).rejects.toThrow(
+        /collector exited with 1 before it was ready:[\s\S]*receiver 'zipkin' cannot listen on 127\.0\.0\.1:\d+: the address is already in use/,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+});

@@ -1,29 +1,98 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { builtinComponents } from './components.js';
 import { DEFAULT_CONFIG_YAML } from './config/default.js';
 import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load.js';
-import { ConfigError, DecodeError } from './model/errors.js';
+import { ConfigError, DecodeError, ListenError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
 import { replayCommand, UsageError } from './replay/cli.js';
 import { Collector } from './pipeline.js';
 
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  usage: string;
+  options: Options;
+  positionals: boolean;
+}
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    usage: `usage: span-relay run [--config FILE]
+
+Runs the collector. Without --config: the embedded default, every receiver on its standard port
+(Zipkin 9411, OpenCensus 55678, OTLP 4317/4318, Jaeger 14250/14268/6831/6832), admin and
+/metrics on 8888, OTLP JSON lines written to ./data/traces.jsonl.
+Relative paths in a config (file exporter, capture directories) are taken from the directory you
+run the command in. SIGTERM or Ctrl-C stops it after flushing.
+
+  -c, --config FILE   an OpenTelemetry-Collector-style YAML config
+  -h, --help          this text`,
+    options: { config: { type: 'string', short: 'c' }, ...HELP },
+    positionals: false,
+  },
+  validate: {
+    usage: `usage: span-relay validate --config FILE
+
+Checks a config and prints the pipelines it would run. Every error is listed, each naming its key;
+exit 1 when there is one.
+
+  -c, --config FILE   the config to check
+  -h, --help          this text`,
+    options: { config: { type: 'string', short: 'c' }, ...HELP },
+    positionals: false,
+  },
+  check: {
+    usage: `usage: span-relay check FILE... (- for standard input)
+
+Prints the trace trees in Jaeger UI downloads, OTLP JSON (one request or JSON lines) or Zipkin JSON
+arrays, and where each trace breaks. Exit 1 when a trace is broken.
+
+  -h, --help          this text`,
+    options: { ...HELP },
+    positionals: true,
+  },
+  replay: {
+    usage: `usage: span-relay replay FILE... --to HOST[:PORT]|URL [options]
+
+Sends captures (and Jaeger UI JSON, OTLP JSON lines, Zipkin JSON) to a collector or Jaeger.
+
+  --to HOST[:PORT]|URL  where to; a bare host sends each protocol to its standard port
+  --as PROTOCOL         zipkin | otlp-http | otlp-grpc | opencensus | jaeger-thrift
+                        (default: each capture's own protocol; files go as otlp-http)
+  --speed 1|N|max       original pacing, N times faster, or as fast as accepted (default max)
+  --shift-time          move all times so the traces look recent
+  --new-ids             new trace and span IDs, every parent link kept
+  --loop N              replay N times
+  --rate SPANS_PER_S    at most this many spans per second
+  --concurrency N       requests in flight at once (default 8)
+  -h, --help            this text`,
+    options: {
+      to: { type: 'string' },
+      as: { type: 'string' },
+      speed: { type: 'string' },
+      'shift-time': { type: 'boolean' },
+      'new-ids': { type: 'boolean' },
+      loop: { type: 'string' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string' },
+      ...HELP,
+    },
+    positionals: true,
+  },
+};
+
 const USAGE = `usage: span-relay <command> [options]
 
 commands:
-  run [--config FILE]       run the collector (no --config: the embedded default,
-                            every receiver on its standard port, OTLP JSON lines in ./data)
-  validate --config FILE    check a config file and print what it would run
-  check FILE...             print the trace trees in Jaeger UI JSON, OTLP JSON or Zipkin
-                            JSON files and where each trace breaks; exit 1 when one does
-  replay FILE... --to HOST  send captures (and Jaeger UI JSON, OTLP JSON lines, Zipkin JSON)
-                            to a collector or Jaeger; options:
-      --as PROTOCOL         zipkin | otlp-http | otlp-grpc | opencensus | jaeger-thrift
-                            (default: each capture's own protocol; files go as otlp-http)
-      --speed 1|N|max       original pacing, N times faster, or as fast as accepted (default max)
-      --shift-time          move all times so the traces look recent
-      --new-ids             new trace and span IDs, every parent link kept
-      --loop N              replay N times        --rate SPANS_PER_S   at most this many spans/s
-  help                      this text`;
+  run [--config FILE]        run the collector (default: the embedded config, standard ports)
+  validate --config FILE     check a config file and print what it would run
+  check FILE...              print trace trees and where each trace breaks; exit 1 when one does
+  replay FILE... --to HOST   send captures and trace files to a collector or Jaeger
+  help [COMMAND]             this text, or a command's
+
+'span-relay COMMAND --help' tells more about each.`;
 
 async function configFrom(path: string | undefined): Promise<CollectorConfig> {
   return path ? loadConfigFile(path, builtinComponents) : parseConfig(DEFAULT_CONFIG_YAML, builtinComponents);
@@ -31,7 +100,12 @@ async function configFrom(path: string | undefined): Promise<CollectorConfig> {
 
 async function run(path: string | undefined): Promise<number> {
   const collector = new Collector(await configFrom(path));
-  await collector.start();
+  try {
+    await collector.start();
+  } catch (err) {
+    await collector.shutdown().catch(() => undefined);
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       collector.telemetry.logger.info({ signal }, 'shutting down: flushing queues');
@@ -45,10 +119,7 @@ async function run(path: string | undefined): Promise<number> {
 }
 
 async function validate(path: string | undefined): Promise<number> {
-  if (!path) {
-    console.error('validate needs --config FILE');
-    return 2;
-  }
+  if (!path) throw new UsageError('validate needs --config FILE');
   const config = await configFrom(path);
   for (const p of config.pipelines) {
     console.log(`${p.name}: ${p.receivers.join(', ')} -> ${p.processors.join(' -> ') || '(no processors)'} -> ${p.exporters.join(', ')}`);
@@ -58,44 +129,49 @@ async function validate(path: string | undefined): Promise<number> {
 }
 
 async function check(paths: string[]): Promise<number> {
-  if (paths.length === 0) {
-    console.error('check needs at least one FILE');
-    return 2;
-  }
+  if (paths.length === 0) throw new UsageError('check needs at least one FILE (- for standard input)');
   const outcome = await checkFiles(paths);
   console.log(outcome.lines.join('\n'));
   return outcome.broken > 0 ? 1 : 0;
 }
 
+function parse(name: string, spec: Command, args: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options: spec.options, allowPositionals: spec.positionals, strict: true });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (err) {
+    // node:util's messages name the flag: "Unknown option '--foo'".
+    throw new UsageError(`${(err as Error).message.split('. ')[0]}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: 'string', short: 'c' },
-      to: { type: 'string' },
-      as: { type: 'string' },
-      speed: { type: 'string' },
-      'shift-time': { type: 'boolean' },
-      'new-ids': { type: 'boolean' },
-      loop: { type: 'string' },
-      rate: { type: 'string' },
-      concurrency: { type: 'string' },
-    },
-    allowPositionals: true,
-    strict: false,
-  });
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  const config = typeof values.config === 'string' ? values.config : undefined;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    const about = rest[0] ? COMMANDS[rest[0]] : undefined;
+    console.log(about ? about.usage : USAGE);
+    return 0;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    console.error(`span-relay: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
   try {
+    const { values, positionals } = parse(command, spec, rest);
+    if (values.help === true) {
+      console.log(spec.usage);
+      return 0;
+    }
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
     switch (command) {
       case 'run':
-        return await run(config);
+        return await run(str(values.config));
       case 'validate':
-        return await validate(config);
+        return await validate(str(values.config));
       case 'check':
         return await check(positionals);
-      case 'replay':
+      default:
         return await replayCommand({
           files: positionals,
           to: str(values.to),
@@ -107,22 +183,18 @@ export async function main(argv: string[]): Promise<number> {
           rate: str(values.rate),
           concurrency: str(values.concurrency),
         });
-      case undefined:
-      case 'help':
-      case '--help':
-        console.log(USAGE);
-        return 0;
-      default:
-        console.error(`unknown command '${command}'\n\n${USAGE}`);
-        return 2;
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`span-relay ${command}: ${err.message}\n\n${USAGE}`);
+      console.error(`span-relay ${command}: ${err.message}\n\n${spec.usage}`);
       return 2;
     }
     if (err instanceof ConfigError) {
       console.error(`invalid config:\n${err.message}`);
+      return 1;
+    }
+    if (err instanceof ListenError) {
+      console.error(`span-relay ${command}: ${err.message}`);
       return 1;
     }
     if (err instanceof DecodeError || (err as NodeJS.ErrnoException).code === 'ENOENT') {

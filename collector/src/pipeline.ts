@@ -2,6 +2,7 @@ import type { Consumer, Exporter, Extension, Processor, Receiver } from './compo
 import { builtinComponents, type Components } from './components.js';
 import type { CollectorConfig, ComponentConfig } from './config/load.js';
 import type { SpanBatch } from './model/span.js';
+import { ListenError } from './model/errors.js';
 import { AdminServer } from './telemetry/admin.js';
 import { Telemetry } from './telemetry/telemetry.js';
 
@@ -11,6 +12,15 @@ class Fanout implements Consumer {
   async consume(batch: SpanBatch): Promise<void> {
     if (this.consumers.length === 1) return this.consumers[0]!.consume(batch);
     await Promise.all(this.consumers.map((c) => c.consume(batch)));
+  }
+}
+
+/** Runs a start step; a server that cannot listen is reported with the component that owns it. */
+async function named(component: string, start: () => Promise<void> | undefined): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    throw err instanceof ListenError ? err.in(component) : err;
   }
 }
 
@@ -58,8 +68,8 @@ export class Collector {
 
   async start(): Promise<void> {
     const host = { telemetry: this.telemetry, ready: () => this.running };
-    await this.admin?.start();
-    for (const e of this.extensions) await e.start(host);
+    await named('the admin endpoint (service.telemetry.metrics.address)', () => this.admin?.start());
+    for (const [i, e] of this.extensions.entries()) await named(`extension '${this.config.extensions[i]!.id}'`, () => e.start(host));
     for (const e of this.exporters.values()) await e.start();
     this.config.pipelines.forEach((p, i) => {
       let next: Consumer = new Fanout(p.exporters.map((id) => this.exporters.get(id)!));
@@ -71,7 +81,7 @@ export class Collector {
       }
       for (const r of p.receivers) this.heads.set(r, [...(this.heads.get(r) ?? []), next]);
     });
-    for (const [id, r] of this.receivers) await r.start(new Fanout(this.heads.get(id)!));
+    for (const [id, r] of this.receivers) await named(`receiver '${id}'`, () => r.start(new Fanout(this.heads.get(id)!)));
     this.running = true;
     this.telemetry.logger.info({ pipelines: this.config.pipelines.map((p) => p.name), admin: this.admin?.address() }, 'span-relay is running');
   }

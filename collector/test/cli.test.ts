@@ -8,12 +8,13 @@ import { eventually } from './helpers/collector.js';
 const BIN = new URL('../bin/span-relay.js', import.meta.url).pathname;
 const LINKERD = new URL('../../../shared/fixtures/config/linkerd-jaeger-collector.yaml', import.meta.url).pathname;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, stdin?: string) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
   return { child, done, out: () => stdout, err: () => stderr };
 }
@@ -59,5 +60,91 @@ describe('span-relay CLI', () => {
     const line = JSON.parse(readFileSync(`${dir}/out.jsonl`, 'utf8').trim()) as { resourceSpans: { scopeSpans: { spans: { name: string; traceId: string }[] }[] }[] };
     expect(line.resourceSpans[0]!.scopeSpans[0]!.spans[0]).toMatchObject({ name: 'flush-me', traceId: 'a'.repeat(32) });
     expect(r.out()).toContain('"msg":"span-relay stopped"');
+  });
+
+  it('every command answers --help and exits 0 without starting anything; an unknown flag is an error', async () => {
+    for (const command of ['run', 'validate', 'check', 'replay']) {
+      const r = cli([command, '--help']);
+      expect(await r.done, command).toBe(0);
+      expect(r.out()).toContain(`usage: span-relay ${command}`);
+    }
+    const help = cli(['help', 'run']);
+    expect(await help.done).toBe(0);
+    expect(help.out()).toContain('Relative paths in a config');
+    const bad = cli(['run', '--bogus']);
+    expect(await bad.done).toBe(2);
+    expect(bad.err()).toContain("span-relay run: Unknown option '--bogus'");
+    const badCheck = cli(['check', '--verbose', 'x.json']);
+    expect(await badCheck.done).toBe(2);
+  });
+
+  it('validate reports every error in one run: a port out of range, an unused unknown component, a bad key, a missing reference', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      'receivers:\n  zipkin:\n    endpoint: 127.0.0.1:99999\n  otlp:\n    protocols:\n      grpc:\n        endpont: x\n  honeycomb_receiver:\nexporters:\n  file:\n    path: out.jsonl\nservice:\n  pipelines:\n    traces:\n      receivers: [zipkin, otlp]\n      processors: [batch]\n      exporters: [file]\n',
+    );
+    const r = cli(['validate', '--config', file]);
+    expect(await r.done).toBe(1);
+    const err = r.err();
+    expect(err).toContain('receivers.zipkin.endpoint: port is out of range (0-65535)');
+    expect(err).toContain("receivers.otlp.protocols.grpc: unknown key(s) 'endpont'");
+    expect(err).toContain("receivers.honeycomb_receiver: unknown receiver type 'honeycomb_receiver'");
+    expect(err).toContain("service.pipelines.traces.processors[0]: processor 'batch' is not defined under 'processors'");
+  });
+
+  it('run: a port in use names the receiver and the endpoint, one line, exit 1 (no stack)', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nexporters:\n  file:\n    path: ${dir}/out.jsonl\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:0\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [file]\n`);
+    const r = cli(['run', '--config', file]);
+    expect(await r.done).toBe(1);
+    blocker.close();
+    expect(r.err().trim()).toBe(`span-relay run: receiver 'zipkin' cannot listen on 127.0.0.1:${port}: the address is already in use (is another collector running? pick another port in the config)`);
+  });
+
+  it('run: relative paths in a config are taken from the directory the command runs in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nexporters:\n  file:\n    path: ./data/traces.jsonl\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [file]\n`,
+    );
+    const r = cli(['run', '--config', 'config.yaml'], {}, dir);
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz');
+    const fixture = readFileSync(new URL('../../../shared/fixtures/zipkin/jaeger-zipkin_v1_merged_spans.json', import.meta.url));
+    const res = await fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: fixture });
+    expect(res.status).toBeLessThan(500);
+    r.child.kill('SIGTERM');
+    expect(await r.done).toBe(0);
+    expect(existsSync(join(dir, 'data/traces.jsonl'))).toBe(true);
+  });
+
+  it('check - reads standard input (and /dev/stdin does not crash)', async () => {
+    const fixture = readFileSync(new URL('../../../shared/fixtures/zipkin/jaeger-zipkin_v1_merged_spans.json', import.meta.url), 'utf8');
+    for (const arg of ['-', '/dev/stdin']) {
+      const r = cli(['check', arg], {}, undefined, fixture);
+      expect(await r.done, arg).toBe(0);
+      expect(r.out()).toContain('verdict: COMPLETE');
+    }
+  });
+
+  it('replay to a port where nothing listens says so within a few seconds and exits 1', async () => {
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const fixture = new URL('../../../shared/fixtures/zipkin/jaeger-zipkin_v1_merged_spans.json', import.meta.url).pathname;
+    const started = Date.now();
+    const r = cli(['replay', fixture, '--to', `127.0.0.1:${port}`, '--as', 'zipkin']);
+    expect(await r.done).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.out() + r.err()).toContain('nothing is listening at the target');
   });
 });

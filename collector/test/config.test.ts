@@ -6,7 +6,8 @@ import { DEFAULT_CONFIG_YAML } from '../src/config/default.js';
 import { ConfigError } from '../src/model/errors.js';
 import { applyActions } from '../src/processors/resource/index.js';
 import { JaegerGrpcSink, b64hex } from './helpers/sinks.js';
-import { eventually, metricValue, startCollector } from './helpers/collector.js';
+import { capturingLogger, eventually, metricValue, startCollector } from './helpers/collector.js';
+import { parse, stringify } from 'yaml';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ describe('config', () => {
 
   it('loads the embedded default', () => {
     const c = parseConfig(DEFAULT_CONFIG_YAML, builtinComponents, {});
-    expect([...c.receivers.keys()]).toEqual(['zipkin', 'opencensus', 'otlp']);
+    expect([...c.receivers.keys()]).toEqual(['zipkin', 'opencensus', 'otlp', 'jaeger']);
     expect([...c.exporters.keys()]).toEqual(['file']);
   });
 
@@ -103,10 +104,17 @@ describe('the linkerd-jaeger config running', () => {
     for (const s of sinks) await s.stop();
   });
 
-  it('starts as is on its standard ports: health_check answers, k8sattributes says it is inactive', async () => {
-    const relay = await startCollector(LINKERD, { POD_NAMESPACE: 'linkerd-jaeger' });
+  it('starts as shipped (only its ports moved to free ones on loopback): health_check answers', async () => {
+    // Tests never take the standard ports: the same config with each endpoint on 127.0.0.1:0.
+    const doc = parse(LINKERD) as { receivers: Record<string, unknown>; extensions: Record<string, unknown> };
+    doc.receivers.opencensus = { endpoint: '127.0.0.1:0' };
+    doc.receivers.otlp = { protocols: { grpc: { endpoint: '127.0.0.1:0' } } };
+    doc.extensions.health_check = { endpoint: '127.0.0.1:0' };
+    const logs = capturingLogger();
+    const relay = await startCollector(stringify(doc), { POD_NAMESPACE: 'linkerd-jaeger' }, { logger: logs.logger });
     try {
-      const res = await fetch('http://127.0.0.1:13133/');
+      const health = logs.lines.find((l) => l.msg === 'health_check listening')!.endpoint as string;
+      const res = await fetch(`http://${health}/`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: 'Server available' });
     } finally {

@@ -145,7 +145,8 @@ describe('zipkin receiver with public payloads', () => {
     expect(s!.attributes).toEqual({
       'http.path': '/api',
       'clnt/finagle.version': '6.45.0',
-      'net.host.ip': '7::0.128.128.127',
+      // RFC 5952: mixed notation only for IPv4-mapped addresses, so the sample's 7::0.128.128.127 reads
+      'net.host.ip': '7::80:807f',
       'peer.service': 'backend',
       'net.peer.ip': '192.168.99.101',
       'net.peer.port': 9000,

@@ -45,11 +45,24 @@ function waitReady(name: string, child: ChildProcess, isReady: (line: string) =>
         }
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => onOutput?.(name, d.toString().trimEnd()));
+    // What the process said last, so a failure to start shows its reason.
+    const said: string[] = [];
+    const keep = (line: string) => {
+      if (!line.trim()) return;
+      said.push(line);
+      if (said.length > 8) said.shift();
+    };
+    child.stdout!.on('data', (d: Buffer) => {
+      d.toString().split('\n').forEach(keep);
+      onData(d);
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      d.toString().split('\n').forEach(keep);
+      onOutput?.(name, d.toString().trimEnd());
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready`));
+      reject(new Error(`${name} exited with ${code} before it was ready${said.length ? `:\n  ${said.join('\n  ')}` : ''}`));
     });
   });
 }
@@ -89,9 +102,33 @@ export async function startDemo(o: TopologyOptions, run: DemoRunOptions = {}): P
   return { procs, ports: ports(o.portBase, o.collectorPorts), stop };
 }
 
+export function usage(): string {
+  const p = ports(DEFAULTS.portBase, 'standard');
+  const o = ports(DEFAULTS.portBase, 'offset');
+  return `usage: npm run demo -- [options]
+
+  --proxy-protocol opencensus|otlp   what the linkerd-proxy stand-ins export (default opencensus)
+  --ingress-128                      128-bit trace IDs at the ingress (default 64-bit, as nginx)
+  --voting-delay-ms N                slow voting-svc down (over 300 ms: the sidecar answers 504)
+  --votes N, --rate R                stop after N votes; R votes per second (default 2)
+  --port-base P                      where the services' ports start (default ${DEFAULTS.portBase})
+  --offset-collector-ports           the collector off its standard ports (for a machine that
+                                     already runs a collector)
+  --compose                          write docker-compose.yml from the same topology
+  -h, --help                         this text
+
+ports (with the default --port-base ${DEFAULTS.portBase}):
+  ingress (the app)     ${p.ingress}
+  web, emoji, voting    ${p.web}, ${p.emoji}, ${p.voting}   (their sidecars' inbound: ${p.webIn}, ${p.emojiIn}, ${p.votingIn})
+  web's outbound        to emoji ${p.webToEmoji}, to voting ${p.webToVoting}
+  collector             Zipkin ${p.zipkin}, OpenCensus ${p.opencensus}, OTLP gRPC ${p.otlpGrpc}, OTLP HTTP ${p.otlpHttp}, admin ${p.admin}
+  with --offset-collector-ports: Zipkin ${o.zipkin}, OpenCensus ${o.opencensus}, OTLP ${o.otlpGrpc}/${o.otlpHttp}, admin ${o.admin}`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', short: 'h' },
       compose: { type: 'boolean' },
       'proxy-protocol': { type: 'string' },
       'ingress-128': { type: 'boolean' },
@@ -102,6 +139,10 @@ async function main(): Promise<void> {
       'offset-collector-ports': { type: 'boolean' },
     },
   });
+  if (values.help) {
+    console.log(usage());
+    return;
+  }
   if (values.compose) {
     writeFileSync(`${ROOT}docker-compose.yml`, composeFile());
     console.log('wrote docker-compose.yml from demo/src/topology.ts');
@@ -136,7 +177,7 @@ vote-bot votes ${o.votes.rate}/s${o.votes.count ? ` (${o.votes.count} votes)` : 
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((err: unknown) => {
-    console.error(err);
+    console.error(err instanceof Error ? `demo: ${err.message}` : err);
     process.exit(1);
   });
 }

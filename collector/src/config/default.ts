@@ -10,6 +10,12 @@ receivers:
     protocols:
       grpc:
       http:
+  jaeger:
+    protocols:
+      grpc:
+      thrift_http:
+      thrift_compact:
+      thrift_binary:
 processors:
   join:
   batch:
@@ -19,7 +25,7 @@ exporters:
 service:
   pipelines:
     traces:
-      receivers: [zipkin, opencensus, otlp]
+      receivers: [zipkin, opencensus, otlp, jaeger]
       processors: [join, batch]
       exporters: [file]
 `;

@@ -82,37 +82,54 @@ function zodToConfigError(prefix: string, error: z.ZodError): ConfigError {
   return new ConfigError('', lines.join('\n'));
 }
 
-/** Parses and validates a whole collector config. Every error names the key path. */
+/**
+ * Parses and validates a whole collector config. Every error names the key path, and every error
+ * is reported in one run: each component defined is checked (used by a pipeline or not, as the
+ * OpenTelemetry Collector does), each pipeline's references, and the service section.
+ */
 export function parseConfig(yamlText: string, components: Components, env: NodeJS.ProcessEnv = process.env): CollectorConfig {
   const doc = parseDocument(yamlText, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError('', doc.errors.map((e) => `YAML: ${e.message}`).join('\n'));
   }
   const raw = substituteEnv(doc.toJS() ?? {}, env);
+  const errors: string[] = [];
   const top = topSchema.safeParse(raw);
-  if (!top.success) throw zodToConfigError('', top.error);
+  if (!top.success) errors.push(zodToConfigError('', top.error).message);
+  const rawTop = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const sectionOf = (key: string): Record<string, unknown> => {
+    const v = top.success ? top.data[key as 'receivers'] : rawTop[key];
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  };
+
+  // Every component defined, whether a pipeline uses it or not.
+  const checked = new Map<string, ComponentConfig | undefined>();
+  for (const kind of ['receiver', 'processor', 'exporter', 'extension'] as const) {
+    const key = KIND_KEYS[kind];
+    for (const [id, value] of Object.entries(sectionOf(key))) {
+      const type = id.split('/')[0]!;
+      const factory = components[kind].find((f) => f.type === type);
+      if (!factory) {
+        errors.push(`${key}.${id}: unknown ${kind} type '${type}'; span-relay has: ${typesOf(components, kind).join(', ')}`);
+        checked.set(`${kind}:${id}`, undefined);
+        continue;
+      }
+      const parsed = factory.config.safeParse(value ?? {});
+      if (!parsed.success) {
+        errors.push(zodToConfigError(`${key}.${id}`, parsed.error).message);
+        checked.set(`${kind}:${id}`, undefined);
+        continue;
+      }
+      checked.set(`${kind}:${id}`, { id, type, kind, config: parsed.data });
+    }
+  }
+  if (!top.success) throw new ConfigError('', errors.join('\n'));
   const c = top.data;
 
-  const errors: string[] = [];
   const resolve = (kind: ComponentKind, id: string, where: string): ComponentConfig | undefined => {
-    const key = KIND_KEYS[kind];
-    const section = c[key];
-    if (!Object.hasOwn(section, id)) {
-      errors.push(`${where}: ${kind} '${id}' is not defined under '${key}'`);
-      return undefined;
-    }
-    const type = id.split('/')[0]!;
-    const factory = components[kind].find((f) => f.type === type);
-    if (!factory) {
-      errors.push(`${key}.${id}: unknown ${kind} type '${type}'; span-relay has: ${typesOf(components, kind).join(', ')}`);
-      return undefined;
-    }
-    const parsed = factory.config.safeParse(section[id] ?? {});
-    if (!parsed.success) {
-      errors.push(zodToConfigError(`${key}.${id}`, parsed.error).message);
-      return undefined;
-    }
-    return { id, type, kind, config: parsed.data };
+    const k = `${kind}:${id}`;
+    if (!checked.has(k)) errors.push(`${where}: ${kind} '${id}' is not defined under '${KIND_KEYS[kind]}'`);
+    return checked.get(k);
   };
 
   const config: CollectorConfig = {
@@ -135,7 +152,6 @@ export function parseConfig(yamlText: string, components: Components, env: NodeJ
     for (const [kind, ids] of [['receiver', p.receivers], ['processor', p.processors], ['exporter', p.exporters]] as const) {
       const target = config[KIND_KEYS[kind] as 'receivers' | 'processors' | 'exporters'];
       ids.forEach((id, i) => {
-        if (target.has(id)) return;
         const r = resolve(kind, id, `${where}.${KIND_KEYS[kind]}[${i}]`);
         if (r) target.set(id, r);
       });

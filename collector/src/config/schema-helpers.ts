@@ -9,6 +9,7 @@ export const endpoint = (defaultValue: string) =>
   z
     .string()
     .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'expected host:port')
+    .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65_535, { message: 'port is out of range (0-65535)' })
     .default(defaultValue);
 
 export const duration = (defaultValue: string) =>

@@ -21,7 +21,7 @@ export async function checkFiles(paths: string[]): Promise<CheckOutcome> {
     const file = await readTraceFile(path);
     lines.push(`${path}: ${file.format}, ${file.spans.length} span(s)${file.rejected.length ? `, ${file.rejected.length} unreadable` : ''}`);
     for (const e of file.rejected.slice(0, 10)) lines.push(`  unreadable: ${e.message}`);
-    spans.push(...file.spans);
+    for (const s of file.spans) spans.push(s);
   }
   const groups = new Map<string, Span[]>();
   for (const s of spans) {

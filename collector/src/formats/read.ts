@@ -53,7 +53,15 @@ export function decodeTraceDocument(text: string): { format: TraceFileFormat; re
 }
 
 export async function readTraceFile(path: string): Promise<TraceFile> {
-  const text = await readFile(path, 'utf8');
+  const text = await readText(path);
   const { format, result } = decodeTraceDocument(text);
   return { path, format, ...result };
+}
+
+/** A file's text; `-` (or /dev/stdin, which readFile cannot open when stdin is a pipe or socket) is standard input. */
+async function readText(path: string): Promise<string> {
+  if (path !== '-' && path !== '/dev/stdin') return readFile(path, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

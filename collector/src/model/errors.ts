@@ -50,3 +50,30 @@ export class ConfigError extends SpanRelayError {
     super('invalid_config', path ? `${path}: ${reason}` : reason);
   }
 }
+
+/** A server could not listen on its endpoint; names the endpoint, the component and why. */
+export class ListenError extends SpanRelayError {
+  constructor(
+    readonly endpoint: string,
+    readonly reason: string,
+    readonly component = '',
+  ) {
+    super('listen_failed', `${component ? `${component} ` : ''}cannot listen on ${endpoint}: ${reason}`);
+  }
+
+  /** Turns a bind failure (net, dgram or grpc-js) into a reason a user can act on. */
+  static from(endpoint: string, err: unknown): ListenError {
+    const e = err as NodeJS.ErrnoException;
+    const text = `${e.code ?? ''} ${e.message ?? String(err)}`;
+    let reason = e.message ?? String(err);
+    if (/EADDRINUSE|address already in use/i.test(text)) reason = 'the address is already in use (is another collector running? pick another port in the config)';
+    else if (/EACCES|permission denied/i.test(text)) reason = 'permission denied (ports below 1024 need privileges)';
+    else if (/EADDRNOTAVAIL|cannot assign requested address/i.test(text)) reason = 'this machine has no such address';
+    else if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(text)) reason = 'the host name does not resolve';
+    return new ListenError(endpoint, reason);
+  }
+
+  in(component: string): ListenError {
+    return new ListenError(this.endpoint, this.reason, component);
+  }
+}

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseEndpoint } from './http-server.js';
+import { ListenError } from '../model/errors.js';
 
 /** Raw bytes in, so the handler decodes (and can answer INVALID_ARGUMENT) itself. */
 export const passThrough = {
@@ -37,7 +38,7 @@ export class GrpcServer {
     const { host, port } = parseEndpoint(this.endpoint);
     const bindHost = host.includes(':') ? `[${host}]` : host;
     this.port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(ListenError.from(this.endpoint, err)) : resolve(p)));
     });
     this.server = server;
   }

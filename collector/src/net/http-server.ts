@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { DecodeError, SpanRelayError } from '../model/errors.js';
+import { DecodeError, ListenError, SpanRelayError } from '../model/errors.js';
 
 export class PayloadTooLargeError extends SpanRelayError {
   constructor(readonly limit: number) {
@@ -94,11 +94,16 @@ export class HttpServer {
     });
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      const fail = (err: unknown) => reject(ListenError.from(this.endpoint, err));
+      server.once('error', fail);
+      try {
+        server.listen(port, host, () => {
+          server.off('error', fail);
+          resolve();
+        });
+      } catch (err) {
+        fail(err);
+      }
     });
     this.server = server;
   }

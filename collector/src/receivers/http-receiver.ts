@@ -24,6 +24,8 @@ export abstract class HttpSpanReceiver implements Receiver {
   private readonly capture: CaptureWriter | undefined;
   protected abstract readonly receiver: string;
   protected abstract readonly protocol: CaptureProtocol;
+  /** Log the address at start; off when a receiver of several protocols logs them all at once. */
+  protected readonly announce: boolean = true;
 
   constructor(
     private readonly settings: HttpReceiverSettings,
@@ -41,7 +43,7 @@ export abstract class HttpSpanReceiver implements Receiver {
   async start(next: Consumer): Promise<void> {
     this.next = next;
     await this.server.start();
-    this.ctx.telemetry.logger.info({ receiver: this.ctx.id, endpoint: this.server.address() }, `${this.receiver} receiver listening`);
+    if (this.announce) this.ctx.telemetry.logger.info({ receiver: this.ctx.id, endpoint: this.server.address() }, `${this.receiver} receiver listening`);
   }
 
   address(): string {

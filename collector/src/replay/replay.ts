@@ -26,6 +26,8 @@ export interface ReplayOptions {
   concurrency: number;
   /** How long one request may be retried while the target pushes back. */
   maxRetryMs: number;
+  /** How long connections may be refused, before anything was ever accepted, until replay gives up. */
+  connectTimeoutMs?: number;
   onProgress?: (p: Progress) => void;
 }
 
@@ -100,6 +102,10 @@ export async function replay(input: ReplayInput, options: ReplayOptions): Promis
   let done = 0;
   const earliest = earliestPerTrace(input.items.flatMap((i) => i.spans ?? []));
 
+  // A target that refuses connections before it ever answered is not coming back soon: say so
+  // within a few seconds instead of retrying every request for maxRetryMs.
+  let reached = false;
+  let unreachable: string | undefined;
   const deliver = async (o: Outbound): Promise<void> => {
     if (bucket) await bucket.take(o.spans);
     summary.requests++;
@@ -107,7 +113,16 @@ export async function replay(input: ReplayInput, options: ReplayOptions): Promis
     const started = performance.now();
     let backoff = 50;
     for (;;) {
+      if (unreachable) {
+        refuse(unreachable, o.spans);
+        return;
+      }
       const outcome: SendOutcome = await senders.send(o);
+      if (outcome.kind !== 'retry' || !outcome.unreachable) reached = true;
+      else if (!reached && performance.now() - t0 > (options.connectTimeoutMs ?? 3_000)) {
+        unreachable ??= `nothing is listening at the target (${outcome.reason}); is it running, and is --to right?`;
+        continue;
+      }
       if (outcome.kind === 'accepted') {
         const refused = outcome.refusedSpans ?? 0;
         summary.acceptedSpans += o.spans - refused;

@@ -19,7 +19,7 @@ export interface Outbound {
 export type SendOutcome =
   | { kind: 'accepted'; refusedSpans?: number; reason?: string }
   | { kind: 'refused'; reason: string }
-  | { kind: 'retry'; reason: string; afterMs?: number };
+  | { kind: 'retry'; reason: string; afterMs?: number; /** The connection itself was refused: nothing listens there. */ unreachable?: boolean };
 
 export interface Targets {
   zipkin: string;
@@ -47,13 +47,15 @@ export function parseTargets(to: string): Targets {
 }
 
 const RETRY_HTTP = new Set([429, 502, 503, 504]);
+const REFUSED = /ECONNREFUSED/;
 
 async function post(url: string, o: Outbound, signal: AbortSignal): Promise<{ outcome: SendOutcome; res?: Response; bytes?: Uint8Array }> {
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', body: o.body, headers: { 'content-type': o.contentType }, signal });
   } catch (err) {
-    return { outcome: { kind: 'retry', reason: `connection: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}` } };
+    const cause = (err as Error).cause as NodeJS.ErrnoException | undefined;
+    return { outcome: { kind: 'retry', reason: `connection: ${cause?.message ?? (err as Error).message}`, unreachable: cause?.code === 'ECONNREFUSED' } };
   }
   const bytes = new Uint8Array(await res.arrayBuffer());
   if (res.ok) return { outcome: { kind: 'accepted' }, res, bytes };
@@ -109,7 +111,7 @@ export class Senders {
           return rejected > 0 ? { kind: 'accepted', refusedSpans: rejected, reason: 'partial_success' } : { kind: 'accepted' };
         } catch (err) {
           const e = err as ExportError;
-          return e.retryable ? { kind: 'retry', reason: e.code } : { kind: 'refused', reason: e.code };
+          return e.retryable ? { kind: 'retry', reason: e.code, unreachable: REFUSED.test(e.message) } : { kind: 'refused', reason: e.code };
         }
       }
       case 'opencensus':
@@ -151,7 +153,7 @@ export class Senders {
 
   private ocOutcome(err: grpc.ServiceError): SendOutcome {
     const name = `grpc_${grpc.status[err.code] ?? err.code}`;
-    return err.code === grpc.status.RESOURCE_EXHAUSTED || err.code === grpc.status.UNAVAILABLE ? { kind: 'retry', reason: name } : { kind: 'refused', reason: name };
+    return err.code === grpc.status.RESOURCE_EXHAUSTED || err.code === grpc.status.UNAVAILABLE ? { kind: 'retry', reason: name, unreachable: REFUSED.test(err.details ?? '') } : { kind: 'refused', reason: name };
   }
 
   async close(): Promise<void> {

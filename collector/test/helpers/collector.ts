@@ -3,12 +3,11 @@ import { Collector } from '../../src/pipeline.js';
 import { builtinComponents } from '../../src/components.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
-import type { OtlpReceiver } from '../../src/receivers/otlp/index.js';
 
 export interface RunningCollector {
   collector: Collector;
   telemetry: Telemetry;
-  /** host:port of a receiver (`zipkin`, `opencensus`) or an OTLP protocol (`otlp.grpc`, `otlp.http`). */
+  /** host:port of a receiver (`zipkin`, `opencensus`) or of one protocol (`otlp.grpc`, `jaeger.thrift_compact`). */
   address(id: string): string;
   url(id: string): string;
   metrics(): Promise<string>;
@@ -25,7 +24,7 @@ export async function startCollector(yaml: string, env: NodeJS.ProcessEnv = {}, 
     const [rid, proto] = id.split('.');
     const r = collector.receivers.get(rid!);
     if (!r) throw new Error(`no receiver ${rid}`);
-    if (proto) return (r as OtlpReceiver).addresses()[proto as 'grpc' | 'http']!;
+    if (proto) return (r as unknown as { addresses(): Record<string, string | undefined> }).addresses()[proto]!;
     return (r as unknown as { address(): string }).address();
   };
   return {

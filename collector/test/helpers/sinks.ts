@@ -130,7 +130,7 @@ export function flattenOtlp(requests: OtlpSinkRequest[]): FlatOtlpSpan[] {
   return out;
 }
 
-function loadService(file: string, pkg: string[]): grpc.GrpcObject {
+export function loadService(file: string, pkg: string[]): grpc.GrpcObject {
   let obj: grpc.GrpcObject = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_DIR, file), LOADER_OPTIONS));
   for (const p of pkg) obj = obj[p] as grpc.GrpcObject;
   return obj;

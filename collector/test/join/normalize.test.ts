@@ -1,29 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Span } from '../../src/model/span.js';
-import { adjustClockSkew, splitSharedSpans, unifyTraceIds, serverHalfId, ATTR_CLOCK_SKEW, ATTR_ORIGINAL_SPAN_ID, ATTR_ORIGINAL_TRACE_ID, type NormalizeStats } from '../../src/processors/join/normalize.js';
+import { adjustClockSkew, emptyMemory, lateClientHalfId, splitSharedSpans, unifyTraceIds, serverHalfId, ATTR_CLOCK_SKEW, ATTR_ORIGINAL_SPAN_ID, ATTR_ORIGINAL_TRACE_ID, type NormalizeStats } from '../../src/processors/join/normalize.js';
 import { analyzeTrace, describeOrphan } from '../../src/continuity/analyze.js';
 
-const MS = 1_000_000n;
-const T0 = 1_700_000_000_000n * MS;
-
-function span(id: string, parent: string | undefined, service: string, startMs: number, endMs: number, extra: Partial<Span> = {}, host?: string): Span {
-  return {
-    traceId: '4ed11df465275600',
-    spanId: id.padStart(16, '0'),
-    ...(parent ? { parentSpanId: parent.padStart(16, '0') } : {}),
-    name: `op-${id}`,
-    kind: 'server',
-    startTimeUnixNano: T0 + BigInt(startMs) * MS,
-    endTimeUnixNano: T0 + BigInt(endMs) * MS,
-    attributes: {},
-    events: [],
-    links: [],
-    status: { code: 'unset' },
-    resource: { attributes: { 'service.name': service, ...(host ? { 'host.name': host } : {}) } },
-    source: 'zipkin',
-    ...extra,
-  };
-}
+import { MS, span, T0 } from './spans.js';
 const stats = (): NormalizeStats => ({ traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 });
 
 describe('unifyTraceIds', () => {
@@ -74,6 +53,64 @@ describe('splitSharedSpans', () => {
       stats(),
     );
     expect(spans.find((x) => x.spanId === '000000000000000e')!.parentSpanId).toBe('000000000000000c');
+  });
+});
+
+describe('splitSharedSpans: lone shared spans and who moves', () => {
+  it('keeps the ID of a shared server span whose client half is not in the trace (an untraced caller): a root stays a root', () => {
+    // OpenCensus's Zipkin exporter marks every root `shared: !parentSpanId`.
+    const root = span('a', undefined, 'emoji-svc', 0, 50, { kind: 'server', shared: true });
+    const child = span('b', 'a', 'emoji-svc', 5, 40, { kind: 'client' });
+    const s = stats();
+    const { spans, splits } = splitSharedSpans([root, child], undefined, s);
+    expect(spans.map((x) => [x.spanId, x.parentSpanId])).toEqual([
+      ['000000000000000a', undefined],
+      ['000000000000000b', '000000000000000a'],
+    ]);
+    expect(splits.size).toBe(0);
+    expect(s.sharedSplit).toBe(0);
+    expect(analyzeTrace(spans).complete).toBe(true);
+  });
+
+  it('keeps a lone shared server with a parent under that parent (the caller reported its parent, not the client half)', () => {
+    const { spans } = splitSharedSpans([span('r', undefined, 'web', 0, 60, { kind: 'internal' }), span('c', 'r', 'voting', 12, 48, { kind: 'server', shared: true })], undefined, stats());
+    expect(spans[1]!.spanId).toBe('000000000000000c');
+    expect(analyzeTrace(spans).complete).toBe(true);
+  });
+
+  it('splits a server half whose client half went out earlier (remembered), and a late client half of a lone server takes a new ID beside it', () => {
+    const memory = emptyMemory('4ed11df465275600', 0);
+    memory.clientIds.add('000000000000000c');
+    memory.spanIds.add('000000000000000c');
+    const { spans } = splitSharedSpans([span('c', 'r', 'voting', 12, 48, { kind: 'server', shared: true })], memory, stats());
+    expect(spans[0]!.spanId).toBe(serverHalfId('4ed11df465275600', '000000000000000c'));
+    expect(spans[0]!.parentSpanId).toBe('000000000000000c');
+
+    const lone = emptyMemory('4ed11df465275600', 0);
+    lone.loneServerIds.add('000000000000000c');
+    const late = splitSharedSpans([span('c', 'r', 'web', 10, 50, { kind: 'client' })], lone, stats()).spans[0]!;
+    expect(late.spanId).toBe(lateClientHalfId('4ed11df465275600', '000000000000000c'));
+    expect(late.parentSpanId).toBe('000000000000000r');
+    expect(late.attributes[ATTR_ORIGINAL_SPAN_ID]).toBe('000000000000000c');
+  });
+
+  it('moves only the children that ran in the server half\'s process; a third process answering the same client span stays, unshifted', () => {
+    // One client span answered by a normal server (its own ID, parent = the client span) and by a
+    // sharing server (the same ID). The normal server's span must stay under the client half.
+    const client = span('c', 'r', 'web', 10, 50, { kind: 'client' }, 'web-pod');
+    const sharing = span('c', 'r', 'voting', 30, 45, { kind: 'server', shared: true }, 'voting-pod');
+    const sharingChild = span('d', 'c', 'voting', 31, 40, { kind: 'internal' }, 'voting-pod');
+    const third = span('e', 'c', 'mirror', 12, 20, { kind: 'server' }, 'mirror-pod');
+    const s = stats();
+    const { spans } = splitSharedSpans([span('r', undefined, 'web', 0, 60, {}, 'web-pod'), client, sharing, sharingChild, third], undefined, s);
+    const newId = serverHalfId('4ed11df465275600', '000000000000000c');
+    expect(spans.find((x) => x.spanId === '000000000000000d')!.parentSpanId).toBe(newId);
+    expect(spans.find((x) => x.spanId === '000000000000000e')!.parentSpanId).toBe('000000000000000c');
+    const adjusted = adjustClockSkew(spans, s);
+    const e = adjusted.find((x) => x.spanId === '000000000000000e')!;
+    expect(e.startTimeUnixNano).toBe(third.startTimeUnixNano);
+    expect(e.attributes[ATTR_CLOCK_SKEW]).toBeUndefined();
+    expect(analyzeTrace(adjusted).complete).toBe(true);
   });
 });
 

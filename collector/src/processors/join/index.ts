@@ -6,7 +6,9 @@ import { analyzeTrace, describeOrphan, serviceOf } from '../../continuity/analyz
 import { duration, section } from '../../config/schema-helpers.js';
 import {
   ATTR_INCOMPLETE,
+  ATTR_ORIGINAL_SPAN_ID,
   adjustClockSkew,
+  emptyMemory,
   splitSharedSpans,
   traceKey,
   unifyTraceIds,
@@ -170,10 +172,14 @@ export class JoinProcessor implements Processor {
           `trace ${report.traceId} has ${report.roots.length} roots (${report.roots.map((r) => serviceOf(r)).join(', ')}): a service started a new trace instead of continuing the incoming one`,
         );
       }
-      const mem: TraceMemory = memory ?? { traceId: spans[0]!.traceId, spanIds: new Set(), seen: new Set(), shared: new Map(), releasedAt: now };
+      const mem: TraceMemory = memory ?? emptyMemory(spans[0]!.traceId, now);
       mem.releasedAt = now;
       if (mem.traceId.length < spans[0]!.traceId.length || mem.traceId.startsWith('0000000000000000')) mem.traceId = spans[0]!.traceId;
-      for (const s of spans) mem.spanIds.add(s.spanId);
+      for (const s of spans) {
+        mem.spanIds.add(s.spanId);
+        if (s.kind === 'client') mem.clientIds.add(s.spanId);
+        else if (s.kind === 'server' && s.attributes[ATTR_ORIGINAL_SPAN_ID] === undefined) mem.loneServerIds.add(s.spanId);
+      }
       for (const s of trace.spans) mem.seen.add(spanKey(s));
       for (const [k, v] of splits) mem.shared.set(k, v);
       this.memory.delete(key);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Span } from '../../model/span.js';
 import { processOf } from '../../continuity/analyze.js';
+import { serviceNameOf } from '../../model/span.js';
 
 export const ATTR_ORIGINAL_TRACE_ID = 'span_relay.original_trace_id';
 export const ATTR_ORIGINAL_SPAN_ID = 'span_relay.original_span_id';
@@ -26,17 +27,26 @@ export function isFull128(traceId: string): boolean {
 export interface TraceMemory {
   traceId: string;
   spanIds: Set<string>;
-  /** span ID|kind of every span sent, to drop late duplicates. */
+  /** Content key of every span sent (see `spanKey`), to drop late exact duplicates. */
   seen: Set<string>;
-  /** Shared Zipkin span ID → the new ID its server half got, with where each half ran. */
+  /** Shared Zipkin span ID → the new ID its server half got, with where the server half ran. */
   shared: Map<string, SharedSplit>;
+  /** IDs of client spans sent: a server half arriving later with one of them is split. */
+  clientIds: Set<string>;
+  /** IDs of lone server spans sent with their own (shared) ID: a late client half gets a new ID. */
+  loneServerIds: Set<string>;
   releasedAt: number;
+}
+
+export function emptyMemory(traceId: string, now: number): TraceMemory {
+  return { traceId, spanIds: new Set(), seen: new Set(), shared: new Map(), clientIds: new Set(), loneServerIds: new Set(), releasedAt: now };
 }
 
 export interface SharedSplit {
   serverSpanId: string;
-  clientProcess: string | undefined;
-  serverProcess: string;
+  /** The server half's process: only its own children move under it. */
+  serverService: string | undefined;
+  serverHost: string | undefined;
 }
 
 export interface NormalizeStats {
@@ -45,10 +55,19 @@ export interface NormalizeStats {
   clockSkew: number;
 }
 
+function stableId(traceKeyHex: string, spanId: string, half: string): string {
+  const id = createHash('sha256').update(`${traceKeyHex}:${spanId}:${half}`).digest('hex').slice(0, 16);
+  return /^0+$/.test(id) ? '0000000000000001' : id;
+}
+
 /** A stable new span ID for the server half of a shared span (stable so retries and late spans agree). */
 export function serverHalfId(traceKeyHex: string, spanId: string): string {
-  const id = createHash('sha256').update(`${traceKeyHex}:${spanId}:server`).digest('hex').slice(0, 16);
-  return /^0+$/.test(id) ? '0000000000000001' : id;
+  return stableId(traceKeyHex, spanId, 'server');
+}
+
+/** A stable new span ID for a client half that arrived after its lone server half went out. */
+export function lateClientHalfId(traceKeyHex: string, spanId: string): string {
+  return stableId(traceKeyHex, spanId, 'client');
 }
 
 /**
@@ -84,36 +103,60 @@ export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, st
   ];
 }
 
+function hostOf(span: Span): string | undefined {
+  const a = span.resource.attributes;
+  const host = a['host.name'] ?? a['k8s.pod.name'];
+  return typeof host === 'string' ? host : undefined;
+}
+
+/** Did `span` run in the server half's process: same service, and same host where both name one. */
+function ranInServer(span: Span, split: SharedSplit): boolean {
+  const service = serviceNameOf(span);
+  if (service === undefined || service !== split.serverService) return false;
+  const host = hostOf(span);
+  return host === undefined || split.serverHost === undefined || host === split.serverHost;
+}
+
 /**
  * Zipkin lets a server join its client's span (same span ID, `shared`). Backends that want unique
- * IDs get a tree instead: the server half takes a new ID with the client half as parent, and
- * children of the shared ID that ran on the server side are re-pointed to it.
+ * IDs get a tree instead: when the client half is in the trace (now, or sent earlier), the server
+ * half takes a new ID with the client half as parent, and the children of the shared ID that ran
+ * in the server's own process are re-pointed to it. A lone shared span (its caller not traced, or
+ * a tracer that marks every root `shared`) keeps its ID: splitting it would make it an orphan. If
+ * its client half turns up after it went out, that client half takes a new ID instead, beside it
+ * under the same parent, so the trace stays one tree.
  */
 export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined, stats: NormalizeStats): { spans: Span[]; splits: Map<string, SharedSplit> } {
-  const clients = new Map<string, Span>();
-  for (const s of spans) if (s.kind === 'client') clients.set(s.spanId, s);
+  const clientIds = new Set<string>();
+  const serverIds = new Set<string>();
+  for (const s of spans) {
+    if (s.kind === 'client') clientIds.add(s.spanId);
+    else if (s.kind === 'server') serverIds.add(s.spanId);
+  }
   const key = traceKey(spans[0]!.traceId);
   const splits = new Map<string, SharedSplit>(memory?.shared ?? []);
+  let changed = false;
   const out = spans.map((s) => {
-    const shared = s.kind === 'server' && (s.shared === true || clients.has(s.spanId));
-    if (!shared) return s;
+    if (s.kind === 'client' && memory?.loneServerIds.has(s.spanId) && !serverIds.has(s.spanId)) {
+      changed = true;
+      stats.sharedSplit++;
+      return { ...s, spanId: lateClientHalfId(key, s.spanId), attributes: { ...s.attributes, [ATTR_ORIGINAL_SPAN_ID]: s.spanId } };
+    }
+    if (s.kind !== 'server') return s;
+    if (!clientIds.has(s.spanId) && !memory?.clientIds.has(s.spanId)) return s;
     const newId = serverHalfId(key, s.spanId);
-    const client = clients.get(s.spanId);
-    splits.set(s.spanId, { serverSpanId: newId, clientProcess: client ? processOf(client) : splits.get(s.spanId)?.clientProcess, serverProcess: processOf(s) });
+    splits.set(s.spanId, { serverSpanId: newId, serverService: serviceNameOf(s), serverHost: hostOf(s) });
     stats.sharedSplit++;
+    changed = true;
     const { shared: _shared, ...rest } = s;
     return { ...rest, spanId: newId, parentSpanId: s.spanId, attributes: { ...s.attributes, [ATTR_ORIGINAL_SPAN_ID]: s.spanId } };
   });
-  if (splits.size === 0) return { spans: out, splits };
-  const moved = new Set(out.filter((s) => s.attributes[ATTR_ORIGINAL_SPAN_ID] !== undefined).map((s) => s.spanId));
+  if (!changed && splits.size === 0) return { spans: out, splits };
   return {
     splits,
     spans: out.map((s) => {
       const split = s.parentSpanId ? splits.get(s.parentSpanId) : undefined;
-      if (!split || moved.has(s.spanId)) return s;
-      const p = processOf(s);
-      // A child that ran in the client's process stays under the client half.
-      if (split.clientProcess !== undefined && p === split.clientProcess && p !== split.serverProcess) return s;
+      if (!split || s.spanId === split.serverSpanId || !ranInServer(s, split)) return s;
       return { ...s, parentSpanId: split.serverSpanId };
     }),
   };

@@ -4,7 +4,7 @@ import { traceKey } from './normalize.js';
 export interface HeldTrace {
   key: string;
   spans: Span[];
-  /** span ID|kind, to drop the same span received twice. */
+  /** `spanKey` of each span held, to drop the same span received twice. */
   seen: Set<string>;
   firstSeen: number;
   lastSeen: number;
@@ -22,7 +22,12 @@ export function estimateBytes(s: Span): number {
   return n;
 }
 
-export const spanKey = (s: Span): string => `${s.spanId}|${s.kind}`;
+/**
+ * What makes two spans "the same span" for duplicate dropping: IDs, kind and both timestamps. A
+ * client's retry of a request is the same span; a span replayed with shifted times, or another
+ * span that reuses an ID, is not, and is kept.
+ */
+export const spanKey = (s: Span): string => `${s.spanId}|${s.kind}|${s.parentSpanId ?? ''}|${s.startTimeUnixNano}|${s.endTimeUnixNano}`;
 
 /**
  * Spans held per trace, oldest trace first (Map insertion order). The caller enforces the bounds

@@ -3,9 +3,9 @@ import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import type { AttributeValue, Attributes, Span, SpanKind, SpanLink, SpanStatus } from '../../model/span.js';
 import { maxPlausibleNanos, checkPlausible } from '../../model/time.js';
-import { T, ThriftReader } from './thrift-reader.js';
+import { BinaryThriftReader, T, type ThriftReader } from '../../protocol/thrift/reader.js';
 
-interface Tag {
+export interface Tag {
   key: string;
   value: AttributeValue;
 }
@@ -20,7 +20,7 @@ function readTag(r: ThriftReader): Tag {
     else if (id === 2 && t === T.I32) vType = r.i32();
     else if (id === 3 && t === T.STRING) values[0] = r.string();
     else if (id === 4 && t === T.DOUBLE) values[1] = r.double();
-    else if (id === 5 && t === T.BOOL) values[2] = r.byte() !== 0;
+    else if (id === 5 && t === T.BOOL) values[2] = r.bool();
     else if (id === 6 && t === T.I64) {
       const v = r.i64();
       values[3] = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
@@ -38,7 +38,8 @@ function readTags(r: ThriftReader): Tag[] {
   return out;
 }
 
-interface RawSpan {
+/** One Jaeger span as both wire formats (Thrift and api_v2 protobuf) carry it; times in nanoseconds. */
+export interface RawJaegerSpan {
   traceIdLow: string;
   traceIdHigh: string;
   spanId: string;
@@ -46,14 +47,14 @@ interface RawSpan {
   operationName: string;
   refs: { type: number; traceIdLow: string; traceIdHigh: string; spanId: string }[];
   flags: number;
-  startTime: bigint;
-  duration: bigint;
+  startNanos: bigint;
+  durationNanos: bigint;
   tags: Tag[];
-  logs: { timestamp: bigint; fields: Tag[] }[];
+  logs: { timestampNanos: bigint; fields: Tag[] }[];
 }
 
-function readSpan(r: ThriftReader): RawSpan {
-  const s: RawSpan = { traceIdLow: '', traceIdHigh: '0000000000000000', spanId: '', parentSpanId: '0000000000000000', operationName: '', refs: [], flags: 0, startTime: 0n, duration: 0n, tags: [], logs: [] };
+function readSpan(r: ThriftReader): RawJaegerSpan {
+  const s: RawJaegerSpan = { traceIdLow: '', traceIdHigh: '0000000000000000', spanId: '', parentSpanId: '0000000000000000', operationName: '', refs: [], flags: 0, startNanos: 0n, durationNanos: 0n, tags: [], logs: [] };
   r.struct((id, t) => {
     if (t === T.I64 && id >= 1 && id <= 4) {
       const hex = r.i64hex();
@@ -76,15 +77,15 @@ function readSpan(r: ThriftReader): RawSpan {
         s.refs.push(ref);
       }
     } else if (id === 7 && t === T.I32) s.flags = r.i32();
-    else if (id === 8 && t === T.I64) s.startTime = r.i64();
-    else if (id === 9 && t === T.I64) s.duration = r.i64();
+    else if (id === 8 && t === T.I64) s.startNanos = r.i64() * 1000n;
+    else if (id === 9 && t === T.I64) s.durationNanos = r.i64() * 1000n;
     else if (id === 10 && t === T.LIST) s.tags = readTags(r);
     else if (id === 11 && t === T.LIST) {
       const n = r.list(T.STRUCT);
       for (let i = 0; i < n; i++) {
-        const log = { timestamp: 0n, fields: [] as Tag[] };
+        const log = { timestampNanos: 0n, fields: [] as Tag[] };
         r.struct((lid, lt) => {
-          if (lid === 1 && lt === T.I64) log.timestamp = r.i64();
+          if (lid === 1 && lt === T.I64) log.timestampNanos = r.i64() * 1000n;
           else if (lid === 2 && lt === T.LIST) log.fields = readTags(r);
           else r.skip(lt);
         });
@@ -99,11 +100,12 @@ const ZERO = '0000000000000000';
 const KINDS = new Set<SpanKind>(['server', 'client', 'producer', 'consumer', 'internal']);
 const traceId = (high: string, low: string): string => (high === ZERO ? low : high + low);
 
-function toModel(s: RawSpan, resource: Attributes, field: string, max: bigint): Span {
+/** A Jaeger span (either wire format) → model, in the OpenTelemetry Collector's mapping. */
+export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field: string, max: bigint): Span {
   if (!s.traceIdLow || (s.traceIdLow === ZERO && s.traceIdHigh === ZERO)) throw new DecodeError('invalid_trace_id', `${field}.traceIdLow`, s.traceIdLow, 'trace ID is missing or zero');
   if (!s.spanId || s.spanId === ZERO) throw new DecodeError('invalid_span_id', `${field}.spanId`, s.spanId, 'span ID is missing or zero');
-  if (s.duration < 0n) throw new DecodeError('invalid_duration', `${field}.duration`, s.duration, 'negative duration');
-  const start = checkPlausible(s.startTime * 1000n, `${field}.startTime`, max);
+  if (s.durationNanos < 0n) throw new DecodeError('invalid_duration', `${field}.duration`, s.durationNanos, 'negative duration');
+  const start = checkPlausible(s.startNanos, `${field}.startTime`, max);
   const attributes: Attributes = {};
   let kind: SpanKind = 'unspecified';
   let status: SpanStatus = { code: 'unset' };
@@ -127,7 +129,7 @@ function toModel(s: RawSpan, resource: Attributes, field: string, max: bigint): 
     name: s.operationName,
     kind,
     startTimeUnixNano: start,
-    endTimeUnixNano: start + s.duration * 1000n,
+    endTimeUnixNano: start + s.durationNanos,
     attributes,
     events: s.logs.map((l) => {
       const fields: Attributes = {};
@@ -136,7 +138,7 @@ function toModel(s: RawSpan, resource: Attributes, field: string, max: bigint): 
         if (f.key === 'event' && typeof f.value === 'string') name = f.value;
         else fields[f.key] = f.value;
       }
-      return { timeUnixNano: l.timestamp * 1000n, name, attributes: fields };
+      return { timeUnixNano: l.timestampNanos, name, attributes: fields };
     }),
     links,
     status,
@@ -148,10 +150,10 @@ function toModel(s: RawSpan, resource: Attributes, field: string, max: bigint): 
   return span;
 }
 
-export function decodeJaegerThriftBatch(body: Buffer): DecodeResult {
-  const r = new ThriftReader(body);
+/** A Jaeger `Batch` struct read from `r` (binary or compact protocol) → model spans. */
+export function readJaegerBatch(r: ThriftReader): DecodeResult {
   const resource: Attributes = {};
-  let raw: RawSpan[] = [];
+  let raw: RawJaegerSpan[] = [];
   let sawProcess = false;
   r.struct((id, t) => {
     if (id === 1 && t === T.STRUCT) {
@@ -172,11 +174,15 @@ export function decodeJaegerThriftBatch(body: Buffer): DecodeResult {
   const max = maxPlausibleNanos();
   raw.forEach((s, i) => {
     try {
-      result.spans.push(toModel(s, resource, `spans[${i}]`, max));
+      result.spans.push(jaegerSpanToModel(s, resource, `spans[${i}]`, max));
     } catch (err) {
       if (err instanceof DecodeError) result.rejected.push(err);
       else throw err;
     }
   });
   return result;
+}
+
+export function decodeJaegerThriftBatch(body: Buffer): DecodeResult {
+  return readJaegerBatch(new BinaryThriftReader(body));
 }

@@ -1,39 +1,98 @@
+import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
-import { receiverFactory, type CreateContext } from '../../component.js';
-import { DecodeError } from '../../model/errors.js';
-import type { DecodeResult } from '../../model/decode-result.js';
+import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
 import { endpoint, section } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
-import { HttpSpanReceiver } from '../http-receiver.js';
-import { decodeJaegerThriftBatch } from './decode.js';
+import { GrpcServer, method } from '../../net/grpc-server.js';
+import { refusedAsInvalidArgument, unaryIngest } from '../grpc-ingest.js';
+import { JaegerAgentServer } from './agent.js';
+import { decodeJaegerPostSpans } from './decode-proto.js';
+import { JaegerThriftHttpReceiver } from './thrift-http.js';
 
 const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024) });
+const grpcProtocol = z.strictObject({ endpoint: endpoint('0.0.0.0:14250'), max_recv_msg_size_mib: z.number().positive().default(4) });
+const udp = (port: number) =>
+  z.strictObject({
+    endpoint: endpoint(`0.0.0.0:${port}`),
+    /** The jaeger-agent's and the OpenTelemetry Collector's default. */
+    max_packet_size: z.number().int().positive().max(65_535).default(65_000),
+    /** SO_RCVBUF in bytes; 0 keeps the system's. */
+    socket_buffer_size: z.number().int().nonnegative().default(0),
+  });
+const thriftCompact = udp(6831);
+const thriftBinary = udp(6832);
+const on = <T extends z.ZodType>(schema: T) => z.preprocess((v) => v ?? {}, schema).optional();
 
-// The OpenTelemetry Collector's jaeger receiver shape; span-relay serves thrift_http.
+/** The OpenTelemetry Collector's jaeger receiver: only the protocols listed are started. */
 export const jaegerReceiverConfig = section(
   z
     .strictObject({
-      protocols: z.strictObject({ thrift_http: z.preprocess((v) => v ?? {}, thriftHttp).optional() }).optional(),
+      protocols: z
+        .strictObject({
+          grpc: on(grpcProtocol),
+          thrift_http: on(thriftHttp),
+          thrift_compact: on(thriftCompact),
+          thrift_binary: on(thriftBinary),
+        })
+        .optional(),
+      /** Applies to thrift_http and grpc; UDP datagrams are not captured. */
       capture: captureConfig,
     })
-    .transform((c) => ({ ...(c.protocols?.thrift_http ?? thriftHttp.parse({})), capture: c.capture })),
+    // No protocols listed: thrift_http alone, as span-relay has always done.
+    .transform((c) => ({ ...(c.protocols ?? { thrift_http: thriftHttp.parse({}) }), capture: c.capture })),
 );
 type JaegerReceiverConfig = z.output<typeof jaegerReceiverConfig>;
 
-/** Jaeger collector's HTTP endpoint: POST /api/traces with a Thrift (binary) Batch. */
-export class JaegerReceiver extends HttpSpanReceiver {
-  protected readonly receiver = 'jaeger';
-  protected readonly protocol = 'jaeger-thrift';
+export const JAEGER_POST_SPANS_PATH = '/jaeger.api_v2.CollectorService/PostSpans';
 
-  constructor(config: JaegerReceiverConfig, ctx: CreateContext) {
-    super(config, ctx, { '/api/traces': 'thrift_http' });
+/**
+ * Everything a Jaeger client, agent or collector exporter sends: Thrift over HTTP (:14268), the
+ * agent's UDP ports (compact :6831, binary :6832) and the collector's gRPC PostSpans (:14250).
+ */
+export class JaegerReceiver implements Receiver {
+  private readonly http: JaegerThriftHttpReceiver | undefined;
+  private readonly grpc: GrpcServer | undefined;
+  private readonly agents: JaegerAgentServer[] = [];
+  private next: Consumer | undefined;
+
+  constructor(
+    config: JaegerReceiverConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    if (config.thrift_http) this.http = new JaegerThriftHttpReceiver({ ...config.thrift_http, capture: config.capture }, ctx);
+    if (config.thrift_compact) this.agents.push(new JaegerAgentServer('thrift_compact', config.thrift_compact, ctx));
+    if (config.thrift_binary) this.agents.push(new JaegerAgentServer('thrift_binary', config.thrift_binary, ctx));
+    if (config.grpc) {
+      const postSpans = unaryIngest(ctx, 'jaeger', () => this.next!, decodeJaegerPostSpans, refusedAsInvalidArgument);
+      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc.max_recv_msg_size_mib, (server: grpc.Server) => {
+        server.addService({ PostSpans: method(JAEGER_POST_SPANS_PATH, false, false) }, { PostSpans: postSpans });
+      });
+    }
   }
 
-  protected decode(_path: string, contentType: string, body: Buffer): DecodeResult {
-    if (contentType !== 'application/x-thrift' && contentType !== 'application/vnd.apache.thrift.binary') {
-      throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'expected application/x-thrift or application/vnd.apache.thrift.binary');
-    }
-    return decodeJaegerThriftBatch(body);
+  async start(next: Consumer): Promise<void> {
+    this.next = next;
+    await this.http?.start(next);
+    await this.grpc?.start();
+    for (const a of this.agents) await a.start(next);
+    this.ctx.telemetry.logger.info({ receiver: this.ctx.id, ...this.addresses() }, 'jaeger receiver listening');
+  }
+
+  addresses(): { thrift_http?: string; grpc?: string; thrift_compact?: string; thrift_binary?: string } {
+    const out: Record<string, string> = {};
+    if (this.http) out.thrift_http = this.http.address();
+    if (this.grpc) out.grpc = this.grpc.address();
+    for (const a of this.agents) out[a.protocol] = a.address();
+    return out;
+  }
+
+  /** The thrift_http address (what tests and the CLI have always asked for). */
+  address(): string {
+    return this.http?.address() ?? '';
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([this.http?.shutdown(), this.grpc?.shutdown(), ...this.agents.map((a) => a.shutdown())]);
   }
 }
 

@@ -5,7 +5,8 @@ import { receiverFactory, type Consumer, type CreateContext, type Receiver } fro
 import { DecodeError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex } from '../../model/ids.js';
-import { GrpcServer, method, statusError } from '../../net/grpc-server.js';
+import { GrpcServer, method } from '../../net/grpc-server.js';
+import { unaryIngest } from '../grpc-ingest.js';
 import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
 import { endpoint, section } from '../../config/schema-helpers.js';
 import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
@@ -62,11 +63,23 @@ export class OtlpReceiver implements Receiver {
   private http: HttpServer | undefined;
   private next: Consumer | undefined;
   private readonly capture: CaptureWriter | undefined;
+  private readonly exportGrpc: grpc.handleUnaryCall<Buffer, Buffer>;
 
   constructor(
     private readonly config: OtlpReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    this.exportGrpc = unaryIngest(
+      ctx,
+      RECEIVER,
+      () => this.next!,
+      decodeOtlpProto,
+      (outcome) => {
+        const ps = partialSuccess(outcome);
+        return Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish());
+      },
+      (body) => this.capture?.record({ protocol: 'otlp-grpc', contentType: 'application/grpc+proto' }, body),
+    );
     if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     if (config.grpc) {
       this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc.max_recv_msg_size_mib, (server) => {
@@ -93,36 +106,6 @@ export class OtlpReceiver implements Receiver {
     await Promise.all([this.grpc?.shutdown(), this.http?.shutdown()]);
     await this.capture?.close();
   }
-
-  private readonly exportGrpc: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-    this.capture?.record({ protocol: 'otlp-grpc', contentType: 'application/grpc+proto' }, call.request);
-    let result: DecodeResult;
-    try {
-      result = decodeOtlpProto(call.request);
-    } catch (err) {
-      if (err instanceof DecodeError) {
-        refuseRequest(this.ctx.telemetry, RECEIVER, 'grpc', err);
-        callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
-        return;
-      }
-      callback(statusError(grpc.status.INTERNAL, 'internal error'));
-      return;
-    }
-    ingest(result, this.next!, this.ctx.telemetry, RECEIVER, 'grpc').then(
-      (outcome) => {
-        if (outcome.kind === 'backpressure') {
-          callback(statusError(grpc.status.RESOURCE_EXHAUSTED, outcome.message));
-          return;
-        }
-        const ps = partialSuccess(outcome);
-        callback(null, Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish()));
-      },
-      (err: unknown) => {
-        this.ctx.telemetry.logger.error({ err }, 'otlp grpc export failed');
-        callback(statusError(grpc.status.UNAVAILABLE, 'pipeline failed'));
-      },
-    );
-  };
 
   private responseType() {
     return protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');

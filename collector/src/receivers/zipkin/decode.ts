@@ -8,9 +8,11 @@ import {
   spanIdFromBytes,
   traceIdFromBytes,
 } from '../../model/ids.js';
-import type { Attributes, Span, SpanEvent, SpanKind, SpanStatus } from '../../model/span.js';
+import type { Attributes, InstrumentationScope, Span, SpanEvent, SpanKind, SpanStatus } from '../../model/span.js';
 import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
 import { protoType } from '../../protocol/proto.js';
+import { canonicalIPv6, ipv6FromBytes } from '../../model/ip.js';
+import { BinaryThriftReader, T, type ThriftReader } from '../../protocol/thrift/reader.js';
 
 /**
  * One Zipkin span in a shape common to v1 JSON, v2 JSON and v2 proto, before it becomes model
@@ -75,7 +77,7 @@ function endpointFromJson(value: unknown, field: string): ZipkinEndpoint | undef
   const ipv4 = optionalString(value.ipv4, `${field}.ipv4`);
   if (ipv4) ep.ipv4 = ipv4;
   const ipv6 = optionalString(value.ipv6, `${field}.ipv6`);
-  if (ipv6) ep.ipv6 = ipv6;
+  if (ipv6) ep.ipv6 = canonicalIPv6(ipv6);
   if (value.port !== undefined && value.port !== null) {
     if (typeof value.port !== 'number' || !Number.isInteger(value.port)) {
       throw new DecodeError('invalid_field', `${field}.port`, value.port, 'expected an integer');
@@ -149,23 +151,38 @@ function spanFromJson(value: unknown, field: string, version: 1 | 2): ZipkinSpan
   return span;
 }
 
-/** v1 binary annotations: address annotations become the remote endpoint, the rest tags. */
+interface BinaryAnnotation {
+  key: string;
+  value: string;
+  endpoint?: ZipkinEndpoint | undefined;
+}
+
+/** v1 JSON binary annotations, checked field by field. */
 function applyBinaryAnnotations(span: ZipkinSpan, value: unknown, field: string): void {
   if (value === undefined || value === null) return;
   if (!Array.isArray(value)) throw new DecodeError('invalid_field', field, value, 'expected an array');
-  value.forEach((b: unknown, i) => {
-    const f = `${field}[${i}]`;
-    if (!isRecord(b) || typeof b.key !== 'string') throw new DecodeError('invalid_field', `${f}.key`, b, 'expected {key, value}');
-    const endpoint = endpointFromJson(b.endpoint, `${f}.endpoint`);
-    if ((b.key === 'sa' || b.key === 'ca' || b.key === 'ma') && endpoint) {
+  applyV1BinaryAnnotations(
+    span,
+    value.map((b: unknown, i) => {
+      const f = `${field}[${i}]`;
+      if (!isRecord(b) || typeof b.key !== 'string') throw new DecodeError('invalid_field', `${f}.key`, b, 'expected {key, value}');
+      return { key: b.key, value: tagValue(b.value), endpoint: endpointFromJson(b.endpoint, `${f}.endpoint`) };
+    }),
+  );
+}
+
+/** v1 binary annotations (JSON or Thrift): address annotations become the remote endpoint, the rest tags. */
+function applyV1BinaryAnnotations(span: ZipkinSpan, list: BinaryAnnotation[]): void {
+  for (const { key, value, endpoint } of list) {
+    if ((key === 'sa' || key === 'ca' || key === 'ma') && endpoint) {
       // A client's "sa" names the server it called; a server's "ca" names its caller.
       span.remoteEndpoint = endpoint;
-      return;
+      continue;
     }
-    if (b.key === 'lc' && endpoint && !span.localEndpoint) span.localEndpoint = endpoint;
-    span.tags[b.key] = tagValue(b.value);
+    if (key === 'lc' && endpoint && !span.localEndpoint) span.localEndpoint = endpoint;
+    span.tags[key] = value;
     if (endpoint && !span.localEndpoint) span.localEndpoint = endpoint;
-  });
+  }
 }
 
 function parseJsonArray(body: Buffer | string, what: string): unknown[] {
@@ -235,18 +252,12 @@ function longToMicros(v: { low: number; high: number }): number {
 
 const PROTO_KINDS = [undefined, 'CLIENT', 'SERVER', 'PRODUCER', 'CONSUMER'] as const;
 
-function ipv6ToString(b: Uint8Array): string {
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  return parts.join(':');
-}
-
 function endpointFromProto(ep: ProtoEndpoint | undefined): ZipkinEndpoint | undefined {
   if (!ep) return undefined;
   const out: ZipkinEndpoint = {};
   if (ep.serviceName) out.serviceName = ep.serviceName;
   if (ep.ipv4?.length === 4) out.ipv4 = Array.from(ep.ipv4).join('.');
-  if (ep.ipv6?.length === 16) out.ipv6 = ipv6ToString(ep.ipv6);
+  if (ep.ipv6?.length === 16) out.ipv6 = ipv6FromBytes(ep.ipv6);
   if (ep.port) out.port = ep.port;
   return out;
 }
@@ -294,6 +305,142 @@ export function decodeZipkinProto(body: Uint8Array): DecodeResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// v1 Thrift (zipkinCore.thrift): a TBinaryProtocol list of Span structs, as py_zipkin and older
+// tracers POST to /api/v1/spans, and as the Jaeger agent's emitZipkinBatch carries them.
+
+/** zipkinCore's AnnotationType, turned into tag text the way the OpenTelemetry Collector does. */
+function binaryAnnotationText(type: number, value: Buffer): string {
+  switch (type) {
+    case 0: // BOOL
+      return value.length > 0 && value[0] !== 0 ? 'true' : 'false';
+    case 2: // I16
+      return value.length >= 2 ? String(value.readInt16BE(0)) : '';
+    case 3: // I32
+      return value.length >= 4 ? String(value.readInt32BE(0)) : '';
+    case 4: // I64
+      return value.length >= 8 ? String(value.readBigInt64BE(0)) : '';
+    case 5: // DOUBLE
+      return value.length >= 8 ? String(value.readDoubleBE(0)) : '';
+    case 1: // BYTES
+      return value.toString('base64');
+    default: // STRING
+      return value.toString('utf8');
+  }
+}
+
+function readThriftEndpoint(r: ThriftReader): ZipkinEndpoint {
+  const ep: ZipkinEndpoint = {};
+  r.struct((id, t) => {
+    if (id === 1 && t === T.I32) {
+      const v = r.i32() >>> 0;
+      if (v !== 0) ep.ipv4 = `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
+    } else if (id === 2 && t === T.I16) {
+      const port = r.i16() & 0xffff;
+      if (port !== 0) ep.port = port;
+    } else if (id === 3 && t === T.STRING) {
+      const name = r.string();
+      if (name) ep.serviceName = name;
+    } else if (id === 4 && t === T.STRING) {
+      const b = r.binary();
+      if (b.length === 16) ep.ipv6 = ipv6FromBytes(b);
+    } else r.skip(t);
+  });
+  return ep;
+}
+
+function readThriftSpan(r: ThriftReader): ZipkinSpan {
+  let traceLow: string | undefined;
+  let traceHigh = '0000000000000000';
+  let id: string | undefined;
+  const span: ZipkinSpan = { traceId: '', id: '', name: '', annotations: [], tags: {} };
+  const binary: BinaryAnnotation[] = [];
+  r.struct((fid, t) => {
+    if (fid === 1 && t === T.I64) traceLow = r.i64hex();
+    else if (fid === 12 && t === T.I64) traceHigh = r.i64hex();
+    else if (fid === 3 && t === T.STRING) span.name = r.string();
+    else if (fid === 4 && t === T.I64) id = r.i64hex();
+    else if (fid === 5 && t === T.I64) {
+      const parent = r.i64hex();
+      if (parent !== '0000000000000000') span.parentId = parent;
+    } else if (fid === 6 && t === T.LIST) {
+      const n = r.list(T.STRUCT);
+      for (let i = 0; i < n; i++) {
+        const a: ZipkinAnnotation = { timestamp: 0, value: '' };
+        r.struct((aid, at) => {
+          if (aid === 1 && at === T.I64) a.timestamp = clampMicros(r.i64());
+          else if (aid === 2 && at === T.STRING) a.value = r.string();
+          else if (aid === 3 && at === T.STRUCT) a.endpoint = readThriftEndpoint(r);
+          else r.skip(at);
+        });
+        span.annotations.push(a);
+      }
+    } else if (fid === 8 && t === T.LIST) {
+      const n = r.list(T.STRUCT);
+      for (let i = 0; i < n; i++) {
+        let key = '';
+        let value: Buffer = Buffer.alloc(0);
+        let type = 6;
+        let endpoint: ZipkinEndpoint | undefined;
+        r.struct((bid, bt) => {
+          if (bid === 1 && bt === T.STRING) key = r.string();
+          else if (bid === 2 && bt === T.STRING) value = r.binary();
+          else if (bid === 3 && bt === T.I32) type = r.i32();
+          else if (bid === 4 && bt === T.STRUCT) endpoint = readThriftEndpoint(r);
+          else r.skip(bt);
+        });
+        binary.push({ key, value: binaryAnnotationText(type, value), endpoint });
+      }
+    } else if (fid === 9 && t === T.BOOL) {
+      if (r.bool()) span.debug = true;
+    } else if (fid === 10 && t === T.I64) span.timestamp = clampMicros(r.i64());
+    else if (fid === 11 && t === T.I64) span.duration = clampMicros(r.i64());
+    else r.skip(t);
+  });
+  // Raw hex here; checked per span by the caller, so one bad ID costs only its own span.
+  span.traceId = traceHigh === '0000000000000000' ? (traceLow ?? '') : traceHigh + (traceLow ?? '');
+  span.id = id ?? '';
+  applyV1BinaryAnnotations(span, binary);
+  return span;
+}
+
+/** Negative or absurd 64-bit times become a value the plausibility check refuses, not lost bits. */
+function clampMicros(v: bigint): number {
+  return v < 0n ? -1 : v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+}
+
+/**
+ * Zipkin v1 spans read from `r`: a list of Span structs (what every v1 Thrift tracer sends), or
+ * one bare Span struct (Zipkin's own server takes both).
+ */
+export function readZipkinThriftSpans(r: ThriftReader, first: number): DecodeResult {
+  const result = emptyResult();
+  const maxNanos = maxPlausibleNanos();
+  const one = (i: number): void => {
+    const field = `spans[${i}]`;
+    // A struct that cannot be read leaves the reader lost: that is the whole request's error.
+    const z = readThriftSpan(r);
+    try {
+      z.traceId = normalizeTraceIdHex(z.traceId, `${field}.trace_id`);
+      z.id = normalizeSpanIdHex(z.id, `${field}.id`);
+      toModel(z, field, result, maxNanos);
+    } catch (err) {
+      if (err instanceof DecodeError) result.rejected.push(err);
+      else throw err;
+    }
+  };
+  if (first === T.STRUCT) {
+    const n = r.list(T.STRUCT);
+    for (let i = 0; i < n; i++) one(i);
+  } else one(0);
+  return result;
+}
+
+export function decodeZipkinV1Thrift(body: Buffer): DecodeResult {
+  if (body.length === 0) throw new DecodeError('malformed_thrift', 'body', '', 'empty body: expected a Thrift list of zipkinCore Span structs');
+  return readZipkinThriftSpans(new BinaryThriftReader(body), body[0]!);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Zipkin span → model spans
 
 const CORE = new Set(['cs', 'cr', 'sr', 'ss', 'ms', 'mr']);
@@ -312,21 +459,70 @@ function endpointAttributes(local: ZipkinEndpoint | undefined, remote: ZipkinEnd
   }
 }
 
+const CENSUS_CODE = 'census.status_code';
+const CENSUS_MESSAGES = ['census.status_description', 'opencensus.status_description'];
+
 /**
- * OpenTelemetry's otel.status_* tags and Zipkin's `error` tag become the span status; the tags
- * that only carried the status are removed from the attributes (exporters write them back).
+ * The span status from the tags that carry it, in the OpenTelemetry Collector's order: an
+ * OpenCensus canonical code (`census.status_code`, 0 is OK), then `otel.status_code`, then the
+ * `error` tag. The tags that only carried the status are removed from the attributes (exporters
+ * write them back in their own format).
  */
 function statusFromTags(tags: Record<string, string>, attrs: Attributes): SpanStatus {
-  const code = tags['otel.status_code']?.toUpperCase();
+  const censusRaw = tags[CENSUS_CODE];
+  const censusCode = censusRaw !== undefined && /^-?\d{1,10}$/.test(censusRaw.trim()) ? Number(censusRaw) : undefined;
+  let censusMessage: string | undefined;
+  for (const k of CENSUS_MESSAGES) {
+    if (tags[k] === undefined) continue;
+    censusMessage ??= tags[k];
+    delete attrs[k];
+  }
+  const otelCode = tags['otel.status_code']?.toUpperCase();
+  const otelMessage = tags['otel.status_description'];
   const errorTag = tags.error;
-  const status: SpanStatus = { code: code === 'ERROR' || (code === undefined && errorTag !== undefined) ? 'error' : code === 'OK' ? 'ok' : 'unset' };
-  const message = tags['otel.status_description'] ?? (errorTag && errorTag !== 'true' ? errorTag : undefined);
-  if (message && status.code === 'error') status.message = message;
+  let status: SpanStatus;
+  if (censusCode !== undefined) {
+    status = { code: censusCode === 0 ? 'ok' : 'error' };
+    if (censusMessage) status.message = censusMessage;
+  } else if (otelCode === 'ERROR' || otelCode === 'OK' || otelCode === 'UNSET') {
+    status = { code: otelCode === 'ERROR' ? 'error' : otelCode === 'OK' ? 'ok' : 'unset' };
+    // @opentelemetry/exporter-zipkin puts the description in the `error` tag, not otel.status_description.
+    const message = otelMessage ?? censusMessage ?? (errorTag !== undefined && errorTag !== 'true' && errorTag !== '' ? errorTag : undefined);
+    if (message && status.code === 'error') status.message = message;
+  } else if (errorTag !== undefined) {
+    status = { code: 'error' };
+    const message = censusMessage ?? otelMessage ?? (errorTag !== 'true' && errorTag !== '' ? errorTag : undefined);
+    if (message) status.message = message;
+  } else {
+    status = { code: 'unset' };
+  }
   // `delete` turns an object into a slow dictionary: only when the key is there.
-  if (code !== undefined) delete attrs['otel.status_code'];
-  if (tags['otel.status_description'] !== undefined) delete attrs['otel.status_description'];
-  if (status.code === 'error' && errorTag !== undefined) delete attrs.error;
+  if (censusRaw !== undefined && censusCode !== undefined) delete attrs[CENSUS_CODE];
+  if (otelCode !== undefined) delete attrs['otel.status_code'];
+  if (otelMessage !== undefined) delete attrs['otel.status_description'];
+  if (errorTag !== undefined && status.code === 'error') delete attrs.error;
   return status;
+}
+
+const SCOPE_NAME = ['otel.scope.name', 'otel.library.name'];
+const SCOPE_VERSION = ['otel.scope.version', 'otel.library.version'];
+
+/** OpenTelemetry's scope tags (and their older `otel.library.*` names) become the instrumentation scope. */
+function scopeFromTags(tags: Record<string, string>, attrs: Attributes): InstrumentationScope | undefined {
+  let name: string | undefined;
+  let version: string | undefined;
+  for (const k of SCOPE_NAME) {
+    if (tags[k] === undefined) continue;
+    name ??= tags[k];
+    delete attrs[k];
+  }
+  for (const k of SCOPE_VERSION) {
+    if (tags[k] === undefined) continue;
+    version ??= tags[k];
+    delete attrs[k];
+  }
+  if (name === undefined && version === undefined) return undefined;
+  return version === undefined ? { name: name ?? '' } : { name: name ?? '', version };
 }
 
 interface Half {
@@ -362,7 +558,17 @@ function halves(span: ZipkinSpan): Half[] {
   make('server', 'sr', 'ss');
   make('producer', 'ms', 'ms');
   make('consumer', 'mr', 'mr');
+  const [c, srv] = out;
+  if (out.length === 2 && c!.kind === 'client' && srv!.kind === 'server' && c!.start === srv!.start && c!.end === srv!.end && sameEndpoint(c!.endpoint, srv!.endpoint)) {
+    // cs = sr and cr = ss from one endpoint is a local span written in v1 form (py_zipkin does
+    // this), not a shared span: two processes never share both clocks to the microsecond.
+    return [{ ...c!, kind: 'unspecified' }];
+  }
   return out;
+}
+
+function sameEndpoint(a: ZipkinEndpoint | undefined, b: ZipkinEndpoint | undefined): boolean {
+  return a?.serviceName === b?.serviceName && a?.ipv4 === b?.ipv4 && a?.ipv6 === b?.ipv6 && a?.port === b?.port;
 }
 
 function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: bigint): void {
@@ -424,6 +630,8 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
       resource: { attributes: resource },
       source: 'zipkin',
     };
+    const scope = scopeFromTags(z.tags, attributes);
+    if (scope) span.scope = scope;
     if (z.parentId) span.parentSpanId = z.parentId;
     if (z.shared || (split && part.kind === 'server')) span.shared = true;
     if (z.debug) span.flags = 1;

@@ -5,7 +5,7 @@ import type { DecodeResult } from '../../model/decode-result.js';
 import { endpoint, section } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
 import { HttpSpanReceiver } from '../http-receiver.js';
-import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV2Json } from './decode.js';
+import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from './decode.js';
 
 export const zipkinConfig = section(
   z.strictObject({
@@ -16,7 +16,7 @@ export const zipkinConfig = section(
 );
 export type ZipkinReceiverConfig = z.output<typeof zipkinConfig>;
 
-/** Zipkin's HTTP API: POST /api/v2/spans (JSON or proto3) and /api/v1/spans (v1 JSON). */
+/** Zipkin's HTTP API: POST /api/v2/spans (JSON or proto3) and /api/v1/spans (v1 JSON or Thrift). */
 export class ZipkinReceiver extends HttpSpanReceiver {
   protected readonly receiver = 'zipkin';
   protected readonly protocol = 'zipkin';
@@ -27,10 +27,9 @@ export class ZipkinReceiver extends HttpSpanReceiver {
 
   protected decode(path: string, contentType: string, body: Buffer): DecodeResult {
     if (path === '/api/v1/spans') {
-      if (contentType !== 'application/json') {
-        throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'v1 accepts application/json (Thrift is not supported)');
-      }
-      return decodeZipkinV1Json(body);
+      if (contentType === 'application/json') return decodeZipkinV1Json(body);
+      if (contentType === 'application/x-thrift' || contentType === 'application/vnd.apache.thrift.binary') return decodeZipkinV1Thrift(body);
+      throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'v1 accepts application/json or application/x-thrift');
     }
     if (contentType === 'application/json') return decodeZipkinV2Json(body);
     if (contentType === 'application/x-protobuf' || contentType === 'application/protobuf') return decodeZipkinProto(body);
