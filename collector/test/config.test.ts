@@ -44,7 +44,8 @@ describe('config', () => {
     expect(c.pipelines).toEqual([{ name: 'traces', receivers: ['opencensus', 'otlp'], processors: ['resource', 'k8sattributes', 'batch'], exporters: ['jaeger'] }]);
     expect(c.exporters.get('jaeger')!.config).toMatchObject({ endpoint: 'jaeger.linkerd-jaeger:14250', tls: { insecure: true } });
     // `otlp: protocols: grpc:` with no value: gRPC on its default port, HTTP off.
-    expect(c.receivers.get('otlp')!.config).toEqual({ grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 } });
+    expect(c.receivers.get('otlp')!.config).toMatchObject({ grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 } });
+    expect((c.receivers.get('otlp')!.config as { http?: unknown }).http).toBeUndefined();
     expect(c.receivers.get('opencensus')!.config).toMatchObject({ endpoint: '0.0.0.0:55678' });
     expect(c.extensions.map((e) => e.id)).toEqual(['health_check']);
   });

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_LIMITS, type DecodeLimits } from '../model/limits.js';
+export type { HttpServerOptions } from '../net/http-server.js';
+export type { GrpcServerOptions } from '../net/grpc-server.js';
 
 /** A config section where a key with no value (YAML null) means "all defaults", as in otelcol. */
 export function section<T extends z.ZodType>(schema: T) {
@@ -40,3 +43,62 @@ export function parseDuration(v: string | number): number | undefined {
   }
   return consumed === v.length && consumed > 0 ? total : undefined;
 }
+
+/**
+ * `limits:` on every receiver: how much work one request may ask (see model/limits.ts). A request
+ * over max_spans_per_request is refused whole (413 / INVALID_ARGUMENT); a span over a per-span
+ * bound is refused alone.
+ */
+export const limitsConfig = section(
+  z.strictObject({
+    max_spans_per_request: z.number().int().positive().default(DEFAULT_LIMITS.maxSpansPerRequest),
+    max_attributes_per_span: z.number().int().positive().default(DEFAULT_LIMITS.maxAttributesPerSpan),
+    max_events_per_span: z.number().int().positive().default(DEFAULT_LIMITS.maxEventsPerSpan),
+    max_links_per_span: z.number().int().positive().default(DEFAULT_LIMITS.maxLinksPerSpan),
+    max_array_elements: z.number().int().positive().default(DEFAULT_LIMITS.maxArrayElements),
+    max_value_depth: z.number().int().positive().max(64).default(DEFAULT_LIMITS.maxValueDepth),
+  }),
+).transform(
+  (c): DecodeLimits => ({
+    maxSpansPerRequest: c.max_spans_per_request,
+    maxAttributesPerSpan: c.max_attributes_per_span,
+    maxEventsPerSpan: c.max_events_per_span,
+    maxLinksPerSpan: c.max_links_per_span,
+    maxArrayElements: c.max_array_elements,
+    maxValueDepth: c.max_value_depth,
+  }),
+);
+
+/**
+ * An HTTP receiver's defences against slow and idle clients (the OpenTelemetry Collector's
+ * confighttp names, plus a connection cap). Defaults: a client has 10 s to send its headers and
+ * 30 s for the whole request; an idle keep-alive connection is closed after 60 s.
+ */
+export const httpServerSettings = {
+  read_header_timeout: duration('10s'),
+  read_timeout: duration('30s'),
+  idle_timeout: duration('60s'),
+  max_connections: z.number().int().positive().default(4096),
+};
+/**
+ * A gRPC receiver's keepalive and stream bounds (configgrpc's names). Defaults close a connection
+ * idle for 5 min and any connection after 30 min (with 30 s to finish what is in flight, and the
+ * client reconnects), so stalled calls and never-ending streams end; 100 streams per connection.
+ */
+export const grpcServerSettings = {
+  max_concurrent_streams: z.number().int().positive().default(100),
+  keepalive: section(
+    z.strictObject({
+      server_parameters: section(
+        z.strictObject({
+          max_connection_idle: duration('5m'),
+          max_connection_age: duration('30m'),
+          max_connection_age_grace: duration('30s'),
+          time: duration('2m'),
+          timeout: duration('20s'),
+        }),
+      ),
+      enforcement_policy: section(z.strictObject({ min_time: duration('10s'), permit_without_stream: z.boolean().default(true) })),
+    }),
+  ),
+};

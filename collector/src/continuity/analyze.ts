@@ -82,17 +82,25 @@ export function analyzeTrace(spans: Span[], known: ReadonlySet<string> = new Set
 
   const services: string[] = [];
   const seen = new Set<string>();
-  const visit = (s: Span, depth: number): void => {
-    const svc = serviceOf(s);
-    if (!seen.has(svc)) {
-      seen.add(svc);
-      services.push(svc);
+  // Depth-first, in order, with an explicit stack: a trace may be one very long chain.
+  const visited = new Set<Span>();
+  const visit = (start: Span): void => {
+    const stack = [start];
+    while (stack.length > 0) {
+      const s = stack.pop()!;
+      if (visited.has(s)) continue;
+      visited.add(s);
+      const svc = serviceOf(s);
+      if (!seen.has(svc)) {
+        seen.add(svc);
+        services.push(svc);
+      }
+      const kids = children.get(s.spanId);
+      if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
     }
-    if (depth > 10_000) return;
-    for (const c of children.get(s.spanId) ?? []) if (c !== s) visit(c, depth + 1);
   };
-  for (const r of roots) visit(r, 0);
-  for (const o of orphans) visit(o.span, 0);
+  for (const r of roots) visit(r);
+  for (const o of orphans) visit(o.span);
 
   // A continuation of a trace already sent on (late spans) has its root in what was sent before.
   const rootsOk = known.size > 0 ? roots.length <= 1 : roots.length === 1;
@@ -119,13 +127,18 @@ export function formatTree(report: TraceReport): string[] {
   const lines: string[] = [];
   const t0 = report.spans.reduce((m, s) => (s.startTimeUnixNano < m ? s.startTimeUnixNano : m), report.spans[0]?.startTimeUnixNano ?? 0n);
   const printed = new Set<Span>();
-  const line = (s: Span, depth: number, note = ''): void => {
-    if (printed.has(s)) return;
-    printed.add(s);
-    lines.push(
-      `${'  '.repeat(depth)}${serviceOf(s)} ${s.kind !== 'unspecified' ? `[${s.kind}] ` : ''}${s.name} (${s.spanId}) +${fmtMs(s.startTimeUnixNano - t0)} ${fmtMs(s.endTimeUnixNano - s.startTimeUnixNano)}${s.status.code === 'error' ? ' ERROR' : ''}${note}`,
-    );
-    for (const c of report.children.get(s.spanId) ?? []) line(c, depth + 1);
+  const line = (start: Span, startDepth: number, note = ''): void => {
+    const stack: [Span, number, string][] = [[start, startDepth, note]];
+    while (stack.length > 0) {
+      const [s, depth, n] = stack.pop()!;
+      if (printed.has(s)) continue;
+      printed.add(s);
+      lines.push(
+        `${'  '.repeat(Math.min(depth, 200))}${serviceOf(s)} ${s.kind !== 'unspecified' ? `[${s.kind}] ` : ''}${s.name} (${s.spanId}) +${fmtMs(s.startTimeUnixNano - t0)} ${fmtMs(s.endTimeUnixNano - s.startTimeUnixNano)}${s.status.code === 'error' ? ' ERROR' : ''}${n}`,
+      );
+      const kids = report.children.get(s.spanId) ?? [];
+      for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i]!, depth + 1, '']);
+    }
   };
   for (const r of report.roots) line(r, 0);
   for (const o of report.orphans) line(o.span, 0, `  <- ORPHAN: parent ${o.missingParentId} missing`);

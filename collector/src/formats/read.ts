@@ -17,7 +17,7 @@ export interface TraceFile extends DecodeResult {
 }
 
 function merge(into: DecodeResult, from: DecodeResult, prefix: string): void {
-  into.spans.push(...from.spans);
+  for (const s of from.spans) into.spans.push(s);
   for (const e of from.rejected) into.rejected.push(new DecodeError(e.code, `${prefix}${e.field}`, e.value, e.reason));
   for (const [k, v] of from.droppedFields) into.droppedFields.set(k, (into.droppedFields.get(k) ?? 0) + v);
 }

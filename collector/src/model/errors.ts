@@ -11,7 +11,8 @@ export class SpanRelayError extends Error {
 
 function preview(value: unknown): string {
   let text: string;
-  if (typeof value === 'string') text = JSON.stringify(value);
+  if (typeof value === 'string') text = JSON.stringify(value.length > 80 ? value.slice(0, 80) : value);
+  else if (Array.isArray(value) && value.length > 16) text = `an array of ${value.length} elements`;
   else if (typeof value === 'bigint') text = value.toString();
   else {
     try {
@@ -23,15 +24,23 @@ function preview(value: unknown): string {
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
-/** Input that cannot be turned into spans; receivers answer 400 / INVALID_ARGUMENT with it. */
+/**
+ * Input that cannot be turned into spans; receivers answer 400 / INVALID_ARGUMENT with it. Made
+ * without a stack trace: a hostile body can ask for one per element, and a stack costs ~10 µs.
+ */
 export class DecodeError extends SpanRelayError {
-  constructor(
-    code: string,
-    readonly field: string,
-    readonly value: unknown,
-    readonly reason: string,
-  ) {
+  declare readonly field: string;
+  declare readonly value: unknown;
+  declare readonly reason: string;
+
+  constructor(code: string, field: string, value: unknown, reason: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(code, `${field}: ${reason} (got ${preview(value)})`);
+    Error.stackTraceLimit = limit;
+    this.field = field;
+    this.value = value;
+    this.reason = reason;
   }
 }
 

@@ -59,3 +59,10 @@ export function timestampToNanos(ts: { seconds?: LongLike | number | null; nanos
 export function nanosToTimestamp(nanos: bigint): { seconds: { low: number; high: number; unsigned: boolean }; nanos: number } {
   return { seconds: bigIntToLong(nanos / 1_000_000_000n), nanos: Number(nanos % 1_000_000_000n) };
 }
+
+/** ISO 8601 text of a time, or undefined when it is outside what a Date can hold (±273,790 years). */
+export function isoTime(nanos: bigint): string | undefined {
+  const ms = nanos / 1_000_000n;
+  if (ms > 8_640_000_000_000_000n || ms < -8_640_000_000_000_000n) return undefined;
+  return new Date(Number(ms)).toISOString();
+}

@@ -71,6 +71,15 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
   res.end(text);
 }
 
+/** Deadlines and bounds against slow and idle clients, in milliseconds (config: confighttp's names). */
+export interface HttpServerOptions {
+  read_header_timeout: number;
+  read_timeout: number;
+  idle_timeout: number;
+  max_connections: number;
+}
+export const DEFAULT_HTTP_SERVER: HttpServerOptions = { read_header_timeout: 10_000, read_timeout: 30_000, idle_timeout: 60_000, max_connections: 4096 };
+
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /** An HTTP server that owns its lifecycle: listen on an endpoint, close with in-flight requests drained. */
@@ -81,18 +90,23 @@ export class HttpServer {
     private readonly endpoint: string,
     private readonly handler: RequestHandler,
     private readonly onError: (err: unknown) => void,
+    private readonly options: HttpServerOptions = DEFAULT_HTTP_SERVER,
   ) {}
 
   async start(): Promise<void> {
     const { host, port } = parseEndpoint(this.endpoint);
-    const server = createServer((req, res) => {
+    const o = this.options;
+    // Node checks the header and request deadlines on this interval: keep it well under them.
+    const checkEvery = Math.max(50, Math.min(1000, Math.floor(Math.min(o.read_header_timeout, o.read_timeout) / 4)));
+    const server = createServer({ headersTimeout: o.read_header_timeout, requestTimeout: o.read_timeout, connectionsCheckingInterval: checkEvery }, (req, res) => {
       this.handler(req, res).catch((err: unknown) => {
         this.onError(err);
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();
       });
     });
-    server.keepAliveTimeout = 65_000;
+    server.keepAliveTimeout = o.idle_timeout;
+    server.maxConnections = o.max_connections;
     await new Promise<void>((resolve, reject) => {
       const fail = (err: unknown) => reject(ListenError.from(this.endpoint, err));
       server.once('error', fail);
@@ -113,12 +127,21 @@ export class HttpServer {
     return a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Stops accepting, closes idle connections, gives requests in flight up to `graceMs`, then cuts
+   * every connection still open (a slow client cannot hold shutdown: Node stops applying its
+   * header and request timeouts once the server is closing).
+   */
+  async shutdown(graceMs = 5000): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
     await new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       server.closeIdleConnections();
     });
   }

@@ -3,10 +3,11 @@
  * Pure functions; the receivers, the OTLP exporters and the file exporter all go through here.
  */
 import { DecodeError } from '../model/errors.js';
-import { emptyResult, type DecodeResult } from '../model/decode-result.js';
+import { countDropped, emptyResult, type DecodeResult } from '../model/decode-result.js';
+import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, NO_LIMITS, type DecodeLimits } from '../model/limits.js';
 import { bytesToHex, hexToBytes, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes, traceIdTo128 } from '../model/ids.js';
 import type { AttributeValue, Attributes, Span, SpanBatch, SpanEvent, SpanKind, SpanLink, StatusCode } from '../model/span.js';
-import { bigIntToLong, checkPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../model/time.js';
+import { bigIntToLong, checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../model/time.js';
 
 type LongLike = { low: number; high: number; unsigned?: boolean };
 
@@ -57,7 +58,7 @@ const STATUS_NUMBERS: Record<StatusCode, number> = { unset: 0, ok: 1, error: 2 }
 // ---------------------------------------------------------------------------------------------
 // values
 
-export function anyValueToModel(v: OtlpAnyValue | undefined): AttributeValue {
+export function anyValueToModel(v: OtlpAnyValue | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field = 'value', depth = 0): AttributeValue {
   // Own properties only: protobufjs puts oneof defaults on the prototype.
   if (!v) return '';
   if (Object.hasOwn(v, 'stringValue')) return v.stringValue!;
@@ -67,15 +68,24 @@ export function anyValueToModel(v: OtlpAnyValue | undefined): AttributeValue {
     return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   }
   if (Object.hasOwn(v, 'doubleValue')) return Number(v.doubleValue);
-  if (v.arrayValue) return (v.arrayValue.values ?? []).map(anyValueToModel);
-  if (v.kvlistValue) return keyValuesToModel(v.kvlistValue.values);
+  if (v.arrayValue || v.kvlistValue) {
+    if (depth >= limits.maxValueDepth) throw new LimitExceededError(field, depth + 1, 'max_value_depth', limits.maxValueDepth);
+    if (v.arrayValue) {
+      const values = v.arrayValue.values ?? [];
+      if (values.length > limits.maxArrayElements) throw new LimitExceededError(field, values.length, 'max_array_elements', limits.maxArrayElements);
+      return values.map((x, i) => anyValueToModel(x, limits, `${field}[${i}]`, depth + 1));
+    }
+    return keyValuesToModel(v.kvlistValue!.values, limits, field, depth + 1);
+  }
   if (Object.hasOwn(v, 'bytesValue')) return typeof v.bytesValue === 'string' ? Buffer.from(v.bytesValue, 'base64') : v.bytesValue!;
   return '';
 }
 
-export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined): Attributes {
+export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field = 'attributes', depth = 0): Attributes {
   const out: Attributes = {};
-  if (kvs) for (const kv of kvs) if (kv.key !== undefined) out[kv.key] = anyValueToModel(kv.value);
+  if (!kvs) return out;
+  if (kvs.length > limits.maxArrayElements) throw new LimitExceededError(field, kvs.length, 'max_array_elements', limits.maxArrayElements);
+  for (const kv of kvs) if (kv.key !== undefined) out[kv.key] = anyValueToModel(kv.value, limits, `${field}.${kv.key}`, depth);
   return out;
 }
 
@@ -144,6 +154,15 @@ function enumValue<T>(value: number | string | undefined, names: T[], prefix: st
   return name as T;
 }
 
+function eventTime(value: LongLike | number | string | undefined, max: bigint): bigint | undefined {
+  try {
+    const nanos = longToBigInt(value as LongLike);
+    return isPlausible(nanos, max) ? nanos : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function time(value: LongLike | number | string | undefined, field: string, max: bigint): bigint {
   let nanos: bigint;
   try {
@@ -154,22 +173,28 @@ function time(value: LongLike | number | string | undefined, field: string, max:
   return checkPlausible(nanos, field, max);
 }
 
-export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name?: string; version?: string } | undefined, field: string, json: boolean, max = maxPlausibleNanos()): Span {
+export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name?: string; version?: string } | undefined, field: string, json: boolean, max = maxPlausibleNanos(), limits: DecodeLimits = DEFAULT_LIMITS, result?: DecodeResult): Span {
+  checkPerSpan(field, s.attributes?.length ?? 0, s.events?.length ?? 0, s.links?.length ?? 0, limits);
   const traceId = id(s.traceId, `${field}.traceId`, json, 'trace');
   const spanId = id(s.spanId, `${field}.spanId`, json, 'span');
   const start = time(s.startTimeUnixNano, `${field}.startTimeUnixNano`, max);
   const end = time(s.endTimeUnixNano, `${field}.endTimeUnixNano`, max);
   if (end < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, end, 'span ends before it starts');
-  const events: SpanEvent[] = (s.events ?? []).map((e) => ({
-    timeUnixNano: longToBigInt(e.timeUnixNano as LongLike),
-    name: e.name ?? '',
-    attributes: keyValuesToModel(e.attributes),
-  }));
+  const events: SpanEvent[] = [];
+  (s.events ?? []).forEach((e, i) => {
+    const at = eventTime(e.timeUnixNano, max);
+    // An event with an absurd time must not cost the span: dropped, counted, as Zipkin annotations are.
+    if (at === undefined) {
+      if (result) countDropped(result, 'event_timestamp');
+      return;
+    }
+    events.push({ timeUnixNano: at, name: e.name ?? '', attributes: keyValuesToModel(e.attributes, limits, `${field}.events[${i}].attributes`) });
+  });
   const links: SpanLink[] = (s.links ?? []).map((l, i) => {
     const link: SpanLink = {
       traceId: id(l.traceId, `${field}.links[${i}].traceId`, json, 'trace'),
       spanId: id(l.spanId, `${field}.links[${i}].spanId`, json, 'span'),
-      attributes: keyValuesToModel(l.attributes),
+      attributes: keyValuesToModel(l.attributes, limits, `${field}.links[${i}].attributes`),
     };
     if (l.traceState) link.traceState = l.traceState;
     return link;
@@ -181,7 +206,7 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name
     kind: enumValue(s.kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
     startTimeUnixNano: start,
     endTimeUnixNano: end,
-    attributes: keyValuesToModel(s.attributes),
+    attributes: keyValuesToModel(s.attributes, limits, `${field}.attributes`),
     events,
     links,
     status: { code: enumValue(s.status?.code, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`) },
@@ -200,19 +225,27 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name
   return span;
 }
 
-export function otlpRequestToModel(req: OtlpExportRequest, json: boolean): DecodeResult {
+export function otlpRequestToModel(req: OtlpExportRequest, json: boolean, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   const result = emptyResult();
   const max = maxPlausibleNanos();
-  if (req.resourceSpans !== undefined && !Array.isArray(req.resourceSpans)) {
-    throw new DecodeError('invalid_field', 'resourceSpans', req.resourceSpans, 'expected an array');
-  }
+  let total = 0;
+  for (const rs of req.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) total += ss.spans?.length ?? 0;
+  checkSpanCount(total, limits, 'resourceSpans[*].scopeSpans[*].spans');
   (req.resourceSpans ?? []).forEach((rs, r) => {
-    const resource = keyValuesToModel(rs.resource?.attributes);
+    let resource: Attributes;
+    try {
+      resource = keyValuesToModel(rs.resource?.attributes, limits, `resourceSpans[${r}].resource.attributes`);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      // A resource that cannot be read costs its own spans, each refused with the reason.
+      for (const ss of rs.scopeSpans ?? []) for (let i = 0; i < (ss.spans?.length ?? 0); i++) result.rejected.push(err);
+      return;
+    }
     (rs.scopeSpans ?? []).forEach((ss, s) => {
       (ss.spans ?? []).forEach((span, i) => {
         const field = `resourceSpans[${r}].scopeSpans[${s}].spans[${i}]`;
         try {
-          result.spans.push(otlpSpanToModel(span, resource, ss.scope, field, json, max));
+          result.spans.push(otlpSpanToModel(span, resource, ss.scope, field, json, max, limits, result));
         } catch (err) {
           if (err instanceof DecodeError) result.rejected.push(err);
           else throw err;
@@ -224,29 +257,219 @@ export function otlpRequestToModel(req: OtlpExportRequest, json: boolean): Decod
 }
 
 /** OTLP/JSON body (as the OTLP HTTP exporters send it, and as file exporters write it per line). */
-export function decodeOtlpJson(body: Buffer | string): DecodeResult {
+export function decodeOtlpJson(body: Buffer | string, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch (err) {
     throw new DecodeError('malformed_json', 'body', typeof body === 'string' ? body.slice(0, 64) : body.toString('utf8', 0, 64), `not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new DecodeError('malformed_json', 'body', parsed, 'expected an ExportTraceServiceRequest object');
-  }
-  const req = snakeToCamel(parsed) as OtlpExportRequest;
-  return otlpRequestToModel(req, true);
+  const rejected: DecodeError[] = [];
+  const req = otlpJsonRequest(parsed, rejected, limits);
+  const result = otlpRequestToModel(req, true, limits);
+  for (const e of rejected) result.rejected.push(e);
+  return result;
 }
 
-/** OTLP/JSON allows the proto field names too; accept both, as the OpenTelemetry Collector does. */
-function snakeToCamel(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(snakeToCamel);
-  if (typeof v !== 'object' || v === null) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) {
-    out[k.includes('_') ? k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : k] = snakeToCamel(val);
+// ---------------------------------------------------------------------------------------------
+// OTLP/JSON, checked: every field's type before anything reads it, nesting and counts bounded,
+// so garbage is a 400 (or a refused span beside good ones), never an exception. The proto3 JSON
+// mapping allows the proto field names (snake_case) beside the camelCase ones.
+
+type JsonObject = Record<string, unknown>;
+const snakeNames = new Map<string, string>();
+
+function get(o: JsonObject, camel: string): unknown {
+  const v = o[camel];
+  if (v !== undefined) return v;
+  let snake = snakeNames.get(camel);
+  if (snake === undefined) snakeNames.set(camel, (snake = camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
+  return snake === camel ? undefined : o[snake];
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function jsonObject(v: unknown, field: string): JsonObject | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw new DecodeError('invalid_field', field, v, 'expected an object');
+  return v;
+}
+function jsonArray(v: unknown, field: string, max?: number, limit?: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new DecodeError('invalid_field', field, v, 'expected an array');
+  if (max !== undefined && v.length > max) throw new LimitExceededError(field, v.length, limit!, max);
+  return v;
+}
+function jsonString(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new DecodeError('invalid_field', field, v, 'expected a string');
+  return v;
+}
+function jsonNumber(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number') throw new DecodeError('invalid_field', field, v, 'expected a number');
+  return v;
+}
+/** int64 in OTLP/JSON: a decimal string, or a number. */
+function jsonInt64(v: unknown, field: string): string | number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) return v;
+  throw new DecodeError('invalid_field', field, v, 'expected an integer (a decimal string or a number)');
+}
+function jsonEnum(v: unknown, field: string): number | string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' || typeof v === 'string') return v;
+  throw new DecodeError('invalid_field', field, v, 'expected an enum name or number');
+}
+
+function jsonAnyValue(v: unknown, field: string, limits: DecodeLimits, depth: number): OtlpAnyValue {
+  const o = jsonObject(v, field);
+  if (!o) return {};
+  const str = get(o, 'stringValue');
+  if (str !== undefined) return { stringValue: jsonString(str, `${field}.stringValue`)! };
+  const bool = get(o, 'boolValue');
+  if (bool !== undefined) {
+    if (typeof bool !== 'boolean') throw new DecodeError('invalid_field', `${field}.boolValue`, bool, 'expected true or false');
+    return { boolValue: bool };
+  }
+  const int = get(o, 'intValue');
+  if (int !== undefined) return { intValue: jsonInt64(int, `${field}.intValue`)! };
+  const dbl = get(o, 'doubleValue');
+  if (dbl !== undefined) {
+    if (typeof dbl !== 'number' && !(typeof dbl === 'string' && /^(-?Infinity|NaN|-?\d+(\.\d+)?([eE][-+]?\d+)?)$/.test(dbl))) {
+      throw new DecodeError('invalid_field', `${field}.doubleValue`, dbl, 'expected a number');
+    }
+    return { doubleValue: Number(dbl) };
+  }
+  const bytes = get(o, 'bytesValue');
+  if (bytes !== undefined) return { bytesValue: jsonString(bytes, `${field}.bytesValue`)! };
+  const array = get(o, 'arrayValue');
+  const kvlist = get(o, 'kvlistValue');
+  if (array === undefined && kvlist === undefined) return {};
+  if (depth >= limits.maxValueDepth) throw new LimitExceededError(field, depth + 1, 'max_value_depth', limits.maxValueDepth);
+  if (array !== undefined) {
+    const values = jsonArray(jsonObject(array, `${field}.arrayValue`)?.values, `${field}.arrayValue.values`, limits.maxArrayElements, 'max_array_elements');
+    return { arrayValue: { values: values.map((x, i) => jsonAnyValue(x, `${field}.arrayValue.values[${i}]`, limits, depth + 1)) } };
+  }
+  return { kvlistValue: { values: jsonKeyValues(jsonObject(kvlist, `${field}.kvlistValue`)?.values, `${field}.kvlistValue.values`, limits, depth + 1, limits.maxArrayElements, 'max_array_elements') } };
+}
+
+function jsonKeyValues(v: unknown, field: string, limits: DecodeLimits, depth: number, max: number, limit: string): OtlpKeyValue[] {
+  return jsonArray(v, field, max, limit).map((kv, i) => {
+    const f = `${field}[${i}]`;
+    const o = jsonObject(kv, f) ?? {};
+    return { key: jsonString(o.key, `${f}.key`) ?? '', value: jsonAnyValue(o.value, `${f}.value`, limits, depth) };
+  });
+}
+
+function jsonSpan(v: unknown, field: string, limits: DecodeLimits): OtlpSpan {
+  const o = jsonObject(v, field);
+  if (!o) throw new DecodeError('invalid_span', field, v, 'expected a span object');
+  const attrs = (x: unknown, f: string, max = limits.maxAttributesPerSpan) => jsonKeyValues(x, f, limits, 0, max, 'max_attributes_per_span');
+  const out: OtlpSpan = {};
+  const set = <K extends keyof OtlpSpan>(k: K, value: OtlpSpan[K] | undefined): void => {
+    if (value !== undefined) out[k] = value;
+  };
+  set('traceId', jsonString(get(o, 'traceId'), `${field}.traceId`));
+  set('spanId', jsonString(get(o, 'spanId'), `${field}.spanId`));
+  set('traceState', jsonString(get(o, 'traceState'), `${field}.traceState`));
+  set('parentSpanId', jsonString(get(o, 'parentSpanId'), `${field}.parentSpanId`));
+  set('flags', jsonNumber(get(o, 'flags'), `${field}.flags`));
+  set('name', jsonString(get(o, 'name'), `${field}.name`));
+  set('kind', jsonEnum(get(o, 'kind'), `${field}.kind`));
+  set('startTimeUnixNano', jsonInt64(get(o, 'startTimeUnixNano'), `${field}.startTimeUnixNano`));
+  set('endTimeUnixNano', jsonInt64(get(o, 'endTimeUnixNano'), `${field}.endTimeUnixNano`));
+  out.attributes = attrs(get(o, 'attributes'), `${field}.attributes`);
+  set('droppedAttributesCount', jsonNumber(get(o, 'droppedAttributesCount'), `${field}.droppedAttributesCount`));
+  out.events = jsonArray(get(o, 'events'), `${field}.events`, limits.maxEventsPerSpan, 'max_events_per_span').map((e, i) => {
+    const f = `${field}.events[${i}]`;
+    const eo = jsonObject(e, f) ?? {};
+    const event: NonNullable<OtlpSpan['events']>[number] = { attributes: attrs(get(eo, 'attributes'), `${f}.attributes`) };
+    const t = jsonInt64(get(eo, 'timeUnixNano'), `${f}.timeUnixNano`);
+    if (t !== undefined) event.timeUnixNano = t;
+    const name = jsonString(get(eo, 'name'), `${f}.name`);
+    if (name !== undefined) event.name = name;
+    return event;
+  });
+  set('droppedEventsCount', jsonNumber(get(o, 'droppedEventsCount'), `${field}.droppedEventsCount`));
+  out.links = jsonArray(get(o, 'links'), `${field}.links`, limits.maxLinksPerSpan, 'max_links_per_span').map((l, i) => {
+    const f = `${field}.links[${i}]`;
+    const lo = jsonObject(l, f) ?? {};
+    const link: NonNullable<OtlpSpan['links']>[number] = { attributes: attrs(get(lo, 'attributes'), `${f}.attributes`) };
+    const traceId = jsonString(get(lo, 'traceId'), `${f}.traceId`);
+    if (traceId !== undefined) link.traceId = traceId;
+    const spanId = jsonString(get(lo, 'spanId'), `${f}.spanId`);
+    if (spanId !== undefined) link.spanId = spanId;
+    const traceState = jsonString(get(lo, 'traceState'), `${f}.traceState`);
+    if (traceState !== undefined) link.traceState = traceState;
+    return link;
+  });
+  set('droppedLinksCount', jsonNumber(get(o, 'droppedLinksCount'), `${field}.droppedLinksCount`));
+  const status = jsonObject(get(o, 'status'), `${field}.status`);
+  if (status) {
+    const st: NonNullable<OtlpSpan['status']> = {};
+    const message = jsonString(get(status, 'message'), `${field}.status.message`);
+    if (message !== undefined) st.message = message;
+    const code = jsonEnum(get(status, 'code'), `${field}.status.code`);
+    if (code !== undefined) st.code = code;
+    out.status = st;
   }
   return out;
+}
+
+/**
+ * The request's structure, checked level by level. A container that is not what OTLP says
+ * (`"spans": "x"`) is refused with its field named and the rest of the request is still read;
+ * a span that is not what OTLP says is carried to the model step as a refusal of its own.
+ */
+function otlpJsonRequest(parsed: unknown, rejected: DecodeError[], limits: DecodeLimits): OtlpExportRequest {
+  if (!isObject(parsed)) throw new DecodeError('malformed_json', 'body', parsed, 'expected an ExportTraceServiceRequest object');
+  const resourceSpans = jsonArray(get(parsed, 'resourceSpans'), 'resourceSpans');
+  const out: OtlpResourceSpans[] = [];
+  let total = 0;
+  resourceSpans.forEach((rsv, r) => {
+    const f = `resourceSpans[${r}]`;
+    try {
+      const rs = jsonObject(rsv, f) ?? {};
+      const resource = jsonObject(get(rs, 'resource'), `${f}.resource`);
+      const scopeSpans: NonNullable<OtlpResourceSpans['scopeSpans']> = [];
+      jsonArray(get(rs, 'scopeSpans'), `${f}.scopeSpans`).forEach((ssv, s) => {
+        const sf = `${f}.scopeSpans[${s}]`;
+        try {
+          const ss = jsonObject(ssv, sf) ?? {};
+          const scopeObj = jsonObject(get(ss, 'scope'), `${sf}.scope`);
+          const spans = jsonArray(get(ss, 'spans'), `${sf}.spans`);
+          total += spans.length;
+          checkSpanCount(total, limits, 'resourceSpans[*].scopeSpans[*].spans');
+          const checked: OtlpSpan[] = [];
+          spans.forEach((sv, i) => {
+            try {
+              checked.push(jsonSpan(sv, `${sf}.spans[${i}]`, limits));
+            } catch (err) {
+              if (!(err instanceof DecodeError)) throw err;
+              rejected.push(err);
+            }
+          });
+          const scope: { name?: string; version?: string } = {};
+          const name = scopeObj ? jsonString(get(scopeObj, 'name'), `${sf}.scope.name`) : undefined;
+          const version = scopeObj ? jsonString(get(scopeObj, 'version'), `${sf}.scope.version`) : undefined;
+          if (name !== undefined) scope.name = name;
+          if (version !== undefined) scope.version = version;
+          scopeSpans.push({ ...(scopeObj ? { scope } : {}), spans: checked });
+        } catch (err) {
+          if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
+          rejected.push(err);
+        }
+      });
+      out.push({ resource: { attributes: resource ? jsonKeyValues(get(resource, 'attributes'), `${f}.resource.attributes`, limits, 0, limits.maxAttributesPerSpan, 'max_attributes_per_span') : [] }, scopeSpans });
+    } catch (err) {
+      if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
+      rejected.push(err);
+    }
+  });
+  return { resourceSpans: out };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +569,7 @@ export function modelToOtlpJson(batch: SpanBatch): unknown {
   // Resource attributes were encoded as proto objects above; re-encode them as JSON values.
   const resourceSpans = (req.resourceSpans ?? []).map((rs) => ({
     ...rs,
-    resource: { attributes: (rs.resource?.attributes ?? []).map((kv) => ({ key: kv.key, value: jsonValue(anyValueToModel(kv.value)) })) },
+    resource: { attributes: (rs.resource?.attributes ?? []).map((kv) => ({ key: kv.key, value: jsonValue(anyValueToModel(kv.value, NO_LIMITS)) })) },
   }));
   return { resourceSpans };
 }

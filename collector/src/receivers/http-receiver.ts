@@ -2,15 +2,23 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Consumer, CreateContext, Receiver } from '../component.js';
 import { DecodeError } from '../model/errors.js';
 import type { DecodeResult } from '../model/decode-result.js';
-import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../net/http-server.js';
+import { DEFAULT_HTTP_SERVER, HttpServer, PayloadTooLargeError, readBody, sendJson, type HttpServerOptions } from '../net/http-server.js';
 import { CaptureWriter, type CaptureConfig } from '../capture/writer.js';
 import type { CaptureProtocol } from '../capture/format.js';
 import { ingest, refuseRequest, rejectedSummary } from './ingest.js';
+import { DEFAULT_LIMITS, type DecodeLimits } from '../model/limits.js';
 
-export interface HttpReceiverSettings {
+export interface HttpReceiverSettings extends Partial<HttpServerOptions> {
   endpoint: string;
   max_request_body_size: number;
+  limits?: DecodeLimits | undefined;
   capture?: CaptureConfig | undefined;
+}
+
+function definedOnly(s: Partial<HttpServerOptions>): Partial<HttpServerOptions> {
+  const out: Partial<HttpServerOptions> = {};
+  for (const k of ['read_header_timeout', 'read_timeout', 'idle_timeout', 'max_connections'] as const) if (s[k] !== undefined) out[k] = s[k];
+  return out;
 }
 
 /**
@@ -26,6 +34,8 @@ export abstract class HttpSpanReceiver implements Receiver {
   protected abstract readonly protocol: CaptureProtocol;
   /** Log the address at start; off when a receiver of several protocols logs them all at once. */
   protected readonly announce: boolean = true;
+  /** How much work one request may ask; decoders take it. */
+  protected readonly limits: DecodeLimits;
 
   constructor(
     private readonly settings: HttpReceiverSettings,
@@ -33,8 +43,9 @@ export abstract class HttpSpanReceiver implements Receiver {
     private readonly paths: Record<string, string>,
     private readonly defaultContentType = '',
   ) {
+    this.limits = settings.limits ?? DEFAULT_LIMITS;
     if (settings.capture?.enabled) this.capture = new CaptureWriter(settings.capture, ctx.id, ctx.telemetry);
-    this.server = new HttpServer(settings.endpoint, (req, res) => this.handle(req, res), (err) => ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'receiver failed'));
+    this.server = new HttpServer(settings.endpoint, (req, res) => this.handle(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), { ...DEFAULT_HTTP_SERVER, ...definedOnly(settings) });
   }
 
   /** Decodes one request body; throws DecodeError for a body that holds no readable spans. */
@@ -75,12 +86,14 @@ export abstract class HttpSpanReceiver implements Receiver {
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         this.ctx.telemetry.refusedSpans.inc({ receiver: this.receiver, transport, reason: err.code });
-        sendJson(res, 413, { error: err.message });
+        // The rest of the body is not read: close the connection after this answer, so the
+        // client's next request starts on a clean one.
+        sendJson(res, 413, { error: err.message }, { connection: 'close' });
         return;
       }
       if (err instanceof DecodeError) {
         refuseRequest(this.ctx.telemetry, this.receiver, transport, err);
-        sendJson(res, err.code === 'unsupported_media_type' ? 415 : 400, { error: err.message, code: err.code, field: err.field });
+        sendJson(res, err.code === 'unsupported_media_type' ? 415 : err.code === 'limit_exceeded' ? 413 : 400, { error: err.message, code: err.code, field: err.field });
         return;
       }
       throw err;

@@ -17,8 +17,9 @@ export class AdminServer {
             sendJson(res, 200, { status: 'ok' });
             return;
           case '/readyz': {
-            const ok = ready();
-            sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
+            const failed = Object.fromEntries(telemetry.failed);
+            const ok = ready() && telemetry.failed.size === 0;
+            sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', ...(telemetry.failed.size ? { failed } : {}) });
             return;
           }
           default:

@@ -58,7 +58,64 @@ export class Telemetry {
     registers: [this.registry],
   });
 
+  readonly unexpectedErrors = new Counter({
+    name: 'span_relay_unexpected_errors_total',
+    help: 'Errors no code path expected (a bug): logged, counted, and the collector stays up.',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+  readonly suppressedLogs = new Counter({
+    name: 'span_relay_log_lines_suppressed_total',
+    help: 'Repeated log lines not written because the same line was written within the last interval.',
+    labelNames: ['key'] as const,
+    registers: [this.registry],
+  });
+
+  /** Components that stopped working, with why: /readyz answers 503 and lists them. */
+  readonly failed = new Map<string, string>();
+  private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
   private readonly extra = new Map<string, Counter | Gauge>();
+
+  /**
+   * A line that can repeat without bound (per span, per request): written at most once per
+   * `intervalMs` per key, with how many were suppressed since the last one.
+   */
+  warnLimited(key: string, fields: Record<string, unknown>, message: string, intervalMs = 10_000): void {
+    const now = Date.now();
+    const seen = this.lastLogged.get(key);
+    if (seen && now - seen.at < intervalMs) {
+      seen.suppressed++;
+      this.suppressedLogs.inc({ key });
+      return;
+    }
+    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
+    this.logger.warn({ ...fields, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, message);
+    this.lastLogged.set(key, { at: now, suppressed: 0 });
+  }
+
+  /** An error nothing expected: counted and logged (rate-limited), never thrown on. */
+  reportUnexpected(err: unknown, component: string): void {
+    this.unexpectedErrors.inc({ component });
+    const e = err instanceof Error ? err : new Error(String(err));
+    const now = Date.now();
+    const seen = this.lastLogged.get(`unexpected:${component}`);
+    if (seen && now - seen.at < 10_000) {
+      seen.suppressed++;
+      return;
+    }
+    this.logger.error({ err: e, component, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, `unexpected error in ${component}: ${e.message}`);
+    this.lastLogged.set(`unexpected:${component}`, { at: now, suppressed: 0 });
+  }
+
+  /** A component that can no longer do its job: /readyz reports it until it recovers. */
+  markFailed(component: string, reason: string): void {
+    if (!this.failed.has(component)) this.logger.error({ component, reason }, `${component} failed: ${reason}`);
+    this.failed.set(component, reason);
+  }
+
+  markRecovered(component: string): void {
+    if (this.failed.delete(component)) this.logger.info({ component }, `${component} recovered`);
+  }
 
   /** A component's own counter, created once per collector (two instances share it by label). */
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -75,5 +132,21 @@ export class Telemetry {
 
   constructor(options: { logger?: Logger; level?: string } = {}) {
     this.logger = options.logger ?? pino({ level: options.level ?? process.env.SPAN_RELAY_LOG_LEVEL ?? 'info' });
+  }
+}
+
+/**
+ * Label values that come from span data (service names): the first `max` distinct values are kept,
+ * any further one is reported as `other`, so hostile or buggy senders cannot create series
+ * without bound.
+ */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max = 100) {}
+  value(v: string): string {
+    if (this.seen.has(v)) return v;
+    if (this.seen.size >= this.max) return 'other';
+    this.seen.add(v);
+    return v;
   }
 }

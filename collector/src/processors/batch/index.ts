@@ -31,7 +31,7 @@ export class BatchProcessor implements Processor {
   }
 
   async consume(batch: SpanBatch): Promise<void> {
-    this.pending.push(...batch.spans);
+    for (const s of batch.spans) this.pending.push(s);
     if (this.pending.length >= this.config.send_batch_size) {
       await this.flush();
     } else if (!this.timer) {

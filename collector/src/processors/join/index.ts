@@ -16,6 +16,7 @@ import {
   type TraceMemory,
 } from './normalize.js';
 import { TraceWindow, estimateBytes, spanKey, type HeldTrace } from './window.js';
+import { BoundedLabel } from '../../telemetry/telemetry.js';
 
 export const joinConfig = section(
   z.strictObject({
@@ -25,6 +26,8 @@ export const joinConfig = section(
     max_trace_age: duration('30s'),
     max_traces: z.number().int().positive().default(50_000),
     max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+    /** A trace holding this many spans goes out as a part (marked), and later spans follow as more parts. */
+    max_spans_per_trace: z.number().int().positive().default(10_000),
     /** How long a released trace is remembered, so late spans still join it. */
     late_span_memory: duration('60s'),
     clock_skew: z.boolean().default(true),
@@ -54,6 +57,8 @@ export class JoinProcessor implements Processor {
   private pendingBytes = 0;
   private releasing: Promise<void> = Promise.resolve();
   private readonly m;
+  /** Orphan series are labelled by service name, which comes from span data: bounded. */
+  private readonly serviceLabel = new BoundedLabel(100);
   /** For tests and `check`: called with every trace as it leaves. */
   onRelease: ((t: JoinedTrace) => void) | undefined;
 
@@ -77,7 +82,16 @@ export class JoinProcessor implements Processor {
   async start(next: Consumer): Promise<void> {
     this.next = next;
     this.timer = setInterval(() => {
-      this.releasing = this.releasing.then(() => this.tick(Date.now()));
+      this.releasing = this.releasing
+        .then(() => this.tick(Date.now()))
+        .then(
+          () => this.ctx.telemetry.markRecovered(`processor ${this.ctx.id}`),
+          (err: unknown) => {
+            // The window keeps its spans; the next tick tries again. /readyz says so meanwhile.
+            this.ctx.telemetry.reportUnexpected(err, `processor ${this.ctx.id}`);
+            this.ctx.telemetry.markFailed(`processor ${this.ctx.id}`, (err as Error).message);
+          },
+        );
     }, this.config.check_interval);
     this.timer.unref();
   }
@@ -88,12 +102,18 @@ export class JoinProcessor implements Processor {
     }
     const now = Date.now();
     let dups = 0;
+    const over: { trace: HeldTrace; reason: string }[] = [];
     for (const s of batch.spans) {
       const remembered = this.memory.get(traceKey(s.traceId));
-      if ((remembered && remembered.seen.has(spanKey(s))) || !this.window.add(s, now)) dups++;
+      const held = remembered && remembered.seen.has(spanKey(s)) ? undefined : this.window.add(s, now);
+      if (!held) dups++;
+      else if (held.spans.length >= this.config.max_spans_per_trace) {
+        // A huge trace goes out in parts: each part marked, none lost, the memory joins the next.
+        this.window.take(held);
+        over.push({ trace: held, reason: 'max_spans_per_trace' });
+      }
     }
     if (dups > 0) this.m.duplicates.inc({ processor: this.ctx.id }, dups);
-    const over: { trace: HeldTrace; reason: string }[] = [];
     while (this.window.size > this.config.max_traces || this.window.bytes > this.config.max_bytes) {
       const reason = this.window.size > this.config.max_traces ? 'max_traces' : 'max_bytes';
       const t = this.window.takeOldest();
@@ -128,7 +148,7 @@ export class JoinProcessor implements Processor {
   private async release(traces: { trace: HeldTrace; reason: string }[], now: number): Promise<void> {
     const out: Span[] = [];
     for (const { trace, reason } of traces) {
-      for (const joined of this.joinTrace(trace, reason === 'quiet' ? undefined : reason, now)) out.push(...joined.spans);
+      for (const joined of this.joinTrace(trace, reason === 'quiet' ? undefined : reason, now)) for (const s of joined.spans) out.push(s);
     }
     if (out.length > 0) {
       this.pending.push(out);
@@ -163,13 +183,19 @@ export class JoinProcessor implements Processor {
       const report = analyzeTrace(spans, memory?.spanIds);
       this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
       for (const o of report.orphans) {
-        this.m.orphans.inc({ processor: this.ctx.id, service: o.service });
-        this.ctx.telemetry.logger.warn({ processor: this.ctx.id, trace_id: report.traceId, span_id: o.span.spanId, service: o.service, missing_parent_id: o.missingParentId }, describeOrphan(report.traceId, o));
+        const service = this.serviceLabel.value(o.service);
+        this.m.orphans.inc({ processor: this.ctx.id, service });
+        this.ctx.telemetry.warnLimited(
+          `join-orphan:${this.ctx.id}:${service}`,
+          { processor: this.ctx.id, trace_id: report.traceId, span_id: o.span.spanId, service: o.service, missing_parent_id: o.missingParentId },
+          describeOrphan(report.traceId, o),
+        );
       }
       if (report.orphans.length === 0 && report.roots.length > 1) {
-        this.ctx.telemetry.logger.warn(
-          { processor: this.ctx.id, trace_id: report.traceId, roots: report.roots.map((r) => `${serviceOf(r)}:${r.spanId}`) },
-          `trace ${report.traceId} has ${report.roots.length} roots (${report.roots.map((r) => serviceOf(r)).join(', ')}): a service started a new trace instead of continuing the incoming one`,
+        this.ctx.telemetry.warnLimited(
+          `join-roots:${this.ctx.id}:${this.serviceLabel.value(serviceOf(report.roots[0]!))}`,
+          { processor: this.ctx.id, trace_id: report.traceId, roots: report.roots.slice(0, 10).map((r) => `${serviceOf(r)}:${r.spanId}`) },
+          `trace ${report.traceId} has ${report.roots.length} roots (${report.roots.slice(0, 10).map((r) => serviceOf(r)).join(', ')}): a service started a new trace instead of continuing the incoming one`,
         );
       }
       const mem: TraceMemory = memory ?? emptyMemory(spans[0]!.traceId, now);

@@ -41,20 +41,25 @@ export class TraceWindow {
     return this.traces.size;
   }
 
-  /** false when the span is a duplicate of one already held. */
-  add(span: Span, now: number): boolean {
+  /** The trace the span joined, or undefined when the span is a duplicate of one already held. */
+  add(span: Span, now: number): HeldTrace | undefined {
     const key = traceKey(span.traceId);
     let t = this.traces.get(key);
     if (!t) this.traces.set(key, (t = { key, spans: [], seen: new Set(), firstSeen: now, lastSeen: now, bytes: 0 }));
     const sk = spanKey(span);
-    if (t.seen.has(sk)) return false;
+    if (t.seen.has(sk)) return undefined;
     t.seen.add(sk);
     t.spans.push(span);
     t.lastSeen = now;
     const b = estimateBytes(span);
     t.bytes += b;
     this.bytes += b;
-    return true;
+    return t;
+  }
+
+  /** Takes one trace out (to release it early). */
+  take(t: HeldTrace): void {
+    this.remove(t);
   }
 
   /** Traces quiet for `quietMs`, or older than `maxAgeMs`. */

@@ -7,11 +7,13 @@ import { BinaryThriftReader, CompactThriftReader, MessageType, T, type ThriftRea
 import { readZipkinThriftSpans } from '../zipkin/decode.js';
 import { ingest, type IngestOutcome } from '../ingest.js';
 import { readJaegerBatch } from './decode.js';
+import { DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
 
 export type AgentProtocol = 'thrift_compact' | 'thrift_binary';
 
 export interface AgentSettings {
   endpoint: string;
+  limits: DecodeLimits;
   max_packet_size: number;
   socket_buffer_size: number;
 }
@@ -20,7 +22,7 @@ export interface AgentSettings {
  * One datagram of the jaeger-agent's UDP API: a Thrift message calling `Agent.emitBatch(Batch)`
  * (what the jaeger clients send) or `Agent.emitZipkinBatch(list<zipkincore.Span>)`.
  */
-export function decodeAgentDatagram(protocol: AgentProtocol, datagram: Buffer): DecodeResult {
+export function decodeAgentDatagram(protocol: AgentProtocol, datagram: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   const r: ThriftReader = protocol === 'thrift_compact' ? new CompactThriftReader(datagram) : new BinaryThriftReader(datagram);
   const header = r.message();
   if (header.type !== MessageType.ONEWAY && header.type !== MessageType.CALL) {
@@ -31,8 +33,8 @@ export function decodeAgentDatagram(protocol: AgentProtocol, datagram: Buffer): 
   }
   let result: DecodeResult | undefined;
   r.struct((id, t) => {
-    if (id === 1 && header.name === 'emitBatch' && t === T.STRUCT) result = readJaegerBatch(r);
-    else if (id === 1 && header.name === 'emitZipkinBatch' && t === T.LIST) result = readZipkinThriftSpans(r, T.STRUCT);
+    if (id === 1 && header.name === 'emitBatch' && t === T.STRUCT) result = readJaegerBatch(r, limits);
+    else if (id === 1 && header.name === 'emitZipkinBatch' && t === T.LIST) result = readZipkinThriftSpans(r, T.STRUCT, limits);
     else r.skip(t);
   });
   if (!result) throw new DecodeError('malformed_thrift', 'args.batch', undefined, `${header.name} without its argument`);
@@ -90,7 +92,7 @@ export class JaegerAgentServer {
       if (msg.length > this.settings.max_packet_size) {
         throw new DecodeError('payload_too_large', 'datagram', msg.length, `datagram of ${msg.length} bytes is over max_packet_size (${this.settings.max_packet_size})`);
       }
-      result = decodeAgentDatagram(this.protocol, msg);
+      result = decodeAgentDatagram(this.protocol, msg, this.settings.limits);
     } catch (err) {
       const e = err instanceof DecodeError ? err : new DecodeError('malformed_thrift', 'datagram', undefined, (err as Error).message);
       t.refusedSpans.inc({ receiver: 'jaeger', transport, reason: e.code });

@@ -5,6 +5,7 @@ import { bytesToHex } from '../../model/ids.js';
 import type { AttributeValue, Attributes } from '../../model/span.js';
 import { longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 import { protoType } from '../../protocol/proto.js';
+import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { jaegerSpanToModel, type RawJaegerSpan, type Tag } from './decode.js';
 
 interface Long {
@@ -89,12 +90,16 @@ function resourceOf(p: PbProcess | undefined): Attributes {
   return out;
 }
 
-export function decodeJaegerPostSpans(body: Uint8Array): DecodeResult {
+export function decodeJaegerPostSpans(body: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   let req: PbPostSpansRequest;
   try {
     req = protoType('jaeger', 'jaeger.api_v2.PostSpansRequest').decode(body) as unknown as PbPostSpansRequest;
   } catch (err) {
     throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not a jaeger.api_v2.PostSpansRequest: ${(err as Error).message}`);
+  }
+  checkSpanCount(req.batch?.spans?.length ?? 0, limits, 'batch.spans');
+  if ((req.batch?.process?.tags?.length ?? 0) > limits.maxAttributesPerSpan) {
+    throw new LimitExceededError('batch.process.tags', req.batch!.process!.tags!.length, 'max_attributes_per_span', limits.maxAttributesPerSpan);
   }
   const batchResource = resourceOf(req.batch?.process);
   const result = emptyResult();
@@ -102,6 +107,8 @@ export function decodeJaegerPostSpans(body: Uint8Array): DecodeResult {
   (req.batch?.spans ?? []).forEach((p, i) => {
     const field = `batch.spans[${i}]`;
     try {
+      checkPerSpan(field, p.tags?.length ?? 0, p.logs?.length ?? 0, p.references?.length ?? 0, limits);
+      if ((p.process?.tags?.length ?? 0) > limits.maxAttributesPerSpan) throw new LimitExceededError(`${field}.process.tags`, p.process!.tags!.length, 'max_attributes_per_span', limits.maxAttributesPerSpan);
       const spanId = p.spanId ? bytesToHex(p.spanId) : '';
       if (spanId.length !== 16) throw new DecodeError('invalid_span_id', `${field}.spanId`, spanId, `expected 8 bytes, got ${p.spanId?.length ?? 0}`);
       const raw: RawJaegerSpan = {
@@ -117,7 +124,7 @@ export function decodeJaegerPostSpans(body: Uint8Array): DecodeResult {
         logs: (p.logs ?? []).map((l) => ({ timestampNanos: nanos(l.timestamp), fields: (l.fields ?? []).map(tag) })),
       };
       // A span may carry its own process (the batch's is then empty), as Jaeger's model allows.
-      result.spans.push(jaegerSpanToModel(raw, p.process ? resourceOf(p.process) : batchResource, field, max));
+      result.spans.push(jaegerSpanToModel(raw, p.process ? resourceOf(p.process) : batchResource, field, max, result));
     } catch (err) {
       if (err instanceof DecodeError) result.rejected.push(err);
       else throw err;

@@ -1,8 +1,9 @@
 /** Jaeger's Thrift `Batch` (what jaeger-client and @opentelemetry/exporter-jaeger POST) → model. */
 import { DecodeError } from '../../model/errors.js';
-import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
+import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
+import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import type { AttributeValue, Attributes, Span, SpanKind, SpanLink, SpanStatus } from '../../model/span.js';
-import { maxPlausibleNanos, checkPlausible } from '../../model/time.js';
+import { maxPlausibleNanos, checkPlausible, isPlausible } from '../../model/time.js';
 import { BinaryThriftReader, T, type ThriftReader } from '../../protocol/thrift/reader.js';
 
 export interface Tag {
@@ -31,8 +32,13 @@ function readTag(r: ThriftReader): Tag {
   return { key, value: values[vType] ?? '' };
 }
 
-function readTags(r: ThriftReader): Tag[] {
+/** A list of tags; over `max` (a hostile list), the tags are skipped and `undefined` says so. */
+function readTags(r: ThriftReader, max = Infinity): Tag[] | undefined {
   const n = r.list(T.STRUCT);
+  if (n > max) {
+    for (let i = 0; i < n; i++) r.skip(T.STRUCT);
+    return undefined;
+  }
   const out: Tag[] = [];
   for (let i = 0; i < n; i++) out.push(readTag(r));
   return out;
@@ -53,7 +59,11 @@ export interface RawJaegerSpan {
   logs: { timestampNanos: bigint; fields: Tag[] }[];
 }
 
-function readSpan(r: ThriftReader): RawJaegerSpan {
+function readSpan(r: ThriftReader, limits: DecodeLimits, field: string): { raw: RawJaegerSpan; refused?: DecodeError } {
+  let refused: DecodeError | undefined;
+  const over = (what: string, n: number, limit: string, max: number): void => {
+    refused ??= new LimitExceededError(`${field}.${what}`, n, limit, max);
+  };
   const s: RawJaegerSpan = { traceIdLow: '', traceIdHigh: '0000000000000000', spanId: '', parentSpanId: '0000000000000000', operationName: '', refs: [], flags: 0, startNanos: 0n, durationNanos: 0n, tags: [], logs: [] };
   r.struct((id, t) => {
     if (t === T.I64 && id >= 1 && id <= 4) {
@@ -65,6 +75,7 @@ function readSpan(r: ThriftReader): RawJaegerSpan {
     } else if (id === 5 && t === T.STRING) s.operationName = r.string();
     else if (id === 6 && t === T.LIST) {
       const n = r.list(T.STRUCT);
+      if (n > limits.maxLinksPerSpan) over('references', n, 'max_links_per_span', limits.maxLinksPerSpan);
       for (let i = 0; i < n; i++) {
         const ref = { type: 0, traceIdLow: '', traceIdHigh: '', spanId: '' };
         r.struct((rid, rt) => {
@@ -79,21 +90,33 @@ function readSpan(r: ThriftReader): RawJaegerSpan {
     } else if (id === 7 && t === T.I32) s.flags = r.i32();
     else if (id === 8 && t === T.I64) s.startNanos = r.i64() * 1000n;
     else if (id === 9 && t === T.I64) s.durationNanos = r.i64() * 1000n;
-    else if (id === 10 && t === T.LIST) s.tags = readTags(r);
+    else if (id === 10 && t === T.LIST) {
+      const tags = readTags(r, limits.maxAttributesPerSpan);
+      if (tags) s.tags = tags;
+      else over('tags', limits.maxAttributesPerSpan + 1, 'max_attributes_per_span', limits.maxAttributesPerSpan);
+    }
     else if (id === 11 && t === T.LIST) {
       const n = r.list(T.STRUCT);
+      if (n > limits.maxEventsPerSpan) {
+        over('logs', n, 'max_events_per_span', limits.maxEventsPerSpan);
+        for (let i = 0; i < n; i++) r.skip(T.STRUCT);
+        return;
+      }
       for (let i = 0; i < n; i++) {
         const log = { timestampNanos: 0n, fields: [] as Tag[] };
         r.struct((lid, lt) => {
           if (lid === 1 && lt === T.I64) log.timestampNanos = r.i64() * 1000n;
-          else if (lid === 2 && lt === T.LIST) log.fields = readTags(r);
-          else r.skip(lt);
+          else if (lid === 2 && lt === T.LIST) {
+            const fields = readTags(r, limits.maxAttributesPerSpan);
+            if (fields) log.fields = fields;
+            else over(`logs[${i}].fields`, limits.maxAttributesPerSpan + 1, 'max_attributes_per_span', limits.maxAttributesPerSpan);
+          } else r.skip(lt);
         });
         s.logs.push(log);
       }
     } else r.skip(t);
   });
-  return s;
+  return refused ? { raw: s, refused } : { raw: s };
 }
 
 const ZERO = '0000000000000000';
@@ -101,7 +124,7 @@ const KINDS = new Set<SpanKind>(['server', 'client', 'producer', 'consumer', 'in
 const traceId = (high: string, low: string): string => (high === ZERO ? low : high + low);
 
 /** A Jaeger span (either wire format) → model, in the OpenTelemetry Collector's mapping. */
-export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field: string, max: bigint): Span {
+export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field: string, max: bigint, result?: DecodeResult): Span {
   if (!s.traceIdLow || (s.traceIdLow === ZERO && s.traceIdHigh === ZERO)) throw new DecodeError('invalid_trace_id', `${field}.traceIdLow`, s.traceIdLow, 'trace ID is missing or zero');
   if (!s.spanId || s.spanId === ZERO) throw new DecodeError('invalid_span_id', `${field}.spanId`, s.spanId, 'span ID is missing or zero');
   if (s.durationNanos < 0n) throw new DecodeError('invalid_duration', `${field}.duration`, s.durationNanos, 'negative duration');
@@ -131,14 +154,19 @@ export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field:
     startTimeUnixNano: start,
     endTimeUnixNano: start + s.durationNanos,
     attributes,
-    events: s.logs.map((l) => {
+    events: s.logs.flatMap((l) => {
+      // A log with an absurd time must not cost the span: dropped and counted.
+      if (!isPlausible(l.timestampNanos, max)) {
+        if (result) countDropped(result, 'event_timestamp');
+        return [];
+      }
       const fields: Attributes = {};
       let name = 'log';
       for (const f of l.fields) {
         if (f.key === 'event' && typeof f.value === 'string') name = f.value;
         else fields[f.key] = f.value;
       }
-      return { timeUnixNano: l.timestampNanos, name, attributes: fields };
+      return [{ timeUnixNano: l.timestampNanos, name, attributes: fields }];
     }),
     links,
     status,
@@ -151,30 +179,37 @@ export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field:
 }
 
 /** A Jaeger `Batch` struct read from `r` (binary or compact protocol) → model spans. */
-export function readJaegerBatch(r: ThriftReader): DecodeResult {
+export function readJaegerBatch(r: ThriftReader, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   const resource: Attributes = {};
-  let raw: RawJaegerSpan[] = [];
+  let raw: { raw: RawJaegerSpan; refused?: DecodeError }[] = [];
   let sawProcess = false;
+  let processRefused: DecodeError | undefined;
   r.struct((id, t) => {
     if (id === 1 && t === T.STRUCT) {
       sawProcess = true;
       r.struct((pid, pt) => {
         if (pid === 1 && pt === T.STRING) resource['service.name'] = r.string();
-        else if (pid === 2 && pt === T.LIST) for (const tag of readTags(r)) resource[tag.key] = tag.value;
-        else r.skip(pt);
+        else if (pid === 2 && pt === T.LIST) {
+          const tags = readTags(r, limits.maxAttributesPerSpan);
+          if (tags) for (const tag of tags) resource[tag.key] = tag.value;
+          else processRefused = new LimitExceededError('process.tags', limits.maxAttributesPerSpan + 1, 'max_attributes_per_span', limits.maxAttributesPerSpan);
+        } else r.skip(pt);
       });
     } else if (id === 2 && t === T.LIST) {
       const n = r.list(T.STRUCT);
+      checkSpanCount(n, limits);
       raw = [];
-      for (let i = 0; i < n; i++) raw.push(readSpan(r));
+      for (let i = 0; i < n; i++) raw.push(readSpan(r, limits, `spans[${i}]`));
     } else r.skip(t);
   });
   if (!sawProcess) throw new DecodeError('malformed_thrift', 'process', undefined, 'a Jaeger Batch needs its process');
+  if (processRefused) throw processRefused;
   const result = emptyResult();
   const max = maxPlausibleNanos();
-  raw.forEach((s, i) => {
+  raw.forEach(({ raw: s, refused }, i) => {
     try {
-      result.spans.push(jaegerSpanToModel(s, resource, `spans[${i}]`, max));
+      if (refused) throw refused;
+      result.spans.push(jaegerSpanToModel(s, resource, `spans[${i}]`, max, result));
     } catch (err) {
       if (err instanceof DecodeError) result.rejected.push(err);
       else throw err;
@@ -183,6 +218,6 @@ export function readJaegerBatch(r: ThriftReader): DecodeResult {
   return result;
 }
 
-export function decodeJaegerThriftBatch(body: Buffer): DecodeResult {
-  return readJaegerBatch(new BinaryThriftReader(body));
+export function decodeJaegerThriftBatch(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  return readJaegerBatch(new BinaryThriftReader(body), limits);
 }

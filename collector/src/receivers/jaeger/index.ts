@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
-import { endpoint, section } from '../../config/schema-helpers.js';
+import { endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
 import { refusedAsInvalidArgument, unaryIngest } from '../grpc-ingest.js';
@@ -9,8 +9,8 @@ import { JaegerAgentServer } from './agent.js';
 import { decodeJaegerPostSpans } from './decode-proto.js';
 import { JaegerThriftHttpReceiver } from './thrift-http.js';
 
-const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024) });
-const grpcProtocol = z.strictObject({ endpoint: endpoint('0.0.0.0:14250'), max_recv_msg_size_mib: z.number().positive().default(4) });
+const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024), ...httpServerSettings });
+const grpcProtocol = z.strictObject({ endpoint: endpoint('0.0.0.0:14250'), max_recv_msg_size_mib: z.number().positive().default(4), ...grpcServerSettings });
 const udp = (port: number) =>
   z.strictObject({
     endpoint: endpoint(`0.0.0.0:${port}`),
@@ -35,11 +35,12 @@ export const jaegerReceiverConfig = section(
           thrift_binary: on(thriftBinary),
         })
         .optional(),
+      limits: limitsConfig,
       /** Applies to thrift_http and grpc; UDP datagrams are not captured. */
       capture: captureConfig,
     })
     // No protocols listed: thrift_http alone, as span-relay has always done.
-    .transform((c) => ({ ...(c.protocols ?? { thrift_http: thriftHttp.parse({}) }), capture: c.capture })),
+    .transform((c) => ({ ...(c.protocols ?? { thrift_http: thriftHttp.parse({}) }), limits: c.limits, capture: c.capture })),
 );
 type JaegerReceiverConfig = z.output<typeof jaegerReceiverConfig>;
 
@@ -59,12 +60,12 @@ export class JaegerReceiver implements Receiver {
     config: JaegerReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
-    if (config.thrift_http) this.http = new JaegerThriftHttpReceiver({ ...config.thrift_http, capture: config.capture }, ctx);
-    if (config.thrift_compact) this.agents.push(new JaegerAgentServer('thrift_compact', config.thrift_compact, ctx));
-    if (config.thrift_binary) this.agents.push(new JaegerAgentServer('thrift_binary', config.thrift_binary, ctx));
+    if (config.thrift_http) this.http = new JaegerThriftHttpReceiver({ ...config.thrift_http, limits: config.limits, capture: config.capture }, ctx);
+    if (config.thrift_compact) this.agents.push(new JaegerAgentServer('thrift_compact', { ...config.thrift_compact, limits: config.limits }, ctx));
+    if (config.thrift_binary) this.agents.push(new JaegerAgentServer('thrift_binary', { ...config.thrift_binary, limits: config.limits }, ctx));
     if (config.grpc) {
-      const postSpans = unaryIngest(ctx, 'jaeger', () => this.next!, decodeJaegerPostSpans, refusedAsInvalidArgument);
-      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc.max_recv_msg_size_mib, (server: grpc.Server) => {
+      const postSpans = unaryIngest(ctx, 'jaeger', () => this.next!, (body) => decodeJaegerPostSpans(body, config.limits), refusedAsInvalidArgument);
+      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc, (server: grpc.Server) => {
         server.addService({ PostSpans: method(JAEGER_POST_SPANS_PATH, false, false) }, { PostSpans: postSpans });
       });
     }

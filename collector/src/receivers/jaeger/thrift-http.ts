@@ -18,6 +18,6 @@ export class JaegerThriftHttpReceiver extends HttpSpanReceiver {
     if (contentType !== 'application/x-thrift' && contentType !== 'application/vnd.apache.thrift.binary') {
       throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'expected application/x-thrift or application/vnd.apache.thrift.binary');
     }
-    return decodeJaegerThriftBatch(body);
+    return decodeJaegerThriftBatch(body, this.limits);
   }
 }

@@ -2,7 +2,9 @@ import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
 import type { AttributeValue, Attributes, Span, SpanEvent, SpanKind, SpanLink } from '../../model/span.js';
-import { checkPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos, timestampToNanos } from '../../model/time.js';
+import { checkPlausible, isoTime, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos, timestampToNanos } from '../../model/time.js';
+import { countDropped } from '../../model/decode-result.js';
+import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
 import { protoType } from '../../protocol/proto.js';
 
 type LongLike = { low: number; high: number };
@@ -84,7 +86,9 @@ export function ocResourceAttributes(node: OcNode | undefined, resource: OcResou
   if (id?.hostName) out['host.name'] = id.hostName;
   if (id?.pid) out['process.pid'] = id.pid;
   const start = timestampToNanos(id?.startTimestamp);
-  if (start) out['opencensus.starttime'] = new Date(Number(start / 1_000_000n)).toISOString();
+  // A process start time no calendar holds is left out, not thrown: it is not a span's time.
+  const startText = start ? isoTime(start) : undefined;
+  if (startText) out['opencensus.starttime'] = startText;
   const lib = node?.libraryInfo;
   if (lib?.language) out['telemetry.sdk.language'] = LANGUAGES[lib.language] ?? String(lib.language);
   if (lib?.exporterVersion) out['opencensus.exporterversion'] = lib.exporterVersion;
@@ -118,28 +122,41 @@ function time(ts: OcTimestamp | undefined, field: string, max: bigint): bigint {
   return checkPlausible(nanos, field, max);
 }
 
-function ocSpanToModel(s: OcSpan, resource: Attributes, field: string, max: bigint): Span {
+type OcTimeEvent = NonNullable<NonNullable<OcSpan['timeEvents']>['timeEvent']>[number];
+
+function ocEvent(te: OcTimeEvent, at: bigint): SpanEvent {
+  if (te.messageEvent) {
+    const m = te.messageEvent;
+    return {
+      timeUnixNano: at,
+      name: 'message',
+      attributes: {
+        'message.type': MESSAGE_TYPES[m.type ?? 0] ?? String(m.type),
+        'message.id': Number(longToBigInt(m.id)),
+        'message.uncompressed_size': Number(longToBigInt(m.uncompressedSize)),
+        'message.compressed_size': Number(longToBigInt(m.compressedSize)),
+      },
+    };
+  }
+  return { timeUnixNano: at, name: te.annotation?.description?.value ?? '', attributes: attributes(te.annotation?.attributes) };
+}
+
+function ocSpanToModel(s: OcSpan, resource: Attributes, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
+  checkPerSpan(field, s.attributes?.attributeMap ? Object.keys(s.attributes.attributeMap).length : 0, s.timeEvents?.timeEvent?.length ?? 0, s.links?.link?.length ?? 0, limits);
   const start = time(s.startTime, `${field}.start_time`, max);
   // The OpenCensus spec: an unset end time means "same as start".
   const end = s.endTime ? time(s.endTime, `${field}.end_time`, max) : start;
   if (end < start) throw new DecodeError('invalid_timestamp', `${field}.end_time`, end, 'span ends before it starts');
-  const events: SpanEvent[] = (s.timeEvents?.timeEvent ?? []).map((te) => {
+  const events: SpanEvent[] = [];
+  for (const te of s.timeEvents?.timeEvent ?? []) {
     const at = timestampToNanos(te.time) ?? start;
-    if (te.messageEvent) {
-      const m = te.messageEvent;
-      return {
-        timeUnixNano: at,
-        name: 'message',
-        attributes: {
-          'message.type': MESSAGE_TYPES[m.type ?? 0] ?? String(m.type),
-          'message.id': Number(longToBigInt(m.id)),
-          'message.uncompressed_size': Number(longToBigInt(m.uncompressedSize)),
-          'message.compressed_size': Number(longToBigInt(m.compressedSize)),
-        },
-      };
+    // An event with an absurd time must not cost the span: dropped and counted.
+    if (!isPlausible(at, max)) {
+      countDropped(result, 'event_timestamp');
+      continue;
     }
-    return { timeUnixNano: at, name: te.annotation?.description?.value ?? '', attributes: attributes(te.annotation?.attributes) };
-  });
+    events.push(ocEvent(te, at));
+  }
   const links: SpanLink[] = (s.links?.link ?? []).map((l, i) => {
     const attrs = attributes(l.attributes);
     if (l.type) attrs['opencensus.link.type'] = LINK_TYPES[l.type] ?? String(l.type);
@@ -175,12 +192,13 @@ function ocSpanToModel(s: OcSpan, resource: Attributes, field: string, max: bigi
   return span;
 }
 
-export function ocRequestToModel(spans: OcSpan[] | undefined, resource: Attributes): DecodeResult {
+export function ocRequestToModel(spans: OcSpan[] | undefined, resource: Attributes, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  checkSpanCount(spans?.length ?? 0, limits);
   const result = emptyResult();
   const max = maxPlausibleNanos();
   (spans ?? []).forEach((s, i) => {
     try {
-      result.spans.push(ocSpanToModel(s, resource, `spans[${i}]`, max));
+      result.spans.push(ocSpanToModel(s, resource, `spans[${i}]`, max, limits, result));
     } catch (err) {
       if (err instanceof DecodeError) result.rejected.push(err);
       else throw err;

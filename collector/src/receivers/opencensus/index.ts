@@ -4,7 +4,8 @@ import { receiverFactory, type Consumer, type CreateContext, type Receiver } fro
 import { DecodeError } from '../../model/errors.js';
 import type { Attributes } from '../../model/span.js';
 import { GrpcServer, method, statusError } from '../../net/grpc-server.js';
-import { endpoint, section } from '../../config/schema-helpers.js';
+import { endpoint, grpcServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
+import type { DecodeLimits } from '../../model/limits.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest } from '../ingest.js';
 import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from './decode.js';
@@ -14,6 +15,8 @@ export const opencensusConfig = section(
   z.strictObject({
     endpoint: endpoint('0.0.0.0:55678'),
     max_recv_msg_size_mib: z.number().positive().default(4),
+    ...grpcServerSettings,
+    limits: limitsConfig,
     capture: captureConfig,
   }),
 );
@@ -32,13 +35,15 @@ export class OpenCensusReceiver implements Receiver {
   private readonly streams = new Set<grpc.ServerDuplexStream<Buffer, Buffer>>();
   private readonly capture: CaptureWriter | undefined;
   private streamCount = 0;
+  private readonly limits: DecodeLimits;
 
   constructor(
     config: OpenCensusReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    this.limits = config.limits;
     if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
-    this.server = new GrpcServer(config.endpoint, config.max_recv_msg_size_mib, (server) => {
+    this.server = new GrpcServer(config.endpoint, config, (server) => {
       server.addService(
         { Export: method(`${SERVICE}/Export`, true, true), Config: method(`${SERVICE}/Config`, true, true) },
         { Export: this.export, Config: this.config },
@@ -81,23 +86,26 @@ export class OpenCensusReceiver implements Receiver {
     call.on('data', (bytes: Buffer) => {
       if (failed) return;
       this.capture?.record({ protocol: 'opencensus', contentType: 'application/grpc+proto', stream: streamId, seq: seq++ }, bytes);
-      let req;
+      let result;
       try {
-        req = decodeOcRequest(bytes);
+        const req = decodeOcRequest(bytes);
+        if (req.node || req.resource) {
+          if (req.node) node = req.node;
+          if (req.resource) resource = req.resource;
+          resourceAttrs = ocResourceAttributes(node, resource);
+        }
+        result = ocRequestToModel(req.spans, resourceAttrs, this.limits);
       } catch (err) {
         if (err instanceof DecodeError) {
           refuseRequest(this.ctx.telemetry, RECEIVER, 'grpc', err);
           fail(grpc.status.INVALID_ARGUMENT, err.message);
           return;
         }
-        throw err;
+        // Never throw from a stream listener: that would take the process down.
+        this.ctx.telemetry.reportUnexpected(err, `receiver ${this.ctx.id}`);
+        fail(grpc.status.INTERNAL, 'internal error');
+        return;
       }
-      if (req.node || req.resource) {
-        if (req.node) node = req.node;
-        if (req.resource) resource = req.resource;
-        resourceAttrs = ocResourceAttributes(node, resource);
-      }
-      const result = ocRequestToModel(req.spans, resourceAttrs);
       // One message at a time: a slow pipeline pauses the stream (HTTP/2 flow control pushes back).
       call.pause();
       chain = chain

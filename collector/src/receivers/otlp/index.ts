@@ -8,7 +8,8 @@ import { bytesToHex } from '../../model/ids.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
 import { unaryIngest } from '../grpc-ingest.js';
 import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
-import { endpoint, section } from '../../config/schema-helpers.js';
+import { endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
+import { DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
 import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest, type IngestOutcome } from '../ingest.js';
@@ -17,10 +18,12 @@ import { CaptureWriter, captureConfig } from '../../capture/writer.js';
 const grpcProtocol = z.strictObject({
   endpoint: endpoint('0.0.0.0:4317'),
   max_recv_msg_size_mib: z.number().positive().default(4),
+  ...grpcServerSettings,
 });
 const httpProtocol = z.strictObject({
   endpoint: endpoint('0.0.0.0:4318'),
   max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024),
+  ...httpServerSettings,
 });
 
 export const otlpReceiverConfig = section(
@@ -33,23 +36,24 @@ export const otlpReceiverConfig = section(
           http: z.preprocess((v) => v ?? {}, httpProtocol).optional(),
         })
         .optional(),
+      limits: limitsConfig,
       capture: captureConfig,
     })
-    .transform((c) => ({ ...(c.protocols ?? { grpc: grpcProtocol.parse({}), http: httpProtocol.parse({}) }), capture: c.capture })),
+    .transform((c) => ({ ...(c.protocols ?? { grpc: grpcProtocol.parse({}), http: httpProtocol.parse({}) }), limits: c.limits, capture: c.capture })),
 );
 export type OtlpReceiverConfig = z.output<typeof otlpReceiverConfig>;
 
 const RECEIVER = 'otlp';
 export const OTLP_TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-export function decodeOtlpProto(body: Uint8Array): DecodeResult {
+export function decodeOtlpProto(body: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   let req: OtlpExportRequest;
   try {
     req = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest').decode(body) as unknown as OtlpExportRequest;
   } catch (err) {
     throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not an ExportTraceServiceRequest: ${(err as Error).message}`);
   }
-  return otlpRequestToModel(req, false);
+  return otlpRequestToModel(req, false, limits);
 }
 
 function partialSuccess(outcome: IngestOutcome): { rejectedSpans: number; errorMessage: string } | undefined {
@@ -73,7 +77,7 @@ export class OtlpReceiver implements Receiver {
       ctx,
       RECEIVER,
       () => this.next!,
-      decodeOtlpProto,
+      (body) => decodeOtlpProto(body, config.limits),
       (outcome) => {
         const ps = partialSuccess(outcome);
         return Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish());
@@ -82,12 +86,12 @@ export class OtlpReceiver implements Receiver {
     );
     if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     if (config.grpc) {
-      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc.max_recv_msg_size_mib, (server) => {
+      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc, (server) => {
         server.addService({ Export: method(OTLP_TRACE_EXPORT_PATH, false, false) }, { Export: this.exportGrpc });
       });
     }
     if (config.http) {
-      this.http = new HttpServer(config.http.endpoint, (req, res) => this.handleHttp(req, res), (err) => ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'otlp http receiver failed'));
+      this.http = new HttpServer(config.http.endpoint, (req, res) => this.handleHttp(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), config.http);
     }
   }
 
@@ -140,16 +144,16 @@ export class OtlpReceiver implements Receiver {
       }
       const body = await readBody(req, this.config.http!.max_request_body_size);
       this.capture?.record({ protocol: 'otlp-http', path, contentType }, body);
-      result = json ? decodeOtlpJson(body) : decodeOtlpProto(body);
+      result = json ? decodeOtlpJson(body, this.config.limits) : decodeOtlpProto(body, this.config.limits);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         this.ctx.telemetry.refusedSpans.inc({ receiver: RECEIVER, transport: 'http', reason: err.code });
-        sendJson(res, 413, { code: 8, message: err.message });
+        sendJson(res, 413, { code: 8, message: err.message }, { connection: 'close' });
         return;
       }
       if (err instanceof DecodeError) {
         refuseRequest(this.ctx.telemetry, RECEIVER, 'http', err);
-        sendJson(res, err.code === 'unsupported_media_type' ? 415 : 400, { code: 3, message: err.message });
+        sendJson(res, err.code === 'unsupported_media_type' ? 415 : err.code === 'limit_exceeded' ? 413 : 400, { code: 3, message: err.message });
         return;
       }
       throw err;

@@ -1,5 +1,6 @@
 import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
+import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, nestsDeeperThan, type DecodeLimits } from '../../model/limits.js';
 import {
   bytesToHex,
   normalizeSpanIdHex,
@@ -87,9 +88,10 @@ function endpointFromJson(value: unknown, field: string): ZipkinEndpoint | undef
   return ep;
 }
 
-function annotationsFromJson(value: unknown, field: string): ZipkinAnnotation[] {
+function annotationsFromJson(value: unknown, field: string, limits: DecodeLimits): ZipkinAnnotation[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new DecodeError('invalid_field', field, value, 'expected an array');
+  if (value.length > limits.maxEventsPerSpan) throw new LimitExceededError(field, value.length, 'max_events_per_span', limits.maxEventsPerSpan);
   return value.map((a: unknown, i) => {
     const f = `${field}[${i}]`;
     if (!isRecord(a)) throw new DecodeError('invalid_field', f, a, 'expected an annotation object');
@@ -103,11 +105,16 @@ function annotationsFromJson(value: unknown, field: string): ZipkinAnnotation[] 
   });
 }
 
-function tagValue(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+/** Zipkin tag values are strings; numbers and booleans are taken as text, and so is JSON within bounds. */
+function tagValue(v: unknown, field: string, limits: DecodeLimits): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && nestsDeeperThan(v, limits.maxValueDepth)) {
+    throw new LimitExceededError(field, limits.maxValueDepth + 1, 'max_value_depth', limits.maxValueDepth);
+  }
+  return JSON.stringify(v) ?? String(v);
 }
 
-function spanFromJson(value: unknown, field: string, version: 1 | 2): ZipkinSpan {
+function spanFromJson(value: unknown, field: string, version: 1 | 2, limits: DecodeLimits): ZipkinSpan {
   if (!isRecord(value)) throw new DecodeError('invalid_span', field, value, 'expected a span object');
   const traceId = normalizeTraceIdHex(value.traceId, `${field}.traceId`);
   const id = normalizeSpanIdHex(value.id, `${field}.id`);
@@ -119,7 +126,7 @@ function spanFromJson(value: unknown, field: string, version: 1 | 2): ZipkinSpan
     traceId,
     id,
     name: optionalString(value.name, `${field}.name`) ?? '',
-    annotations: annotationsFromJson(value.annotations, `${field}.annotations`),
+    annotations: annotationsFromJson(value.annotations, `${field}.annotations`, limits),
     tags: {},
   };
   if (parentId) span.parentId = parentId;
@@ -142,11 +149,13 @@ function spanFromJson(value: unknown, field: string, version: 1 | 2): ZipkinSpan
     if (remote) span.remoteEndpoint = remote;
     if (value.tags !== undefined && value.tags !== null) {
       if (!isRecord(value.tags)) throw new DecodeError('invalid_field', `${field}.tags`, value.tags, 'expected an object');
-      for (const [k, v] of Object.entries(value.tags)) span.tags[k] = tagValue(v);
+      const entries = Object.entries(value.tags);
+      if (entries.length > limits.maxAttributesPerSpan) throw new LimitExceededError(`${field}.tags`, entries.length, 'max_attributes_per_span', limits.maxAttributesPerSpan);
+      for (const [k, v] of entries) span.tags[k] = tagValue(v, `${field}.tags.${k}`, limits);
     }
     if (value.shared === true) span.shared = true;
   } else {
-    applyBinaryAnnotations(span, value.binaryAnnotations, `${field}.binaryAnnotations`);
+    applyBinaryAnnotations(span, value.binaryAnnotations, `${field}.binaryAnnotations`, limits);
   }
   return span;
 }
@@ -158,15 +167,16 @@ interface BinaryAnnotation {
 }
 
 /** v1 JSON binary annotations, checked field by field. */
-function applyBinaryAnnotations(span: ZipkinSpan, value: unknown, field: string): void {
+function applyBinaryAnnotations(span: ZipkinSpan, value: unknown, field: string, limits: DecodeLimits): void {
   if (value === undefined || value === null) return;
   if (!Array.isArray(value)) throw new DecodeError('invalid_field', field, value, 'expected an array');
+  if (value.length > limits.maxAttributesPerSpan) throw new LimitExceededError(field, value.length, 'max_attributes_per_span', limits.maxAttributesPerSpan);
   applyV1BinaryAnnotations(
     span,
     value.map((b: unknown, i) => {
       const f = `${field}[${i}]`;
       if (!isRecord(b) || typeof b.key !== 'string') throw new DecodeError('invalid_field', `${f}.key`, b, 'expected {key, value}');
-      return { key: b.key, value: tagValue(b.value), endpoint: endpointFromJson(b.endpoint, `${f}.endpoint`) };
+      return { key: b.key, value: tagValue(b.value, `${f}.value`, limits), endpoint: endpointFromJson(b.endpoint, `${f}.endpoint`) };
     }),
   );
 }
@@ -196,13 +206,14 @@ function parseJsonArray(body: Buffer | string, what: string): unknown[] {
   return parsed;
 }
 
-function decodeJson(body: Buffer | string, version: 1 | 2): DecodeResult {
+function decodeJson(body: Buffer | string, version: 1 | 2, limits: DecodeLimits): DecodeResult {
   const items = parseJsonArray(body, version === 2 ? 'Zipkin v2 spans' : 'Zipkin v1 spans');
+  checkSpanCount(items.length, limits);
   const result = emptyResult();
   const maxNanos = maxPlausibleNanos();
   items.forEach((item, i) => {
     try {
-      toModel(spanFromJson(item, `spans[${i}]`, version), `spans[${i}]`, result, maxNanos);
+      toModel(spanFromJson(item, `spans[${i}]`, version, limits), `spans[${i}]`, result, maxNanos);
     } catch (err) {
       if (err instanceof DecodeError) result.rejected.push(err);
       else throw err;
@@ -211,12 +222,12 @@ function decodeJson(body: Buffer | string, version: 1 | 2): DecodeResult {
   return result;
 }
 
-export function decodeZipkinV2Json(body: Buffer | string): DecodeResult {
-  return decodeJson(body, 2);
+export function decodeZipkinV2Json(body: Buffer | string, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  return decodeJson(body, 2, limits);
 }
 
-export function decodeZipkinV1Json(body: Buffer | string): DecodeResult {
-  return decodeJson(body, 1);
+export function decodeZipkinV1Json(body: Buffer | string, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  return decodeJson(body, 1, limits);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,18 +273,20 @@ function endpointFromProto(ep: ProtoEndpoint | undefined): ZipkinEndpoint | unde
   return out;
 }
 
-export function decodeZipkinProto(body: Uint8Array): DecodeResult {
+export function decodeZipkinProto(body: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   let list: { spans?: ProtoZipkinSpan[] };
   try {
     list = protoType('zipkin', 'zipkin.proto3.ListOfSpans').decode(body) as unknown as { spans?: ProtoZipkinSpan[] };
   } catch (err) {
     throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not a zipkin.proto3.ListOfSpans: ${(err as Error).message}`);
   }
+  checkSpanCount(list.spans?.length ?? 0, limits);
   const result = emptyResult();
   const maxNanos = maxPlausibleNanos();
   (list.spans ?? []).forEach((p, i) => {
     const field = `spans[${i}]`;
     try {
+      checkPerSpan(field, p.tags ? Object.keys(p.tags).length : 0, p.annotations?.length ?? 0, 0, limits);
       const traceId = traceIdFromBytes(p.traceId, `${field}.traceId`);
       const span: ZipkinSpan = {
         traceId,
@@ -348,7 +361,15 @@ function readThriftEndpoint(r: ThriftReader): ZipkinEndpoint {
   return ep;
 }
 
-function readThriftSpan(r: ThriftReader): ZipkinSpan {
+/** The span and, when one of its lists was over a bound (skipped, so the reader stays in step), why it is refused. */
+function readThriftSpan(r: ThriftReader, limits: DecodeLimits, field: string): { span: ZipkinSpan; refused?: DecodeError } {
+  let refused: DecodeError | undefined;
+  const overLimit = (n: number, max: number, what: string, limit: string): boolean => {
+    if (n <= max) return false;
+    refused ??= new LimitExceededError(`${field}.${what}`, n, limit, max);
+    for (let i = 0; i < n; i++) r.skip(T.STRUCT);
+    return true;
+  };
   let traceLow: string | undefined;
   let traceHigh = '0000000000000000';
   let id: string | undefined;
@@ -364,6 +385,7 @@ function readThriftSpan(r: ThriftReader): ZipkinSpan {
       if (parent !== '0000000000000000') span.parentId = parent;
     } else if (fid === 6 && t === T.LIST) {
       const n = r.list(T.STRUCT);
+      if (overLimit(n, limits.maxEventsPerSpan, 'annotations', 'max_events_per_span')) return;
       for (let i = 0; i < n; i++) {
         const a: ZipkinAnnotation = { timestamp: 0, value: '' };
         r.struct((aid, at) => {
@@ -376,6 +398,7 @@ function readThriftSpan(r: ThriftReader): ZipkinSpan {
       }
     } else if (fid === 8 && t === T.LIST) {
       const n = r.list(T.STRUCT);
+      if (overLimit(n, limits.maxAttributesPerSpan, 'binary_annotations', 'max_attributes_per_span')) return;
       for (let i = 0; i < n; i++) {
         let key = '';
         let value: Buffer = Buffer.alloc(0);
@@ -400,7 +423,7 @@ function readThriftSpan(r: ThriftReader): ZipkinSpan {
   span.traceId = traceHigh === '0000000000000000' ? (traceLow ?? '') : traceHigh + (traceLow ?? '');
   span.id = id ?? '';
   applyV1BinaryAnnotations(span, binary);
-  return span;
+  return refused ? { span, refused } : { span };
 }
 
 /** Negative or absurd 64-bit times become a value the plausibility check refuses, not lost bits. */
@@ -412,14 +435,15 @@ function clampMicros(v: bigint): number {
  * Zipkin v1 spans read from `r`: a list of Span structs (what every v1 Thrift tracer sends), or
  * one bare Span struct (Zipkin's own server takes both).
  */
-export function readZipkinThriftSpans(r: ThriftReader, first: number): DecodeResult {
+export function readZipkinThriftSpans(r: ThriftReader, first: number, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   const result = emptyResult();
   const maxNanos = maxPlausibleNanos();
   const one = (i: number): void => {
     const field = `spans[${i}]`;
     // A struct that cannot be read leaves the reader lost: that is the whole request's error.
-    const z = readThriftSpan(r);
+    const { span: z, refused } = readThriftSpan(r, limits, field);
     try {
+      if (refused) throw refused;
       z.traceId = normalizeTraceIdHex(z.traceId, `${field}.trace_id`);
       z.id = normalizeSpanIdHex(z.id, `${field}.id`);
       toModel(z, field, result, maxNanos);
@@ -430,14 +454,15 @@ export function readZipkinThriftSpans(r: ThriftReader, first: number): DecodeRes
   };
   if (first === T.STRUCT) {
     const n = r.list(T.STRUCT);
+    checkSpanCount(n, limits);
     for (let i = 0; i < n; i++) one(i);
   } else one(0);
   return result;
 }
 
-export function decodeZipkinV1Thrift(body: Buffer): DecodeResult {
+export function decodeZipkinV1Thrift(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
   if (body.length === 0) throw new DecodeError('malformed_thrift', 'body', '', 'empty body: expected a Thrift list of zipkinCore Span structs');
-  return readZipkinThriftSpans(new BinaryThriftReader(body), body[0]!);
+  return readZipkinThriftSpans(new BinaryThriftReader(body), body[0]!, limits);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { receiverFactory, type CreateContext } from '../../component.js';
 import { DecodeError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
-import { endpoint, section } from '../../config/schema-helpers.js';
+import { endpoint, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
 import { HttpSpanReceiver } from '../http-receiver.js';
 import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from './decode.js';
@@ -11,6 +11,8 @@ export const zipkinConfig = section(
   z.strictObject({
     endpoint: endpoint('0.0.0.0:9411'),
     max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024),
+    ...httpServerSettings,
+    limits: limitsConfig,
     capture: captureConfig,
   }),
 );
@@ -27,12 +29,12 @@ export class ZipkinReceiver extends HttpSpanReceiver {
 
   protected decode(path: string, contentType: string, body: Buffer): DecodeResult {
     if (path === '/api/v1/spans') {
-      if (contentType === 'application/json') return decodeZipkinV1Json(body);
-      if (contentType === 'application/x-thrift' || contentType === 'application/vnd.apache.thrift.binary') return decodeZipkinV1Thrift(body);
+      if (contentType === 'application/json') return decodeZipkinV1Json(body, this.limits);
+      if (contentType === 'application/x-thrift' || contentType === 'application/vnd.apache.thrift.binary') return decodeZipkinV1Thrift(body, this.limits);
       throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'v1 accepts application/json or application/x-thrift');
     }
-    if (contentType === 'application/json') return decodeZipkinV2Json(body);
-    if (contentType === 'application/x-protobuf' || contentType === 'application/protobuf') return decodeZipkinProto(body);
+    if (contentType === 'application/json') return decodeZipkinV2Json(body, this.limits);
+    if (contentType === 'application/x-protobuf' || contentType === 'application/protobuf') return decodeZipkinProto(body, this.limits);
     throw new DecodeError('unsupported_media_type', 'Content-Type', contentType, 'expected application/json or application/x-protobuf');
   }
 }
