@@ -99,22 +99,33 @@ async function configFrom(path: string | undefined): Promise<CollectorConfig> {
 }
 
 async function run(path: string | undefined): Promise<number> {
-  const collector = new Collector(await configFrom(path));
+  const config = await configFrom(path);
+  const collector = new Collector(config);
+  // A bug must not take every client's spans down with it: log, count, stay up.
+  process.on('unhandledRejection', (err) => collector.telemetry.reportUnexpected(err, 'process (unhandled rejection)'));
+  process.on('uncaughtException', (err) => collector.telemetry.reportUnexpected(err, 'process (uncaught exception)'));
   try {
     await collector.start();
   } catch (err) {
-    await collector.shutdown().catch(() => undefined);
+    await collector.shutdown(1000).catch(() => undefined);
     throw err;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      collector.telemetry.logger.info({ signal }, 'shutting down: flushing queues');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
+  collector.telemetry.logger.info({ signal, shutdown_timeout_ms: config.shutdownTimeoutMs }, 'shutting down: no new requests; draining what was accepted');
+  // Whatever a component does, the process is gone shortly after the timeout.
+  setTimeout(() => {
+    collector.telemetry.logger.error('shutdown did not finish within shutdown_timeout + 5 s: exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs + 5_000).unref();
   await collector.shutdown();
+  const lost = collector.telemetry.lostAtShutdown;
+  if (lost > 0) {
+    collector.telemetry.logger.error({ undelivered_spans: lost }, `${lost} acknowledged span(s) could not be delivered within service.shutdown_timeout`);
+    return 1;
+  }
   return 0;
 }
 

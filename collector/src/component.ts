@@ -9,19 +9,20 @@ export interface Consumer {
 
 export interface Receiver {
   start(next: Consumer): Promise<void>;
-  shutdown(): Promise<void>;
+  /** Stops accepting; requests in flight get until `deadline` (epoch ms), then connections are cut. */
+  shutdown(deadline?: number): Promise<void>;
 }
 
 export interface Processor extends Consumer {
   start(next: Consumer): Promise<void>;
-  /** Flushes what it holds to `next`, then stops. */
-  shutdown(): Promise<void>;
+  /** Flushes what it holds to `next` (trying until `deadline`, epoch ms), then stops. */
+  shutdown(deadline?: number): Promise<void>;
 }
 
 export interface Exporter extends Consumer {
   start(): Promise<void>;
-  /** Sends everything queued (within the shutdown timeout), then stops. */
-  shutdown(): Promise<void>;
+  /** Sends everything queued (until `deadline`, epoch ms), then stops; what is left is counted lost. */
+  shutdown(deadline?: number): Promise<void>;
 }
 
 export interface Extension {

@@ -90,14 +90,22 @@ export class Collector {
     return this.admin?.address();
   }
 
-  /** Receivers stop taking spans, processors flush, exporters drain their queues, then the rest. */
-  async shutdown(): Promise<void> {
+  /**
+   * Within service.shutdown_timeout: receivers stop accepting (requests in flight get up to a third
+   * of it, then their connections are cut), processors flush, exporters drain their queues until
+   * the deadline; whatever is still undelivered then is counted in `telemetry.lostAtShutdown`.
+   */
+  async shutdown(timeoutMs = this.config.shutdownTimeoutMs): Promise<void> {
     this.running = false;
-    await Promise.all([...this.receivers.values()].map((r) => r.shutdown()));
-    for (const procs of this.processors) for (const p of procs) await p.shutdown();
-    await Promise.all([...this.exporters.values()].map((e) => e.shutdown()));
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    const receiversDone = started + Math.min(10_000, Math.floor(timeoutMs / 3));
+    await Promise.all([...this.receivers.values()].map((r) => r.shutdown(receiversDone)));
+    // Processors and exporters share what is left; a pipeline's processors flush before its exporters drain.
+    for (const procs of this.processors) for (const p of procs) await p.shutdown(deadline - 500);
+    await Promise.all([...this.exporters.values()].map((e) => e.shutdown(deadline)));
     for (const e of this.extensions) await e.shutdown();
-    await this.admin?.shutdown();
-    this.telemetry.logger.info('span-relay stopped');
+    await this.admin?.shutdown(1000);
+    this.telemetry.logger.info({ took_ms: Date.now() - started, undelivered_spans: this.telemetry.lostAtShutdown }, 'span-relay stopped');
   }
 }

@@ -45,7 +45,7 @@ describe('span-relay CLI', () => {
       `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nprocessors:\n  batch:\n    timeout: 30s\nexporters:\n  file:\n    path: ${dir}/out.jsonl\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      processors: [batch]\n      exporters: [file]\n`,
     );
     const r = cli(['run', '--config', file]);
-    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz');
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz', 20_000);
     const res = await fetch(`http://127.0.0.1:${port}/api/v2/spans`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -116,7 +116,7 @@ describe('span-relay CLI', () => {
       `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nexporters:\n  file:\n    path: ./data/traces.jsonl\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [file]\n`,
     );
     const r = cli(['run', '--config', 'config.yaml'], {}, dir);
-    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz');
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz', 20_000);
     const fixture = readFileSync(new URL('../../../shared/fixtures/zipkin/jaeger-zipkin_v1_merged_spans.json', import.meta.url));
     const res = await fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: fixture });
     expect(res.status).toBeLessThan(500);
@@ -146,5 +146,53 @@ describe('span-relay CLI', () => {
     expect(await r.done).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(r.out() + r.err()).toContain('nothing is listening at the target');
+  });
+
+  it('SIGTERM with a client trickling a request: exits 0 within service.shutdown_timeout (the slow connection is cut)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\n    read_timeout: 60s\nexporters:\n  file:\n    path: ${dir}/out.jsonl\nservice:\n  shutdown_timeout: 2s\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [file]\n`,
+    );
+    const r = cli(['run', '--config', join(dir, 'config.yaml')]);
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz', 20_000);
+    const { connect } = await import('node:net');
+    const slow = connect(port, '127.0.0.1');
+    slow.on('error', () => undefined);
+    slow.write('POST /api/v2/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[');
+    const trickle = setInterval(() => slow.writable && slow.write(' '), 100);
+    await new Promise((res) => setTimeout(res, 200));
+    const started = Date.now();
+    r.child.kill('SIGTERM');
+    const code = await r.done;
+    clearInterval(trickle);
+    slow.destroy();
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(4_500);
+  });
+
+  it('SIGTERM with a backend that never answers: exits 1 within the timeout, naming how many acknowledged spans were not delivered', async () => {
+    const { OtlpGrpcSink } = await import('./helpers/sinks.js');
+    const sink = await new OtlpGrpcSink().start();
+    sink.hang = true;
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nprocessors:\n  batch:\n    timeout: 10ms\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true\n    timeout: 60s\nservice:\n  shutdown_timeout: 2s\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      processors: [batch]\n      exporters: [otlp]\n`,
+    );
+    const r = cli(['run', '--config', join(dir, 'config.yaml')]);
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz', 20_000);
+    const spans = Array.from({ length: 7 }, (_, i) => ({ traceId: 'c'.repeat(16), id: (i + 1).toString(16).padStart(16, '0'), name: 'stuck', timestamp: 1700000000000000, duration: 1, localEndpoint: { serviceName: 'web' } }));
+    expect((await fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spans) })).status).toBe(202);
+    await new Promise((res) => setTimeout(res, 300));
+    const started = Date.now();
+    r.child.kill('SIGTERM');
+    const code = await r.done;
+    await sink.stop();
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(r.out()).toContain('7 acknowledged span(s) could not be delivered within service.shutdown_timeout');
   });
 });

@@ -114,3 +114,31 @@ service:
     expect(sink.count()).toBe(7);
   });
 });
+
+describe('tls.insecure_skip_verify does what it says', () => {
+  it('a backend with a self-signed certificate is reached only with insecure_skip_verify: true', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=self-signed-backend', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    const sink = await new OtlpGrpcSink().start(tls);
+    cleanup.push(() => sink.stop());
+    const retry = `
+    retry_on_failure:
+      initial_interval: 20ms
+      max_interval: 50ms
+      max_elapsed_time: 300ms`;
+    const strict = await relayTo(`  otlp:\n    endpoint: ${sink.endpoint}${retry}`, 'otlp');
+    const skip = await relayTo(`  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure_skip_verify: true${retry}`, 'otlp');
+    for (const r of [strict, skip]) {
+      const res = await fetch(`${r.url('zipkin')}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(zipkinSpans(2, r === strict ? 0 : 10)) });
+      expect(res.status).toBe(202);
+    }
+    await sink.waitForSpans(2);
+    await eventually(async () => metricValue(await strict.metrics(), 'span_relay_exporter_send_failed_spans_total') === 2, 'the strict exporter gives up');
+    expect(sink.spans().map((s) => s.name).sort()).toEqual(['s10', 's11']);
+  });
+});

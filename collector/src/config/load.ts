@@ -5,7 +5,7 @@ import type { ComponentKind } from '../component.js';
 import type { Components } from '../components.js';
 import { typesOf } from '../components.js';
 import { ConfigError } from '../model/errors.js';
-import { endpoint, section } from './schema-helpers.js';
+import { duration, endpoint, section } from './schema-helpers.js';
 
 const KIND_KEYS = { receiver: 'receivers', processor: 'processors', exporter: 'exporters', extension: 'extensions' } as const;
 
@@ -20,6 +20,8 @@ const topSchema = z.strictObject({
   connectors: z.unknown().optional(),
   service: z.strictObject({
     extensions: idList.default([]),
+    /** SIGTERM: stop accepting, drain, and exit within this; spans still undelivered then are reported. */
+    shutdown_timeout: duration('30s'),
     pipelines: z.record(
       z.string(),
       z.strictObject({ receivers: idList.min(1), processors: idList.default([]), exporters: idList.min(1) }),
@@ -47,23 +49,34 @@ export interface CollectorConfig {
   extensions: ComponentConfig[];
   pipelines: { name: string; receivers: string[]; processors: string[]; exporters: string[] }[];
   telemetry: { logLevel: string; metricsAddress: string };
+  shutdownTimeoutMs: number;
 }
 
-/** `${env:NAME}`, `${NAME}` and `${env:NAME:-default}` in string values; `$$` is a literal `$`. */
-export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+/**
+ * `${env:NAME}`, `${NAME}` and `${env:NAME:-default}` in string values; `$$` is a literal `$`.
+ * An address whose host an unset variable left empty (`${env:HOST}:4317` → `:4317`) would listen
+ * on every interface without anyone having said so: that is reported in `errors`.
+ */
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path = '', errors: string[] = []): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\$|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string | undefined, fallback: string | undefined) => {
+    const unset: string[] = [];
+    const out = value.replace(/\$\$|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string | undefined, fallback: string | undefined) => {
       if (match === '$$') return '$';
       const v = env[name!];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
+      unset.push(name!);
       return '';
     });
+    if (unset.length > 0 && /^:\d+$/.test(out)) {
+      errors.push(`${path}: ${JSON.stringify(value)} left the host empty (${unset.join(', ')} unset or empty); set it, or write 0.0.0.0 to listen on every interface`);
+    }
+    return out;
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`, errors));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, path ? `${path}.${k}` : k);
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, path ? `${path}.${k}` : k, errors);
     return out;
   }
   return value;
@@ -92,8 +105,8 @@ export function parseConfig(yamlText: string, components: Components, env: NodeJ
   if (doc.errors.length > 0) {
     throw new ConfigError('', doc.errors.map((e) => `YAML: ${e.message}`).join('\n'));
   }
-  const raw = substituteEnv(doc.toJS() ?? {}, env);
   const errors: string[] = [];
+  const raw = substituteEnv(doc.toJS() ?? {}, env, '', errors);
   const top = topSchema.safeParse(raw);
   if (!top.success) errors.push(zodToConfigError('', top.error).message);
   const rawTop = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
@@ -139,6 +152,7 @@ export function parseConfig(yamlText: string, components: Components, env: NodeJ
     extensions: [],
     pipelines: [],
     telemetry: { logLevel: c.service.telemetry.logs.level, metricsAddress: c.service.telemetry.metrics.address },
+    shutdownTimeoutMs: c.service.shutdown_timeout,
   };
   const pipelineNames = Object.keys(c.service.pipelines);
   if (pipelineNames.length === 0) errors.push('service.pipelines: at least one traces pipeline is required');

@@ -125,7 +125,10 @@ export class QueuedExporter implements Exporter {
         const wait = Math.min(e.retryAfterMs ?? interval * (0.8 + Math.random() * 0.4), retry.max_interval);
         const giveUp = !e.retryable || !retry.enabled || this.abort.signal.aborted || Date.now() - started + wait > retry.max_elapsed_time;
         if (giveUp) {
-          this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: e.retryable ? 'retries_exhausted' : e.code }, batch.spans.length);
+          // Cut off by the shutdown deadline: acknowledged spans that never reached the backend.
+          const atShutdown = this.abort.signal.aborted;
+          if (atShutdown) this.ctx.telemetry.lostAtShutdown += batch.spans.length;
+          this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: atShutdown ? 'shutdown' : e.retryable ? 'retries_exhausted' : e.code }, batch.spans.length);
           this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: batch.spans.length, attempts: attempt, code: e.code }, `export failed, dropping spans: ${e.message}`);
           throw e;
         }
@@ -137,15 +140,16 @@ export class QueuedExporter implements Exporter {
   }
 
   /** Stop taking batches, drain the queue (bounded by the retry budget), then close the transport. */
-  async shutdown(drainTimeoutMs = 10_000): Promise<void> {
+  async shutdown(deadline = Date.now() + 10_000): Promise<void> {
     this.stopping = true;
     for (const w of this.waiters.splice(0)) w();
-    const timer = setTimeout(() => this.abort.abort(), drainTimeoutMs);
+    const timer = setTimeout(() => this.abort.abort(), Math.max(0, deadline - Date.now()));
     await Promise.all(this.workers);
     clearTimeout(timer);
     const left = this.queue.splice(0);
     const lost = left.reduce((n, i) => n + i.batch.spans.length, 0);
     if (lost > 0) {
+      this.ctx.telemetry.lostAtShutdown += lost;
       this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: 'shutdown' }, lost);
       this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: lost }, 'shutdown timed out with spans still queued');
     }

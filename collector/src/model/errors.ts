@@ -9,18 +9,17 @@ export class SpanRelayError extends Error {
   }
 }
 
+/** The value, short: scalars as JSON, containers described without walking them (they can nest without bound). */
 function preview(value: unknown): string {
   let text: string;
   if (typeof value === 'string') text = JSON.stringify(value.length > 80 ? value.slice(0, 80) : value);
-  else if (Array.isArray(value) && value.length > 16) text = `an array of ${value.length} elements`;
   else if (typeof value === 'bigint') text = value.toString();
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
+  else if (Array.isArray(value)) text = `an array of ${value.length} element(s)`;
+  else if (value instanceof Uint8Array) text = `${value.length} byte(s)`;
+  else if (typeof value === 'object' && value !== null) {
+    const keys = Object.keys(value);
+    text = `an object with ${keys.length ? `keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''}` : 'no keys'}`;
+  } else text = String(JSON.stringify(value) ?? value);
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 

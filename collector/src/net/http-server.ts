@@ -71,6 +71,11 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
   res.end(text);
 }
 
+/** Milliseconds until `deadline` (epoch ms); 5 s when there is none. */
+export function graceUntil(deadline: number | undefined): number {
+  return Math.max(0, (deadline ?? Date.now() + 5000) - Date.now());
+}
+
 /** Deadlines and bounds against slow and idle clients, in milliseconds (config: confighttp's names). */
 export interface HttpServerOptions {
   read_header_timeout: number;

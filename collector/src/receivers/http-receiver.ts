@@ -7,6 +7,7 @@ import { CaptureWriter, type CaptureConfig } from '../capture/writer.js';
 import type { CaptureProtocol } from '../capture/format.js';
 import { ingest, refuseRequest, rejectedSummary } from './ingest.js';
 import { DEFAULT_LIMITS, type DecodeLimits } from '../model/limits.js';
+import { graceUntil } from '../net/http-server.js';
 
 export interface HttpReceiverSettings extends Partial<HttpServerOptions> {
   endpoint: string;
@@ -61,8 +62,8 @@ export abstract class HttpSpanReceiver implements Receiver {
     return this.server.address();
   }
 
-  async shutdown(): Promise<void> {
-    await this.server.shutdown();
+  async shutdown(deadline?: number): Promise<void> {
+    await this.server.shutdown(graceUntil(deadline));
     await this.capture?.close();
   }
 

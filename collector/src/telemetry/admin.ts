@@ -36,7 +36,7 @@ export class AdminServer {
   address(): string {
     return this.server.address();
   }
-  shutdown(): Promise<void> {
-    return this.server.shutdown();
+  shutdown(graceMs?: number): Promise<void> {
+    return this.server.shutdown(graceMs);
   }
 }

@@ -71,6 +71,9 @@ export class Telemetry {
     registers: [this.registry],
   });
 
+  /** Acknowledged spans that shutdown could not deliver within service.shutdown_timeout. */
+  lostAtShutdown = 0;
+
   /** Components that stopped working, with why: /readyz answers 503 and lists them. */
   readonly failed = new Map<string, string>();
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();

@@ -93,9 +93,9 @@ service:
 `;
 }
 
-/** Polls `check` until it returns true (bounded: 100 tries, 20 ms apart). */
-export async function eventually(check: () => Promise<boolean> | boolean, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+/** Polls `check` until it returns true (bounded: `timeoutMs`, 20 ms apart). */
+export async function eventually(check: () => Promise<boolean> | boolean, what = 'condition', timeoutMs = 2000): Promise<void> {
+  for (let i = 0; i < timeoutMs / 20; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 20));
   }

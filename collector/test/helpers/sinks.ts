@@ -136,10 +136,9 @@ export function loadService(file: string, pkg: string[]): grpc.GrpcObject {
   return obj;
 }
 
-async function bindGrpc(server: grpc.Server): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+async function bindGrpc(server: grpc.Server, tls?: { key: Buffer; cert: Buffer }): Promise<string> {
+  const creds = tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
   return `127.0.0.1:${port}`;
 }
 
@@ -149,6 +148,8 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
   /** Partial success to answer with, as a backend that refuses some spans would. */
   partialSuccess: { rejectedSpans: string; errorMessage: string } | undefined;
   metadata: grpc.Metadata[] = [];
+  /** A backend that takes requests and never answers (a hung Jaeger). */
+  hang = false;
 
   count(): number {
     return flattenOtlp(this.requests).length;
@@ -156,10 +157,12 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
   spans(): FlatOtlpSpan[] {
     return flattenOtlp(this.requests);
   }
-  async start(): Promise<this> {
+  /** `tls`: serve TLS with this key and certificate (a self-signed one, in tests). */
+  async start(tls?: { key: Buffer; cert: Buffer }): Promise<this> {
     const svc = loadService('otlp.proto', ['opentelemetry', 'proto', 'collector', 'trace', 'v1', 'TraceService']) as unknown as { service: grpc.ServiceDefinition };
     this.server.addService(svc.service, {
       Export: (call: grpc.ServerUnaryCall<OtlpSinkRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        if (this.hang) return;
         const f = this.shouldFail();
         if (f) {
           cb({ code: f.grpcCode ?? grpc.status.UNAVAILABLE, details: 'sink told to fail' });
@@ -170,10 +173,14 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
         cb(null, this.partialSuccess ? { partialSuccess: this.partialSuccess } : {});
       },
     });
-    this.endpoint = await bindGrpc(this.server);
+    this.endpoint = await bindGrpc(this.server, tls);
     return this;
   }
   stop(): Promise<void> {
+    if (this.hang) {
+      this.server.forceShutdown();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
   }
 }

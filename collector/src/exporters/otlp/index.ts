@@ -39,7 +39,7 @@ export const otlpExporterFactory = exporterFactory({
   type: 'otlp',
   config: otlpGrpcExporterConfig,
   create: (config, ctx) => {
-    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), headers: config.headers, compression: config.compression });
+    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), insecureSkipVerify: config.tls.insecure_skip_verify, headers: config.headers, compression: config.compression });
     return new QueuedExporter(
       ctx,
       config,

@@ -220,19 +220,20 @@ export class JoinProcessor implements Processor {
     return results;
   }
 
-  async shutdown(): Promise<void> {
+  async shutdown(deadline = Date.now() + 5_000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.releasing;
     const all = this.window.takeAll().map((trace) => ({ trace, reason: 'quiet' }));
     this.gauges();
     await this.release(all, Date.now());
-    for (let i = 0; i < 50 && this.pending.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    while (this.pending.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
       await this.flushPending();
     }
     if (this.pending.length > 0) {
       const lost = this.pending.reduce((n, b) => n + b.length, 0);
-      this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: lost }, 'join: shutdown with spans the exporters would not take');
+      this.ctx.telemetry.lostAtShutdown += lost;
+      this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: lost }, 'join: shutdown timed out with spans the exporters would not take');
     }
   }
 }

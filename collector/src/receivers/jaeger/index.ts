@@ -4,6 +4,7 @@ import { receiverFactory, type Consumer, type CreateContext, type Receiver } fro
 import { endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
+import { graceUntil } from '../../net/http-server.js';
 import { refusedAsInvalidArgument, unaryIngest } from '../grpc-ingest.js';
 import { JaegerAgentServer } from './agent.js';
 import { decodeJaegerPostSpans } from './decode-proto.js';
@@ -92,8 +93,8 @@ export class JaegerReceiver implements Receiver {
     return this.http?.address() ?? '';
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all([this.http?.shutdown(), this.grpc?.shutdown(), ...this.agents.map((a) => a.shutdown())]);
+  async shutdown(deadline?: number): Promise<void> {
+    await Promise.all([this.http?.shutdown(deadline), this.grpc?.shutdown(graceUntil(deadline)), ...this.agents.map((a) => a.shutdown())]);
   }
 }
 

@@ -4,6 +4,7 @@ import { receiverFactory, type Consumer, type CreateContext, type Receiver } fro
 import { DecodeError } from '../../model/errors.js';
 import type { Attributes } from '../../model/span.js';
 import { GrpcServer, method, statusError } from '../../net/grpc-server.js';
+import { graceUntil } from '../../net/http-server.js';
 import { endpoint, grpcServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
 import type { DecodeLimits } from '../../model/limits.js';
 import { protoType } from '../../protocol/proto.js';
@@ -61,9 +62,9 @@ export class OpenCensusReceiver implements Receiver {
     return this.server.address();
   }
 
-  async shutdown(): Promise<void> {
+  async shutdown(deadline?: number): Promise<void> {
     for (const s of this.streams) s.end();
-    await this.server.shutdown();
+    await this.server.shutdown(graceUntil(deadline));
     await this.capture?.close();
   }
 

@@ -7,7 +7,7 @@ import type { DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex } from '../../model/ids.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
 import { unaryIngest } from '../grpc-ingest.js';
-import { HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
+import { graceUntil, HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
 import { endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
 import { DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
 import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
@@ -106,8 +106,8 @@ export class OtlpReceiver implements Receiver {
     return { ...(this.grpc ? { grpc: this.grpc.address() } : {}), ...(this.http ? { http: this.http.address() } : {}) };
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all([this.grpc?.shutdown(), this.http?.shutdown()]);
+  async shutdown(deadline?: number): Promise<void> {
+    await Promise.all([this.grpc?.shutdown(graceUntil(deadline)), this.http?.shutdown(graceUntil(deadline))]);
     await this.capture?.close();
   }
 
