@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { SpanBatch } from './model/span.js';
 import type { Telemetry } from './telemetry/telemetry.js';
+import type { LogProblem, LogRecord, SegmentLog } from './storage/segment-log.js';
 
 /** Takes a batch. Resolves when accepted; rejects with BackpressureError when it cannot take more. */
 export interface Consumer {
@@ -41,6 +42,15 @@ export interface CreateContext {
   /** The component's full name as in the config, e.g. `otlp/jaeger`. */
   id: string;
   telemetry: Telemetry;
+  /** A storage extension by its id (`file_storage`), when the config names one. */
+  storage?: (id: string) => StorageProvider | undefined;
+  /** Processors: how many exporters the pipeline ends in (each settles every span once). */
+  exporters?: number;
+}
+
+/** What a storage extension gives a component: its own log, with what it still held. */
+export interface StorageProvider {
+  openLog(owner: string): Promise<{ log: SegmentLog; records: LogRecord[]; problems: LogProblem[] }>;
 }
 
 export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';

@@ -7,10 +7,12 @@ import { batchProcessorFactory } from './processors/batch/index.js';
 import { joinProcessorFactory } from './processors/join/index.js';
 import { k8sattributesProcessorFactory } from './processors/k8sattributes/index.js';
 import { resourceProcessorFactory } from './processors/resource/index.js';
+import { memoryLimiterProcessorFactory } from './processors/memory_limiter/index.js';
 import { fileExporterFactory } from './exporters/file/index.js';
 import { jaegerExporterFactory, jaegerThriftExporterFactory } from './exporters/jaeger/index.js';
 import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { healthCheckExtensionFactory } from './extensions/health_check/index.js';
+import { fileStorageExtensionFactory } from './extensions/file_storage/index.js';
 
 /** Every component span-relay has, by kind: the one list to extend when adding a component. */
 export interface Components {
@@ -22,9 +24,9 @@ export interface Components {
 
 export const builtinComponents: Components = {
   receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory, jaegerReceiverFactory],
-  processor: [joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
+  processor: [memoryLimiterProcessorFactory, joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
   exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory],
-  extension: [healthCheckExtensionFactory],
+  extension: [healthCheckExtensionFactory, fileStorageExtensionFactory],
 };
 
 export function typesOf(components: Components, kind: ComponentKind): string[] {

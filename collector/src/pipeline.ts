@@ -1,4 +1,5 @@
-import type { Consumer, Exporter, Extension, Processor, Receiver } from './component.js';
+import type { Consumer, CreateContext, Exporter, Extension, Processor, Receiver, StorageProvider } from './component.js';
+import { ConfigError } from './model/errors.js';
 import { builtinComponents, type Components } from './components.js';
 import type { CollectorConfig, ComponentConfig } from './config/load.js';
 import type { SpanBatch } from './model/span.js';
@@ -13,6 +14,18 @@ class Fanout implements Consumer {
     if (this.consumers.length === 1) return this.consumers[0]!.consume(batch);
     await Promise.all(this.consumers.map((c) => c.consume(batch)));
   }
+}
+
+/** `storage: <id>` on a processor or an exporter's sending_queue must name a storage extension the service runs. */
+function checkStorageReferences(config: CollectorConfig): void {
+  const running = new Set(config.extensions.map((e) => e.id));
+  const errors: string[] = [];
+  const check = (where: string, id: unknown): void => {
+    if (typeof id === 'string' && !running.has(id)) errors.push(`${where}: storage '${id}' is not an extension listed in service.extensions`);
+  };
+  for (const p of config.processors.values()) check(`processors.${p.id}.storage`, (p.config as { storage?: unknown }).storage);
+  for (const e of config.exporters.values()) check(`exporters.${e.id}.sending_queue.storage`, (e.config as { sending_queue?: { storage?: unknown } }).sending_queue?.storage);
+  if (errors.length > 0) throw new ConfigError('', errors.join('\n'));
 }
 
 /** Runs a start step; a server that cannot listen is reported with the component that owns it. */
@@ -51,17 +64,24 @@ export class Collector {
   ) {
     const components = options.components ?? builtinComponents;
     this.telemetry = options.telemetry ?? new Telemetry({ level: config.telemetry.logLevel });
-    const make = <T>(c: ComponentConfig): T => {
+    const storages = new Map<string, StorageProvider>();
+    const make = <T>(c: ComponentConfig, extra: Partial<CreateContext> = {}): T => {
       const factory = components[c.kind].find((f) => f.type === c.type)!;
-      return (factory.create as (cfg: unknown, ctx: { id: string; telemetry: Telemetry }) => T)(c.config, { id: c.id, telemetry: this.telemetry });
+      const ctx: CreateContext = { id: c.id, telemetry: this.telemetry, storage: (id) => storages.get(id), ...extra };
+      return (factory.create as (cfg: unknown, ctx: CreateContext) => T)(c.config, ctx);
     };
+    checkStorageReferences(config);
+    for (const c of config.extensions) {
+      const e = make<Extension>(c);
+      this.extensions.push(e);
+      if ('openLog' in e) storages.set(c.id, e as unknown as StorageProvider);
+    }
     for (const c of config.exporters.values()) this.exporters.set(c.id, make<Exporter>(c));
     for (const p of config.pipelines) {
       // Each pipeline gets its own processor instances, as in the OpenTelemetry Collector.
-      this.processors.push(p.processors.map((id) => make<Processor>(config.processors.get(id)!)));
+      this.processors.push(p.processors.map((id) => make<Processor>(config.processors.get(id)!, { exporters: p.exporters.length, id: config.pipelines.length > 1 ? `${id}@${p.name}` : id })));
     }
     for (const c of config.receivers.values()) this.receivers.set(c.id, make<Receiver>(c));
-    for (const c of config.extensions) this.extensions.push(make<Extension>(c));
     const adminEndpoint = options.adminEndpoint ?? config.telemetry.metricsAddress;
     if (adminEndpoint !== false) this.admin = new AdminServer(adminEndpoint, this.telemetry, () => this.running);
   }
@@ -71,16 +91,18 @@ export class Collector {
     await named('the admin endpoint (service.telemetry.metrics.address)', () => this.admin?.start());
     for (const [i, e] of this.extensions.entries()) await named(`extension '${this.config.extensions[i]!.id}'`, () => e.start(host));
     for (const e of this.exporters.values()) await e.start();
+    const starts: Promise<void>[] = [];
     this.config.pipelines.forEach((p, i) => {
       let next: Consumer = new Fanout(p.exporters.map((id) => this.exporters.get(id)!));
       const procs = this.processors[i]!;
       for (let j = procs.length - 1; j >= 0; j--) {
-        const downstream = next;
-        void procs[j]!.start(downstream);
+        starts.push(procs[j]!.start(next));
         next = procs[j]!;
       }
       for (const r of p.receivers) this.heads.set(r, [...(this.heads.get(r) ?? []), next]);
     });
+    // Processors that keep a log put back what it held before any receiver takes new spans.
+    await Promise.all(starts);
     for (const [id, r] of this.receivers) await named(`receiver '${id}'`, () => r.start(new Fanout(this.heads.get(id)!)));
     this.running = true;
     this.telemetry.logger.info({ pipelines: this.config.pipelines.map((p) => p.name), admin: this.admin?.address() }, 'span-relay is running');

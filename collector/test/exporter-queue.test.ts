@@ -86,7 +86,7 @@ describe('exporter queue and retry', () => {
     expect(statuses.slice(3)).toEqual([503, 503, 503]);
     const m = await relay.metrics();
     expect(metricValue(m, 'span_relay_exporter_enqueue_failed_spans_total', { exporter: 'otlp' })).toBe(30);
-    expect(metricValue(m, 'span_relay_receiver_refused_spans_total', { receiver: 'zipkin', reason: 'backpressure' })).toBe(30);
+    expect(metricValue(m, 'span_relay_receiver_refused_spans_total', { receiver: 'zipkin', reason: 'queue_full' })).toBe(30);
     expect(metricValue(m, 'span_relay_exporter_queue_size', { exporter: 'otlp' })).toBe(2);
   });
 

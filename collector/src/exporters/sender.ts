@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { BackpressureError, SpanRelayError } from '../model/errors.js';
-import type { SpanBatch } from '../model/span.js';
+import { settle, type SpanBatch } from '../model/span.js';
+import { estimateBytes } from '../model/size.js';
+import { decodeSpans, encodeSpans } from '../storage/span-codec.js';
+import type { SegmentLog } from '../storage/segment-log.js';
 import type { Exporter, CreateContext } from '../component.js';
 import { duration, section } from '../config/schema-helpers.js';
 
@@ -24,7 +27,12 @@ export const senderSettings = {
     z.strictObject({
       enabled: z.boolean().default(true),
       num_consumers: z.number().int().positive().default(4),
+      /** How much the queue holds, in the unit `sizer` names. */
       queue_size: z.number().int().positive().default(1000),
+      /** requests (batches), items (spans) or bytes (estimated in memory; on disk with storage). */
+      sizer: z.enum(['requests', 'items', 'bytes']).default('requests'),
+      /** A storage extension: the queue is kept on disk, bounded by its max_size as well. */
+      storage: z.string().min(1).optional(),
     }),
   ),
   retry_on_failure: section(
@@ -32,6 +40,7 @@ export const senderSettings = {
       enabled: z.boolean().default(true),
       initial_interval: duration('5s'),
       max_interval: duration('30s'),
+      /** 0: retry without a time limit, as in the OpenTelemetry Collector. */
       max_elapsed_time: duration('300s'),
       multiplier: z.number().min(1).default(1.5),
     }),
@@ -41,15 +50,39 @@ export type SenderConfig = z.output<z.ZodObject<typeof senderSettings>>;
 
 export type Send = (batch: SpanBatch, signal: AbortSignal) => Promise<void>;
 
+/** A queued request: in memory, or only where it is on disk (a persistent queue). */
 interface Item {
-  batch: SpanBatch;
+  batch?: SpanBatch;
+  seq?: number;
+  spans: number;
+  bytes: number;
+}
+
+type Outcome = 'delivered' | 'failed' | 'aborted';
+
+function batchBytes(batch: SpanBatch): number {
+  let n = 0;
+  for (const s of batch.spans) n += estimateBytes(s);
+  return n;
+}
+
+/** A record of a persistent queue: the span count, then the spans. */
+function queueRecord(batch: SpanBatch): Buffer {
+  const body = encodeSpans(batch.spans);
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(batch.spans.length, 0);
+  body.copy(out, 4);
+  return out;
 }
 
 /**
  * A bounded queue in front of a transport, drained by a few workers that retry with exponential
- * backoff. A full queue refuses the batch (counted, logged, and surfaced as backpressure so the
- * receiver can answer 503 / RESOURCE_EXHAUSTED); nothing else drops spans but a permanent error or
- * an exhausted retry budget, both counted.
+ * backoff, as the OpenTelemetry Collector's exporterhelper. The bound is counted in requests,
+ * spans or bytes (`sizer`); a full queue refuses the batch, which reaches the client as 503 /
+ * RESOURCE_EXHAUSTED. With `storage`, the queue lives on disk: a batch is acknowledged once it is
+ * written, survives restarts and outages as long as the disk allows, and memory holds only where
+ * each request is. A span is settled (its place in the join's log released) when it is delivered,
+ * given up for good, or durably queued.
  */
 export class QueuedExporter implements Exporter {
   private readonly queue: Item[] = [];
@@ -58,6 +91,9 @@ export class QueuedExporter implements Exporter {
   private stopping = false;
   private readonly abort = new AbortController();
   private lastDropLog = 0;
+  private used = 0;
+  private log: SegmentLog | undefined;
+  private readonly m;
 
   constructor(
     private readonly ctx: CreateContext,
@@ -66,32 +102,94 @@ export class QueuedExporter implements Exporter {
     private readonly close: () => Promise<void> = async () => {},
   ) {
     ctx.telemetry.queueCapacity.set({ exporter: ctx.id }, config.sending_queue.enabled ? config.sending_queue.queue_size : 0);
+    const t = ctx.telemetry;
+    this.m = {
+      spans: t.gauge('span_relay_exporter_queue_spans', 'Spans waiting in an exporter queue.', ['exporter'] as const),
+      bytes: t.gauge('span_relay_exporter_queue_bytes', 'Bytes waiting in an exporter queue (estimated in memory; on disk for a persistent queue).', ['exporter'] as const),
+      recovered: t.counter('span_relay_storage_recovered_spans_total', 'Spans read back from storage at start, to be sent again.', ['component'] as const),
+      storageBytes: t.gauge('span_relay_storage_bytes', 'Bytes a component holds in storage.', ['component'] as const),
+      oldest: t.gauge('span_relay_storage_oldest_entry_age_seconds', 'Age of the oldest record a component still holds in storage.', ['component'] as const),
+    };
+  }
+
+  private size(item: { spans: number; bytes: number }): number {
+    const sizer = this.config.sending_queue.sizer;
+    return sizer === 'requests' ? 1 : sizer === 'items' ? item.spans : item.bytes;
   }
 
   async start(): Promise<void> {
-    const n = this.config.sending_queue.enabled ? this.config.sending_queue.num_consumers : 0;
+    const q = this.config.sending_queue;
+    if (q.enabled && q.storage) {
+      const storage = this.ctx.storage?.(q.storage);
+      if (!storage) throw new Error(`exporter ${this.ctx.id}: storage '${q.storage}' is not running`);
+      const { log, records, problems } = await storage.openLog(`exporter-${this.ctx.id}`);
+      this.log = log;
+      for (const p of problems) this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, ...p }, `persistent queue: ${p.reason}; cut at the last good record`);
+      let recovered = 0;
+      for (const r of records) {
+        const spans = r.body.readUInt32BE(0);
+        recovered += spans;
+        this.push({ seq: r.seq, spans, bytes: r.body.length });
+      }
+      if (recovered > 0) {
+        this.m.recovered.inc({ component: `exporter ${this.ctx.id}` }, recovered);
+        this.ctx.telemetry.logger.info({ exporter: this.ctx.id, spans: recovered, requests: records.length }, 'persistent queue: sending again what the last run had not delivered');
+      }
+    }
+    const n = q.enabled ? q.num_consumers : 0;
     for (let i = 0; i < n; i++) this.workers.push(this.work());
+  }
+
+  private push(item: Item): void {
+    this.queue.push(item);
+    this.used += this.size(item);
+    this.gauges();
+    this.waiters.shift()?.();
+  }
+
+  private gauges(): void {
+    const id = { exporter: this.ctx.id };
+    this.ctx.telemetry.queueSize.set(id, this.queue.length);
+    let spans = 0;
+    let bytes = 0;
+    for (const i of this.queue) {
+      spans += i.spans;
+      bytes += i.bytes;
+    }
+    this.m.spans.set(id, spans);
+    this.m.bytes.set(id, bytes);
+    if (this.log) {
+      this.m.storageBytes.set({ component: `exporter ${this.ctx.id}` }, this.log.bytes);
+      this.m.oldest.set({ component: `exporter ${this.ctx.id}` }, this.log.oldestAgeMs() / 1000);
+    }
   }
 
   async consume(batch: SpanBatch): Promise<void> {
     if (batch.spans.length === 0) return;
-    if (this.stopping) throw new BackpressureError(`exporter ${this.ctx.id} is shutting down`);
-    if (!this.config.sending_queue.enabled) {
-      await this.deliver(batch);
+    if (this.stopping) throw new BackpressureError(`exporter ${this.ctx.id} is shutting down`, 'shutting_down');
+    const q = this.config.sending_queue;
+    if (!q.enabled) {
+      if ((await this.deliver(batch)) !== 'aborted') settle(batch.spans);
+      else this.lostAtShutdown(batch);
       return;
     }
-    if (this.queue.length >= this.config.sending_queue.queue_size) {
+    const body = this.log ? queueRecord(batch) : undefined;
+    const item: Item = { spans: batch.spans.length, bytes: body ? body.length : batchBytes(batch) };
+    if (this.queue.length > 0 && this.used + this.size(item) > q.queue_size) {
       this.ctx.telemetry.droppedSpans.inc({ exporter: this.ctx.id }, batch.spans.length);
       const now = Date.now();
       if (now - this.lastDropLog > 1000) {
         this.lastDropLog = now;
-        this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, dropped: batch.spans.length, queue_size: this.queue.length }, 'sending queue is full: refusing spans');
+        this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, refused: batch.spans.length, queued: this.used, queue_size: q.queue_size, sizer: q.sizer }, 'sending queue is full: refusing spans');
       }
-      throw new BackpressureError(`exporter ${this.ctx.id}: sending queue is full (${this.queue.length} batches)`);
+      throw new BackpressureError(`exporter ${this.ctx.id}: sending queue is full (${this.used} of ${q.queue_size} ${q.sizer})`, 'queue_full');
     }
-    this.queue.push({ batch });
-    this.ctx.telemetry.queueSize.set({ exporter: this.ctx.id }, this.queue.length);
-    this.waiters.shift()?.();
+    if (this.log && body) {
+      item.seq = await this.log.append(body);
+      // On disk now: what the join's log held for these spans can go.
+      settle(batch.spans);
+    } else item.batch = batch;
+    this.push(item);
   }
 
   private async work(): Promise<void> {
@@ -102,16 +200,27 @@ export class QueuedExporter implements Exporter {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
-      this.ctx.telemetry.queueSize.set({ exporter: this.ctx.id }, this.queue.length);
-      try {
-        await this.deliver(item.batch);
-      } catch {
-        // deliver() counts and logs its own failures
+      this.used -= this.size(item);
+      this.gauges();
+      let batch = item.batch;
+      if (!batch && item.seq !== undefined) {
+        const body = await this.log!.read(item.seq);
+        if (!body) continue;
+        batch = { spans: decodeSpans(body.subarray(4)) };
       }
+      const outcome = await this.deliver(batch!);
+      if (outcome === 'aborted') {
+        // Cut by the shutdown deadline: kept on disk for the next run, or lost (counted).
+        if (item.seq === undefined) this.lostAtShutdown(batch!);
+        continue;
+      }
+      if (item.seq !== undefined) this.log!.release(item.seq);
+      else settle(batch!.spans);
     }
   }
 
-  private async deliver(batch: SpanBatch): Promise<void> {
+  /** Sends with retries; never throws. */
+  private async deliver(batch: SpanBatch): Promise<Outcome> {
     const { retry_on_failure: retry, timeout } = this.config;
     const started = Date.now();
     let interval = retry.initial_interval;
@@ -119,27 +228,34 @@ export class QueuedExporter implements Exporter {
       try {
         await this.send(batch, AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeout)]));
         this.ctx.telemetry.exportedSpans.inc({ exporter: this.ctx.id }, batch.spans.length);
-        return;
+        return 'delivered';
       } catch (err) {
         const e = err instanceof ExportError ? err : new ExportError('send_failed', (err as Error).message, true);
+        if (this.abort.signal.aborted) return 'aborted';
         const wait = Math.min(e.retryAfterMs ?? interval * (0.8 + Math.random() * 0.4), retry.max_interval);
-        const giveUp = !e.retryable || !retry.enabled || this.abort.signal.aborted || Date.now() - started + wait > retry.max_elapsed_time;
-        if (giveUp) {
-          // Cut off by the shutdown deadline: acknowledged spans that never reached the backend.
-          const atShutdown = this.abort.signal.aborted;
-          if (atShutdown) this.ctx.telemetry.lostAtShutdown += batch.spans.length;
-          this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: atShutdown ? 'shutdown' : e.retryable ? 'retries_exhausted' : e.code }, batch.spans.length);
+        const outOfTime = retry.max_elapsed_time > 0 && Date.now() - started + wait > retry.max_elapsed_time;
+        if (!e.retryable || !retry.enabled || outOfTime) {
+          this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: e.retryable ? 'retries_exhausted' : e.code }, batch.spans.length);
           this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: batch.spans.length, attempts: attempt, code: e.code }, `export failed, dropping spans: ${e.message}`);
-          throw e;
+          return 'failed';
         }
-        this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, attempt, retry_in_ms: Math.round(wait), code: e.code }, `export failed, will retry: ${e.message}`);
+        this.ctx.telemetry.warnLimited(`export-retry:${this.ctx.id}`, { exporter: this.ctx.id, attempt, retry_in_ms: Math.round(wait), code: e.code }, `export failed, will retry: ${e.message}`, 1000);
         await sleep(wait, undefined, { signal: this.abort.signal }).catch(() => {});
+        if (this.abort.signal.aborted) return 'aborted';
         interval *= retry.multiplier;
       }
     }
   }
 
-  /** Stop taking batches, drain the queue (bounded by the retry budget), then close the transport. */
+  /** Spans with no storage behind them, acknowledged and now undeliverable. */
+  private lostAtShutdown(batch: SpanBatch): void {
+    const lost = batch.spans.filter((s) => !s.ack).length;
+    if (lost === 0) return;
+    this.ctx.telemetry.lostAtShutdown += lost;
+    this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: 'shutdown' }, lost);
+  }
+
+  /** Stop taking batches, drain the queue until `deadline`, then close the transport. */
   async shutdown(deadline = Date.now() + 10_000): Promise<void> {
     this.stopping = true;
     for (const w of this.waiters.splice(0)) w();
@@ -147,13 +263,13 @@ export class QueuedExporter implements Exporter {
     await Promise.all(this.workers);
     clearTimeout(timer);
     const left = this.queue.splice(0);
-    const lost = left.reduce((n, i) => n + i.batch.spans.length, 0);
-    if (lost > 0) {
-      this.ctx.telemetry.lostAtShutdown += lost;
-      this.ctx.telemetry.failedSpans.inc({ exporter: this.ctx.id, reason: 'shutdown' }, lost);
-      this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: lost }, 'shutdown timed out with spans still queued');
-    }
-    this.ctx.telemetry.queueSize.set({ exporter: this.ctx.id }, 0);
+    const kept = left.filter((i) => i.seq !== undefined).reduce((n, i) => n + i.spans, 0);
+    for (const i of left) if (i.batch) this.lostAtShutdown(i.batch);
+    if (kept > 0) this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, spans: kept }, 'shutdown: spans kept in the persistent queue for the next start');
+    const lost = left.filter((i) => i.batch).reduce((n, i) => n + i.batch!.spans.filter((s) => !s.ack).length, 0);
+    if (lost > 0) this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: lost }, 'shutdown timed out with spans still queued');
+    this.used = 0;
+    this.gauges();
     await this.close();
   }
 }

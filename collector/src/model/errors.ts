@@ -43,9 +43,15 @@ export class DecodeError extends SpanRelayError {
   }
 }
 
+/** Why a stage refused: the label of span_relay_receiver_refused_spans_total{reason}. */
+export type BackpressureReason = 'queue_full' | 'storage_full' | 'memory_limit' | 'buffer_full' | 'shutting_down';
+
 /** The next stage cannot take more now; receivers answer 429/503 / RESOURCE_EXHAUSTED. */
 export class BackpressureError extends SpanRelayError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly reason: BackpressureReason = 'queue_full',
+  ) {
     super('backpressure', message);
   }
 }

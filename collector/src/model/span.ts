@@ -68,9 +68,27 @@ export interface Span {
   /** Zipkin's `shared`: this server span reuses its client's span ID. */
   shared?: boolean;
   source: SpanSource;
+  /**
+   * Set when the span was written to storage before it was acknowledged: the exporters settle it
+   * (delivered, durably queued, or given up for good) and a stage that drops it on purpose
+   * (a duplicate) releases it, so the log keeps exactly what may still be lost.
+   */
+  ack?: SpanAck;
   droppedAttributesCount?: number;
   droppedEventsCount?: number;
   droppedLinksCount?: number;
+}
+
+export interface SpanAck {
+  /** One exporter is done with the span. */
+  done(): void;
+  /** The span is dropped on purpose before any exporter: done for all of them. */
+  drop(): void;
+}
+
+/** Settles each span's durability token: every exporter calls it once per span it is done with. */
+export function settle(spans: readonly Span[]): void {
+  for (const s of spans) s.ack?.done();
 }
 
 /** What flows between stages. A batch never holds spans for which a stage already refused. */

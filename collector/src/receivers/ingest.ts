@@ -22,7 +22,7 @@ export async function ingest(result: DecodeResult, next: Consumer, telemetry: Te
       await next.consume({ spans: result.spans });
     } catch (err) {
       if (err instanceof BackpressureError) {
-        telemetry.refusedSpans.inc({ receiver, transport, reason: 'backpressure' }, result.spans.length);
+        telemetry.refusedSpans.inc({ receiver, transport, reason: err.reason }, result.spans.length);
         return { kind: 'backpressure', accepted: 0, rejected: result.rejected, message: err.message };
       }
       throw err;

@@ -46,7 +46,7 @@ export class BatchProcessor implements Processor {
 
   async consume(batch: SpanBatch): Promise<void> {
     if (this.pending.length > 0 && this.pending.length + batch.spans.length > this.maxBuffered) {
-      throw new BackpressureError(`batch: ${this.pending.length} spans wait for the next stage (max_buffered_spans ${this.maxBuffered})`);
+      throw new BackpressureError(`batch: ${this.pending.length} spans wait for the next stage (max_buffered_spans ${this.maxBuffered})`, 'buffer_full');
     }
     for (const s of batch.spans) this.pending.push(s);
     if (this.pending.length >= this.config.send_batch_size) this.kick(0);

@@ -17,6 +17,9 @@ import {
 } from './normalize.js';
 import { TraceWindow, estimateBytes, spanKey, type HeldTrace } from './window.js';
 import { BoundedLabel } from '../../telemetry/telemetry.js';
+import { RecordAck } from '../../storage/ack.js';
+import type { SegmentLog } from '../../storage/segment-log.js';
+import { decodeSpans, encodeSpans } from '../../storage/span-codec.js';
 
 export const joinConfig = section(
   z.strictObject({
@@ -32,6 +35,11 @@ export const joinConfig = section(
     late_span_memory: duration('60s'),
     clock_skew: z.boolean().default(true),
     check_interval: duration('100ms'),
+    /**
+     * A storage extension (file_storage): each request is written to its log before it is
+     * acknowledged, and what the log still holds is put back through the pipeline at start.
+     */
+    storage: z.string().min(1).optional(),
   }),
 );
 export type JoinConfig = z.output<typeof joinConfig>;
@@ -57,6 +65,10 @@ export class JoinProcessor implements Processor {
   private pendingBytes = 0;
   private releasing: Promise<void> = Promise.resolve();
   private readonly m;
+  private log: SegmentLog | undefined;
+  private readonly mRecovered;
+  private readonly mStorageBytes;
+  private readonly mOldest;
   /** Orphan series are labelled by service name, which comes from span data: bounded. */
   private readonly serviceLabel = new BoundedLabel(100);
   /** For tests and `check`: called with every trace as it leaves. */
@@ -77,10 +89,14 @@ export class JoinProcessor implements Processor {
       heldTraces: t.gauge('span_relay_join_traces_held', 'Traces held in the join window.', p),
       heldBytes: t.gauge('span_relay_join_bytes_held', 'Estimated bytes of spans held in the join window.', p),
     };
+    this.mRecovered = t.counter('span_relay_storage_recovered_spans_total', 'Spans read back from storage at start, to be sent again.', ['component'] as const);
+    this.mStorageBytes = t.gauge('span_relay_storage_bytes', 'Bytes a component holds in storage.', ['component'] as const);
+    this.mOldest = t.gauge('span_relay_storage_oldest_entry_age_seconds', 'Age of the oldest record a component still holds in storage.', ['component'] as const);
   }
 
   async start(next: Consumer): Promise<void> {
     this.next = next;
+    if (this.config.storage) await this.recover(this.config.storage);
     this.timer = setInterval(() => {
       this.releasing = this.releasing
         .then(() => this.tick(Date.now()))
@@ -98,15 +114,30 @@ export class JoinProcessor implements Processor {
 
   async consume(batch: SpanBatch): Promise<void> {
     if (this.pendingBytes > this.config.max_bytes) {
-      throw new BackpressureError(`join: ${this.pending.length} released batches wait for the exporters; refusing new spans`);
+      throw new BackpressureError(`join: ${this.pending.length} released batches wait for the exporters; refusing new spans`, 'buffer_full');
     }
+    let spans = batch.spans;
+    if (this.log && spans.length > 0) {
+      // On disk before the client hears "accepted"; a refusal here is the client's 503.
+      const seq = await this.log.append(encodeSpans(spans));
+      const ack = new RecordAck(this.log, seq, spans.length, this.ctx.exporters ?? 1);
+      // Copies: a receiver in several pipelines hands each the same span objects.
+      spans = spans.map((s) => ({ ...s, ack }));
+    }
+    this.hold(spans);
+  }
+
+  private hold(spans: readonly Span[]): void {
     const now = Date.now();
     let dups = 0;
     const over: { trace: HeldTrace; reason: string }[] = [];
-    for (const s of batch.spans) {
+    for (const s of spans) {
       const remembered = this.memory.get(traceKey(s.traceId));
       const held = remembered && remembered.seen.has(spanKey(s)) ? undefined : this.window.add(s, now);
-      if (!held) dups++;
+      if (!held) {
+        dups++;
+        s.ack?.drop();
+      }
       else if (held.spans.length >= this.config.max_spans_per_trace) {
         // A huge trace goes out in parts: each part marked, none lost, the memory joins the next.
         this.window.take(held);
@@ -127,7 +158,38 @@ export class JoinProcessor implements Processor {
     }
   }
 
+  /** Opens the log and puts back through the window what the last run acknowledged but did not deliver. */
+  private async recover(storageId: string): Promise<void> {
+    const storage = this.ctx.storage?.(storageId);
+    if (!storage) throw new Error(`processor ${this.ctx.id}: storage '${storageId}' is not running`);
+    const { log, records, problems } = await storage.openLog(`processor-${this.ctx.id}`);
+    this.log = log;
+    for (const p of problems) this.ctx.telemetry.logger.warn({ processor: this.ctx.id, ...p }, `join log: ${p.reason}; cut at the last good record`);
+    let recovered = 0;
+    for (const r of records) {
+      let spans: Span[];
+      try {
+        spans = decodeSpans(r.body);
+      } catch (err) {
+        this.ctx.telemetry.logger.warn({ processor: this.ctx.id, seq: r.seq, err }, 'join log: a record could not be read; skipped');
+        log.release(r.seq);
+        continue;
+      }
+      const ack = new RecordAck(log, r.seq, spans.length, this.ctx.exporters ?? 1);
+      this.hold(spans.map((s) => ({ ...s, ack })));
+      recovered += spans.length;
+    }
+    if (recovered > 0) {
+      this.mRecovered.inc({ component: `processor ${this.ctx.id}` }, recovered);
+      this.ctx.telemetry.logger.info({ processor: this.ctx.id, spans: recovered, records: records.length }, 'join log: sending again what the last run acknowledged but had not delivered');
+    }
+  }
+
   private gauges(): void {
+    if (this.log) {
+      this.mStorageBytes.set({ component: `processor ${this.ctx.id}` }, this.log.bytes);
+      this.mOldest.set({ component: `processor ${this.ctx.id}` }, this.log.oldestAgeMs() / 1000);
+    }
     this.m.heldTraces.set({ processor: this.ctx.id }, this.window.size);
     this.m.heldBytes.set({ processor: this.ctx.id }, this.window.bytes);
   }
@@ -164,7 +226,9 @@ export class JoinProcessor implements Processor {
         await this.next!.consume({ spans });
       } catch (err) {
         if (err instanceof BackpressureError) return; // retried on the next tick
-        this.ctx.telemetry.logger.error({ err, processor: this.ctx.id, spans: spans.length }, 'join: next stage failed; spans dropped');
+        this.ctx.telemetry.reportUnexpected(err, `processor ${this.ctx.id}`);
+        this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: spans.length }, 'join: next stage failed; spans dropped');
+        for (const s of spans) s.ack?.drop();
       }
       this.pending.shift();
       this.pendingBytes -= spans.reduce((n, s) => n + estimateBytes(s), 0);
@@ -231,7 +295,8 @@ export class JoinProcessor implements Processor {
       await this.flushPending();
     }
     if (this.pending.length > 0) {
-      const lost = this.pending.reduce((n, b) => n + b.length, 0);
+      // Spans written to the log are not lost: the next start sends them again.
+      const lost = this.pending.reduce((n, b) => n + b.filter((s) => !s.ack).length, 0);
       this.ctx.telemetry.lostAtShutdown += lost;
       this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: lost }, 'join: shutdown timed out with spans the exporters would not take');
     }

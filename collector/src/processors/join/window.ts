@@ -1,5 +1,7 @@
 import type { Span } from '../../model/span.js';
 import { traceKey } from './normalize.js';
+import { estimateBytes } from '../../model/size.js';
+export { estimateBytes };
 
 export interface HeldTrace {
   key: string;
@@ -11,22 +13,6 @@ export interface HeldTrace {
   bytes: number;
 }
 
-/** A rough, cheap size of a span in memory, to bound what the window holds. */
-export function estimateBytes(s: Span): number {
-  let n = 320 + s.name.length * 2;
-  for (const k in s.attributes) {
-    const v = s.attributes[k];
-    n += 48 + k.length * 2 + (typeof v === 'string' ? v.length * 2 : 16);
-  }
-  n += s.events.length * 96 + s.links.length * 96;
-  return n;
-}
-
-/**
- * What makes two spans "the same span" for duplicate dropping: IDs, kind and both timestamps. A
- * client's retry of a request is the same span; a span replayed with shifted times, or another
- * span that reuses an ID, is not, and is kept.
- */
 export const spanKey = (s: Span): string => `${s.spanId}|${s.kind}|${s.parentSpanId ?? ''}|${s.startTimeUnixNano}|${s.endTimeUnixNano}`;
 
 /**
