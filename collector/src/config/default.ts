@@ -17,6 +17,9 @@ receivers:
       thrift_compact:
       thrift_binary:
 processors:
+  memory_limiter:
+    limit_mib: 512
+    spike_limit_mib: 128
   join:
   batch:
 exporters:
@@ -26,6 +29,6 @@ service:
   pipelines:
     traces:
       receivers: [zipkin, opencensus, otlp, jaeger]
-      processors: [join, batch]
+      processors: [memory_limiter, join, batch]
       exporters: [file]
 `;

@@ -6,8 +6,12 @@
  * torn or corrupt tail is cut off at the last good record and reported, never fatal.
  *
  *   record: "SRW1" | u32 body length | u64 sequence | u32 CRC-32 of (sequence, body) | body
+ *
+ * Releases are kept in memory; a clean close writes, beside each segment still in use, which of
+ * its records are still live (`<segment>.live`), so a restart reads back only those. After a
+ * crash every record of a segment still in use comes back: at least once, never lost.
  */
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, truncateSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -54,6 +58,18 @@ interface Waiting {
 
 const segmentName = (firstSeq: number): string => `${String(firstSeq).padStart(16, '0')}.wal`;
 
+/** The live records a clean close wrote down; consumed (deleted) by the open that reads it. */
+function readLiveList(file: string): Set<number> | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const list = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    unlinkSync(file);
+    return Array.isArray(list) ? new Set(list.filter((x): x is number => typeof x === 'number')) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function frame(seq: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(HEADER + body.length);
   out.writeUInt32BE(MAGIC, 0);
@@ -92,6 +108,7 @@ export class SegmentLog {
     for (const name of files) {
       const file = join(options.directory, name);
       const buf = readFileSync(file);
+      const liveList = readLiveList(`${file}.live`);
       const segment: Segment = { file, firstSeq: Number(name.slice(0, -4)), bytes: 0, live: new Map() };
       let pos = 0;
       while (pos < buf.length) {
@@ -117,8 +134,10 @@ export class SegmentLog {
           break;
         }
         const seq = Number(buf.readBigUInt64BE(pos + 8));
-        segment.live.set(seq, { offset: pos + HEADER, length, at: Date.now() });
-        records.push({ seq, body: Buffer.from(body) });
+        if (!liveList || liveList.has(seq)) {
+          segment.live.set(seq, { offset: pos + HEADER, length, at: Date.now() });
+          records.push({ seq, body: Buffer.from(body) });
+        }
         log.nextSeq = Math.max(log.nextSeq, seq + 1);
         pos += HEADER + length;
       }
@@ -250,6 +269,7 @@ export class SegmentLog {
     try {
       this.bytes -= statSync(segment.file).size;
       unlinkSync(segment.file);
+      if (existsSync(`${segment.file}.live`)) unlinkSync(`${segment.file}.live`);
     } catch {
       // Already gone: nothing to free.
     }
@@ -264,5 +284,6 @@ export class SegmentLog {
       await fh.close();
       this.dropIfDone(segment);
     }
+    for (const s of this.segments) writeFileSync(`${s.file}.live`, JSON.stringify([...s.live.keys()]));
   }
 }

@@ -150,6 +150,8 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
   metadata: grpc.Metadata[] = [];
   /** A backend that takes requests and never answers (a hung Jaeger). */
   hang = false;
+  /** A slow backend: each answer this much later. */
+  delayMs = 0;
 
   count(): number {
     return flattenOtlp(this.requests).length;
@@ -168,9 +170,13 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
           cb({ code: f.grpcCode ?? grpc.status.UNAVAILABLE, details: 'sink told to fail' });
           return;
         }
-        this.metadata.push(call.metadata);
-        this.record(call.request);
-        cb(null, this.partialSuccess ? { partialSuccess: this.partialSuccess } : {});
+        const answer = () => {
+          this.metadata.push(call.metadata);
+          this.record(call.request);
+          cb(null, this.partialSuccess ? { partialSuccess: this.partialSuccess } : {});
+        };
+        if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+        else answer();
       },
     });
     this.endpoint = await bindGrpc(this.server, tls);
