@@ -7,6 +7,7 @@ import { bytesPerHeldSpan, joinThroughput } from './join.js';
 import { kitBench } from './kit.js';
 import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
+import { walBench } from './wal.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -33,6 +34,13 @@ async function main(): Promise<void> {
   const held = await bytesPerHeldSpan(traces);
   if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
   else console.log('  (run with --expose-gc for bytes held per span)');
+
+  const wal = await walBench(Number(process.env.BENCH_WAL_SECONDS ?? 5));
+  console.log('\njoin write-ahead log at a steady 10,000 spans/s (requests of 100 spans), in process: CPU of this process, time to acknowledge a request');
+  const none = wal[0]!;
+  for (const w of wal) {
+    console.log(`  ${w.mode.padEnd(10)} CPU ${w.cpuPercent.toFixed(1).padStart(5)}% of one core (${w === none ? 'baseline' : `+${(w.cpuPercent - none.cpuPercent).toFixed(1)} points`})   ack p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms`);
+  }
 
   const jt2 = jaegerThriftBench(2000);
   console.log(`\njaeger_thrift encoding, ${jt2.spans} spans in batches of 100 (3 runs after a warm-up)`);
