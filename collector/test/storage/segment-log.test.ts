@@ -67,7 +67,7 @@ describe('segment log', () => {
     await torn.log.close();
     // Flip a byte inside the second record's body: it and what follows it in that segment go.
     const buf = readFileSync(join(dir, file!));
-    buf[20 + 6 + 20 + 2] ^= 0xff;
+    buf[20 + 6 + 20 + 2]! ^= 0xff;
     writeFileSync(join(dir, file!), buf);
     const corrupt = await SegmentLog.open(options(dir));
     expect(corrupt.records.map((r) => r.body.toString())).toEqual(['good 0', 'after the cut']);
