@@ -46,6 +46,13 @@ export interface CreateContext {
   storage?: (id: string) => StorageProvider | undefined;
   /** Processors: how many exporters the pipeline ends in (each settles every span once). */
   exporters?: number;
+  /** An authenticator extension by its id (`bearertokenauth`). */
+  authenticator?: (id: string) => Authenticator | undefined;
+}
+
+/** What an auth extension gives a receiver: is this Authorization header (or metadata) good? */
+export interface Authenticator {
+  authenticate(authorization: string | undefined): boolean;
 }
 
 /** What a storage extension gives a component: its own log, with what it still held. */

@@ -13,6 +13,7 @@ import { jaegerExporterFactory, jaegerThriftExporterFactory } from './exporters/
 import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { healthCheckExtensionFactory } from './extensions/health_check/index.js';
 import { fileStorageExtensionFactory } from './extensions/file_storage/index.js';
+import { bearerTokenAuthExtensionFactory } from './extensions/bearertokenauth/index.js';
 
 /** Every component span-relay has, by kind: the one list to extend when adding a component. */
 export interface Components {
@@ -26,7 +27,7 @@ export const builtinComponents: Components = {
   receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory, jaegerReceiverFactory],
   processor: [memoryLimiterProcessorFactory, joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
   exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory],
-  extension: [healthCheckExtensionFactory, fileStorageExtensionFactory],
+  extension: [healthCheckExtensionFactory, fileStorageExtensionFactory, bearerTokenAuthExtensionFactory],
 };
 
 export function typesOf(components: Components, kind: ComponentKind): string[] {

@@ -1,5 +1,6 @@
-import type { Consumer, CreateContext, Exporter, Extension, Processor, Receiver, StorageProvider } from './component.js';
+import type { Authenticator, Consumer, CreateContext, Exporter, Extension, Processor, Receiver, StorageProvider } from './component.js';
 import { ConfigError } from './model/errors.js';
+import { serverTls } from './security/server-tls.js';
 import { builtinComponents, type Components } from './components.js';
 import type { CollectorConfig, ComponentConfig } from './config/load.js';
 import type { SpanBatch } from './model/span.js';
@@ -25,6 +26,19 @@ function checkStorageReferences(config: CollectorConfig): void {
   };
   for (const p of config.processors.values()) check(`processors.${p.id}.storage`, (p.config as { storage?: unknown }).storage);
   for (const e of config.exporters.values()) check(`exporters.${e.id}.sending_queue.storage`, (e.config as { sending_queue?: { storage?: unknown } }).sending_queue?.storage);
+  // `auth: { authenticator: <id> }` anywhere in a receiver's config.
+  for (const r of config.receivers.values()) {
+    const walk = (v: unknown, path: string): void => {
+      if (!v || typeof v !== 'object') return;
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'auth' && x && typeof x === 'object' && typeof (x as { authenticator?: unknown }).authenticator === 'string') {
+          const id = (x as { authenticator: string }).authenticator;
+          if (!running.has(id)) errors.push(`${path}.auth.authenticator: '${id}' is not an extension listed in service.extensions`);
+        } else walk(x, `${path}.${k}`);
+      }
+    };
+    walk(r.config, `receivers.${r.id}`);
+  }
   if (errors.length > 0) throw new ConfigError('', errors.join('\n'));
 }
 
@@ -65,9 +79,10 @@ export class Collector {
     const components = options.components ?? builtinComponents;
     this.telemetry = options.telemetry ?? new Telemetry({ level: config.telemetry.logLevel });
     const storages = new Map<string, StorageProvider>();
+    const authenticators = new Map<string, Authenticator>();
     const make = <T>(c: ComponentConfig, extra: Partial<CreateContext> = {}): T => {
       const factory = components[c.kind].find((f) => f.type === c.type)!;
-      const ctx: CreateContext = { id: c.id, telemetry: this.telemetry, storage: (id) => storages.get(id), ...extra };
+      const ctx: CreateContext = { id: c.id, telemetry: this.telemetry, storage: (id) => storages.get(id), authenticator: (id) => authenticators.get(id), ...extra };
       return (factory.create as (cfg: unknown, ctx: CreateContext) => T)(c.config, ctx);
     };
     checkStorageReferences(config);
@@ -75,6 +90,7 @@ export class Collector {
       const e = make<Extension>(c);
       this.extensions.push(e);
       if ('openLog' in e) storages.set(c.id, e as unknown as StorageProvider);
+      if ('authenticate' in e) authenticators.set(c.id, e as unknown as Authenticator);
     }
     for (const c of config.exporters.values()) this.exporters.set(c.id, make<Exporter>(c));
     for (const p of config.pipelines) {
@@ -83,7 +99,7 @@ export class Collector {
     }
     for (const c of config.receivers.values()) this.receivers.set(c.id, make<Receiver>(c));
     const adminEndpoint = options.adminEndpoint ?? config.telemetry.metricsAddress;
-    if (adminEndpoint !== false) this.admin = new AdminServer(adminEndpoint, this.telemetry, () => this.running);
+    if (adminEndpoint !== false) this.admin = new AdminServer(adminEndpoint, this.telemetry, () => this.running, serverTls(config.telemetry.metricsTls, 'service.telemetry.metrics', adminEndpoint, this.telemetry));
   }
 
   async start(): Promise<void> {

@@ -5,7 +5,7 @@ import type { ComponentKind } from '../component.js';
 import type { Components } from '../components.js';
 import { typesOf } from '../components.js';
 import { ConfigError } from '../model/errors.js';
-import { duration, endpoint, section } from './schema-helpers.js';
+import { duration, endpoint, section, serverTlsSettings, type ServerTlsSettings } from './schema-helpers.js';
 
 const KIND_KEYS = { receiver: 'receivers', processor: 'processors', exporter: 'exporters', extension: 'extensions' } as const;
 
@@ -29,7 +29,7 @@ const topSchema = z.strictObject({
     telemetry: section(
       z.strictObject({
         logs: section(z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).loose()),
-        metrics: section(z.strictObject({ address: endpoint('0.0.0.0:8888'), level: z.string().optional() }).loose()),
+        metrics: section(z.strictObject({ address: endpoint('0.0.0.0:8888'), level: z.string().optional(), tls: serverTlsSettings.optional() }).loose()),
       }).loose(),
     ),
   }),
@@ -48,7 +48,7 @@ export interface CollectorConfig {
   exporters: Map<string, ComponentConfig>;
   extensions: ComponentConfig[];
   pipelines: { name: string; receivers: string[]; processors: string[]; exporters: string[] }[];
-  telemetry: { logLevel: string; metricsAddress: string };
+  telemetry: { logLevel: string; metricsAddress: string; metricsTls?: ServerTlsSettings | undefined };
   shutdownTimeoutMs: number;
 }
 
@@ -151,7 +151,7 @@ export function parseConfig(yamlText: string, components: Components, env: NodeJ
     exporters: new Map(),
     extensions: [],
     pipelines: [],
-    telemetry: { logLevel: c.service.telemetry.logs.level, metricsAddress: c.service.telemetry.metrics.address },
+    telemetry: { logLevel: c.service.telemetry.logs.level, metricsAddress: c.service.telemetry.metrics.address, metricsTls: c.service.telemetry.metrics.tls },
     shutdownTimeoutMs: c.service.shutdown_timeout,
   };
   const pipelineNames = Object.keys(c.service.pipelines);

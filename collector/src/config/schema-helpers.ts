@@ -102,3 +102,43 @@ export const grpcServerSettings = {
     }),
   ),
 };
+
+const tlsVersion = z.enum(['1.0', '1.1', '1.2', '1.3']);
+const pemFields = {
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+  cert_pem: z.string().min(1).optional(),
+  key_pem: z.string().min(1).optional(),
+  min_version: tlsVersion.default('1.2'),
+  max_version: tlsVersion.optional(),
+  /** Besides watching the files, read them again this often. */
+  reload_interval: duration('1m'),
+};
+
+/** TLS on a receiver or an admin endpoint (the OpenTelemetry Collector's configtls names). */
+export const serverTlsSettings = z
+  .strictObject({
+    ...pemFields,
+    /** Require client certificates signed by this CA (mTLS). */
+    client_ca_file: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.cert_file || t.cert_pem) && (t.key_file || t.key_pem), { message: 'a TLS server needs cert_file and key_file (or cert_pem and key_pem)' });
+export type ServerTlsSettings = z.output<typeof serverTlsSettings>;
+
+/** TLS on an exporter: plaintext with `insecure`, else verified against the system CAs or `ca_file`. */
+export const clientTlsSettings = section(
+  z.strictObject({
+    ...pemFields,
+    insecure: z.boolean().default(false),
+    /** Testing only: do not check the server's certificate. */
+    insecure_skip_verify: z.boolean().default(false),
+    ca_file: z.string().min(1).optional(),
+    ca_pem: z.string().min(1).optional(),
+    /** The name to check the server's certificate against, when it is not the endpoint's host. */
+    server_name_override: z.string().min(1).optional(),
+  }),
+);
+export type ClientTlsSettings = z.output<typeof clientTlsSettings>;
+
+/** `auth: { authenticator: <extension id> }` on a receiver protocol (the OTel shape). */
+export const authSettings = z.strictObject({ authenticator: z.string().min(1) }).optional();

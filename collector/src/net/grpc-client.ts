@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ExportError } from '../exporters/sender.js';
 import { passThrough } from './grpc-server.js';
+import type { TlsSource } from './tls.js';
 
 // The codes gRPC clients retry on, as the OTLP exporter specification lists them.
 const RETRYABLE = new Set([
@@ -18,21 +19,37 @@ export interface GrpcClientOptions {
   insecure: boolean;
   /** TLS without checking the server's certificate (testing only). */
   insecureSkipVerify?: boolean;
+  /** A private CA and/or a client certificate (mTLS), followed as the files change. */
+  tls?: TlsSource | undefined;
+  /** Check the server's certificate against this name instead of the endpoint's host. */
+  serverNameOverride?: string | undefined;
   headers: Record<string, string>;
   compression: 'gzip' | 'none';
 }
 
 /** A unary gRPC client over raw bytes; encoding stays with the caller. */
 export class UnaryGrpcClient {
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
 
   constructor(private readonly options: GrpcClientOptions) {
-    const target = options.endpoint.replace(/^(https?|grpc):\/\//, '');
-    const creds = options.insecure
-      ? grpc.credentials.createInsecure()
-      : grpc.credentials.createSsl(null, null, null, options.insecureSkipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {});
-    this.client = new grpc.Client(target, creds, {
-      ...(options.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
+    this.client = this.connect();
+    // A rotated client certificate or CA: new connections use it; the old channel drains.
+    options.tls?.subscribe(() => {
+      const old = this.client;
+      this.client = this.connect();
+      setTimeout(() => old.close(), 30_000).unref();
+    });
+  }
+
+  private connect(): grpc.Client {
+    const o = this.options;
+    const target = o.endpoint.replace(/^(https?|grpc):\/\//, '');
+    const m = o.tls?.material;
+    const verify: grpc.VerifyOptions = o.insecureSkipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {};
+    const creds = o.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(m?.ca ?? null, m?.key ?? null, m?.cert ?? null, verify);
+    return new grpc.Client(target, creds, {
+      ...(o.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
+      ...(o.serverNameOverride ? { 'grpc.ssl_target_name_override': o.serverNameOverride, 'grpc.default_authority': o.serverNameOverride } : {}),
     });
   }
 
@@ -53,6 +70,7 @@ export class UnaryGrpcClient {
   }
 
   close(): void {
+    this.options.tls?.stop();
     this.client.close();
   }
 }

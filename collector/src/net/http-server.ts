@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { handshakeFailure, secureContextOptions, type ServerTls } from './tls.js';
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
 import type { Transform } from 'node:stream';
@@ -82,6 +84,8 @@ export interface HttpServerOptions {
   read_timeout: number;
   idle_timeout: number;
   max_connections: number;
+  /** HTTPS instead of HTTP, following the certificate files as they change. */
+  tls?: ServerTls | undefined;
 }
 export const DEFAULT_HTTP_SERVER: HttpServerOptions = { read_header_timeout: 10_000, read_timeout: 30_000, idle_timeout: 60_000, max_connections: 4096 };
 
@@ -90,6 +94,10 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Prom
 /** An HTTP server that owns its lifecycle: listen on an endpoint, close with in-flight requests drained. */
 export class HttpServer {
   private server: Server | undefined;
+
+  get secure(): boolean {
+    return this.options.tls !== undefined;
+  }
 
   constructor(
     private readonly endpoint: string,
@@ -103,13 +111,23 @@ export class HttpServer {
     const o = this.options;
     // Node checks the header and request deadlines on this interval: keep it well under them.
     const checkEvery = Math.max(50, Math.min(1000, Math.floor(Math.min(o.read_header_timeout, o.read_timeout) / 4)));
-    const server = createServer({ headersTimeout: o.read_header_timeout, requestTimeout: o.read_timeout, connectionsCheckingInterval: checkEvery }, (req, res) => {
+    const settings = { headersTimeout: o.read_header_timeout, requestTimeout: o.read_timeout, connectionsCheckingInterval: checkEvery };
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
       this.handler(req, res).catch((err: unknown) => {
         this.onError(err);
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();
       });
-    });
+    };
+    const tls = o.tls;
+    let server: Server;
+    if (tls) {
+      const https: HttpsServer = createHttpsServer({ ...settings, ...secureContextOptions(tls.source.files, tls.source.material), requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert }, handle);
+      // New connections get the new pair; established ones keep theirs.
+      tls.source.subscribe((m) => https.setSecureContext(secureContextOptions(tls.source.files, m)));
+      https.on('tlsClientError', (err) => tls.onHandshakeError(handshakeFailure(err)));
+      server = https as unknown as Server;
+    } else server = createServer(settings, handle);
     server.keepAliveTimeout = o.idle_timeout;
     server.maxConnections = o.max_connections;
     await new Promise<void>((resolve, reject) => {
@@ -138,6 +156,7 @@ export class HttpServer {
    * header and request timeouts once the server is closing).
    */
   async shutdown(graceMs = 5000): Promise<void> {
+    this.options.tls?.source.stop();
     const server = this.server;
     if (!server) return;
     this.server = undefined;

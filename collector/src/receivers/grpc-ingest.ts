@@ -17,8 +17,14 @@ export function unaryIngest(
   decode: (body: Buffer) => DecodeResult,
   respond: (outcome: IngestOutcome) => Buffer | grpc.ServiceError,
   onRequest?: (body: Buffer) => void,
+  authorize?: (authorization: string | undefined) => boolean,
 ): grpc.handleUnaryCall<Buffer, Buffer> {
   return (call, callback) => {
+    if (authorize && !authorize(metadataAuthorization(call.metadata))) {
+      ctx.telemetry.refusedSpans.inc({ receiver, transport: 'grpc', reason: 'unauthenticated' });
+      callback(statusError(grpc.status.UNAUTHENTICATED, 'missing or wrong authorization (bearer token)'));
+      return;
+    }
     onRequest?.(call.request);
     let result: DecodeResult;
     try {
@@ -49,6 +55,11 @@ export function unaryIngest(
       },
     );
   };
+}
+
+export function metadataAuthorization(md: grpc.Metadata): string | undefined {
+  const v = md.get('authorization')[0];
+  return typeof v === 'string' ? v : undefined;
 }
 
 /**

@@ -8,15 +8,20 @@ import type { CaptureProtocol } from '../capture/format.js';
 import { ingest, refuseRequest, rejectedSummary } from './ingest.js';
 import { DEFAULT_LIMITS, type DecodeLimits } from '../model/limits.js';
 import { graceUntil } from '../net/http-server.js';
+import type { ServerTlsSettings } from '../config/schema-helpers.js';
+import { serverTls } from '../security/server-tls.js';
+import { authCheck } from '../security/auth.js';
 
-export interface HttpReceiverSettings extends Partial<HttpServerOptions> {
+export interface HttpReceiverSettings extends Partial<Omit<HttpServerOptions, 'tls'>> {
   endpoint: string;
+  tls?: ServerTlsSettings | undefined;
+  auth?: { authenticator: string } | undefined;
   max_request_body_size: number;
   limits?: DecodeLimits | undefined;
   capture?: CaptureConfig | undefined;
 }
 
-function definedOnly(s: Partial<HttpServerOptions>): Partial<HttpServerOptions> {
+function definedOnly(s: Partial<Omit<HttpServerOptions, 'tls'>>): Partial<HttpServerOptions> {
   const out: Partial<HttpServerOptions> = {};
   for (const k of ['read_header_timeout', 'read_timeout', 'idle_timeout', 'max_connections'] as const) if (s[k] !== undefined) out[k] = s[k];
   return out;
@@ -37,16 +42,19 @@ export abstract class HttpSpanReceiver implements Receiver {
   protected readonly announce: boolean = true;
   /** How much work one request may ask; decoders take it. */
   protected readonly limits: DecodeLimits;
+  private readonly authorize: ((authorization: string | undefined) => boolean) | undefined;
 
   constructor(
     private readonly settings: HttpReceiverSettings,
     protected readonly ctx: CreateContext,
     private readonly paths: Record<string, string>,
     private readonly defaultContentType = '',
+    where = `receivers.${ctx.id}`,
   ) {
+    this.authorize = authCheck(settings.auth, ctx);
     this.limits = settings.limits ?? DEFAULT_LIMITS;
     if (settings.capture?.enabled) this.capture = new CaptureWriter(settings.capture, ctx.id, ctx.telemetry);
-    this.server = new HttpServer(settings.endpoint, (req, res) => this.handle(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), { ...DEFAULT_HTTP_SERVER, ...definedOnly(settings) });
+    this.server = new HttpServer(settings.endpoint, (req, res) => this.handle(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), { ...DEFAULT_HTTP_SERVER, ...definedOnly(settings), tls: serverTls(settings.tls, where, settings.endpoint, ctx.telemetry) });
   }
 
   /** Decodes one request body; throws DecodeError for a body that holds no readable spans. */
@@ -76,6 +84,11 @@ export abstract class HttpSpanReceiver implements Receiver {
     }
     if (req.method !== 'POST') {
       sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
+      return;
+    }
+    if (this.authorize && !this.authorize(req.headers.authorization)) {
+      this.ctx.telemetry.refusedSpans.inc({ receiver: this.receiver, transport, reason: 'unauthenticated' });
+      sendJson(res, 401, { error: 'missing or wrong authorization (bearer token)' }, { 'www-authenticate': 'Bearer', connection: 'close' });
       return;
     }
     const contentType = (req.headers['content-type'] ?? this.defaultContentType).split(';')[0]!.trim().toLowerCase();

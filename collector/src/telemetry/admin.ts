@@ -1,11 +1,12 @@
-import { HttpServer, sendJson, sendText } from '../net/http-server.js';
+import { DEFAULT_HTTP_SERVER, HttpServer, sendJson, sendText } from '../net/http-server.js';
+import type { ServerTls } from '../net/tls.js';
 import type { Telemetry } from './telemetry.js';
 
 /** Admin port: Prometheus /metrics, /healthz (process up) and /readyz (pipelines running). */
 export class AdminServer {
   private readonly server: HttpServer;
 
-  constructor(endpoint: string, telemetry: Telemetry, ready: () => boolean) {
+  constructor(endpoint: string, telemetry: Telemetry, ready: () => boolean, tls?: ServerTls) {
     this.server = new HttpServer(
       endpoint,
       async (req, res) => {
@@ -27,6 +28,7 @@ export class AdminServer {
         }
       },
       (err) => telemetry.logger.error({ err }, 'admin server failed'),
+      { ...DEFAULT_HTTP_SERVER, tls },
     );
   }
 

@@ -6,7 +6,8 @@ import { bigIntToLong, nanosToTimestamp } from '../../model/time.js';
 import { UnaryGrpcClient } from '../../net/grpc-client.js';
 import { protoType } from '../../protocol/proto.js';
 import { ExportError, httpStatusError, QueuedExporter, senderSettings } from '../sender.js';
-import { headersSetting, isInsecure, tlsSettings } from '../tls.js';
+import { clientTlsSource, headersSetting, isInsecure, tlsSettings } from '../tls.js';
+import { headerValue, HttpPoster, type HttpAnswer } from '../../net/http-client.js';
 import { encodeJaegerThriftBatch } from './thrift.js';
 import { toJaegerBatches, type JaegerBatch, type JaegerTag } from './translate.js';
 
@@ -55,7 +56,7 @@ export const jaegerExporterFactory = exporterFactory({
   type: 'jaeger',
   config: jaegerGrpcExporterConfig,
   create: (config, ctx) => {
-    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), insecureSkipVerify: config.tls.insecure_skip_verify, headers: config.headers, compression: config.compression });
+    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), insecureSkipVerify: config.tls.insecure_skip_verify, tls: clientTlsSource(config.tls, ctx), serverNameOverride: config.tls.server_name_override, headers: config.headers, compression: config.compression });
     return new QueuedExporter(
       ctx,
       config,
@@ -69,6 +70,7 @@ export const jaegerExporterFactory = exporterFactory({
 
 export const jaegerThriftExporterConfig = z.strictObject({
   endpoint: z.string().url().describe('the collector URL, e.g. http://jaeger:14268/api/traces'),
+  tls: tlsSettings,
   headers: headersSetting,
   ...senderSettings,
 });
@@ -80,17 +82,22 @@ export const jaegerThriftExporterFactory = exporterFactory({
   create: (config, ctx) => {
     const url = new URL(config.endpoint);
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/api/traces';
-    return new QueuedExporter(ctx, config, async (batch, signal) => {
-      for (const b of toJaegerBatches(batch)) {
-        let res: Response;
-        try {
-          res = await fetch(url, { method: 'POST', body: encodeJaegerThriftBatch(b), signal, headers: { 'content-type': 'application/vnd.apache.thrift.binary', ...config.headers } });
-        } catch (err) {
-          throw new ExportError('connection_failed', `POST ${url.href}: ${(err as Error).message}`, true);
+    const poster = new HttpPoster({ source: clientTlsSource(config.tls, ctx), skipVerify: config.tls.insecure_skip_verify, serverName: config.tls.server_name_override });
+    return new QueuedExporter(
+      ctx,
+      config,
+      async (batch, signal) => {
+        for (const b of toJaegerBatches(batch)) {
+          let res: HttpAnswer;
+          try {
+            res = await poster.post(url, encodeJaegerThriftBatch(b), { 'content-type': 'application/vnd.apache.thrift.binary', ...config.headers }, signal);
+          } catch (err) {
+            throw new ExportError('connection_failed', `POST ${url.href}: ${(err as Error).message}`, true);
+          }
+          if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, res.body.toString('utf8'), headerValue(res.headers['retry-after']));
         }
-        const text = await res.text();
-        if (!res.ok) throw httpStatusError(res.status, text, res.headers.get('retry-after'));
-      }
-    });
+      },
+      async () => poster.close(),
+    );
   },
 });

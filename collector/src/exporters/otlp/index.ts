@@ -5,7 +5,8 @@ import { UnaryGrpcClient } from '../../net/grpc-client.js';
 import { modelToOtlpRequest } from '../../protocol/otlp.js';
 import { protoType } from '../../protocol/proto.js';
 import { ExportError, httpStatusError, QueuedExporter, senderSettings } from '../sender.js';
-import { headersSetting, isInsecure, tlsSettings } from '../tls.js';
+import { clientTlsSource, headersSetting, isInsecure, tlsSettings } from '../tls.js';
+import { headerValue, HttpPoster, type HttpAnswer } from '../../net/http-client.js';
 
 const TRACE_EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -39,7 +40,7 @@ export const otlpExporterFactory = exporterFactory({
   type: 'otlp',
   config: otlpGrpcExporterConfig,
   create: (config, ctx) => {
-    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), insecureSkipVerify: config.tls.insecure_skip_verify, headers: config.headers, compression: config.compression });
+    const client = new UnaryGrpcClient({ endpoint: config.endpoint, insecure: isInsecure(config.endpoint, config.tls), insecureSkipVerify: config.tls.insecure_skip_verify, tls: clientTlsSource(config.tls, ctx), serverNameOverride: config.tls.server_name_override, headers: config.headers, compression: config.compression });
     return new QueuedExporter(
       ctx,
       config,
@@ -53,6 +54,7 @@ export const otlpHttpExporterConfig = z
   .strictObject({
     endpoint: z.string().url().optional(),
     traces_endpoint: z.string().url().optional(),
+    tls: tlsSettings,
     headers: headersSetting,
     compression: z.enum(['gzip', 'none']).default('gzip'),
     ...senderSettings,
@@ -66,24 +68,25 @@ export const otlpHttpExporterFactory = exporterFactory({
   create: (config, ctx) => {
     const url = config.traces_endpoint ?? `${config.endpoint!.replace(/\/$/, '')}/v1/traces`;
     const { gzip } = config.compression === 'gzip' ? { gzip: true } : { gzip: false };
-    return new QueuedExporter(ctx, config, async (batch, signal) => {
-      let body: Uint8Array = encodeOtlpRequest(batch);
-      if (gzip) body = await gzipAsync(body);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          body,
-          signal,
-          headers: { 'content-type': 'application/x-protobuf', ...(gzip ? { 'content-encoding': 'gzip' } : {}), ...config.headers },
-        });
-      } catch (err) {
-        throw new ExportError('connection_failed', `POST ${url}: ${(err as Error).message}`, true);
-      }
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (!res.ok) throw httpStatusError(res.status, Buffer.from(bytes).toString('utf8'), res.headers.get('retry-after'));
-      if ((res.headers.get('content-type') ?? '').includes('protobuf')) logPartialSuccess(ctx, bytes);
-    });
+    const poster = new HttpPoster({ source: clientTlsSource(config.tls, ctx), skipVerify: config.tls.insecure_skip_verify, serverName: config.tls.server_name_override });
+    const target = new URL(url);
+    return new QueuedExporter(
+      ctx,
+      config,
+      async (batch, signal) => {
+        let body: Uint8Array = encodeOtlpRequest(batch);
+        if (gzip) body = await gzipAsync(body);
+        let res: HttpAnswer;
+        try {
+          res = await poster.post(target, body, { 'content-type': 'application/x-protobuf', ...(gzip ? { 'content-encoding': 'gzip' } : {}), ...config.headers }, signal);
+        } catch (err) {
+          throw new ExportError('connection_failed', `POST ${url}: ${(err as Error).message}`, true);
+        }
+        if (res.status < 200 || res.status >= 300) throw httpStatusError(res.status, res.body.toString('utf8'), headerValue(res.headers['retry-after']));
+        if ((headerValue(res.headers['content-type']) ?? '').includes('protobuf')) logPartialSuccess(ctx, res.body);
+      },
+      async () => poster.close(),
+    );
   },
 });
 

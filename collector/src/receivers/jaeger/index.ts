@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
-import { endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
+import { authSettings, endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
+import { serverTls } from '../../security/server-tls.js';
+import { authCheck } from '../../security/auth.js';
 import { captureConfig } from '../../capture/writer.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
 import { graceUntil } from '../../net/http-server.js';
@@ -10,8 +12,8 @@ import { JaegerAgentServer } from './agent.js';
 import { decodeJaegerPostSpans } from './decode-proto.js';
 import { JaegerThriftHttpReceiver } from './thrift-http.js';
 
-const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024), ...httpServerSettings });
-const grpcProtocol = z.strictObject({ endpoint: endpoint('0.0.0.0:14250'), max_recv_msg_size_mib: z.number().positive().default(4), ...grpcServerSettings });
+const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024), ...httpServerSettings, tls: serverTlsSettings.optional(), auth: authSettings });
+const grpcProtocol = z.strictObject({ endpoint: endpoint('0.0.0.0:14250'), max_recv_msg_size_mib: z.number().positive().default(4), ...grpcServerSettings, tls: serverTlsSettings.optional(), auth: authSettings });
 const udp = (port: number) =>
   z.strictObject({
     endpoint: endpoint(`0.0.0.0:${port}`),
@@ -65,8 +67,9 @@ export class JaegerReceiver implements Receiver {
     if (config.thrift_compact) this.agents.push(new JaegerAgentServer('thrift_compact', { ...config.thrift_compact, limits: config.limits }, ctx));
     if (config.thrift_binary) this.agents.push(new JaegerAgentServer('thrift_binary', { ...config.thrift_binary, limits: config.limits }, ctx));
     if (config.grpc) {
-      const postSpans = unaryIngest(ctx, 'jaeger', () => this.next!, (body) => decodeJaegerPostSpans(body, config.limits), refusedAsInvalidArgument);
-      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc, (server: grpc.Server) => {
+      const g = config.grpc;
+      const postSpans = unaryIngest(ctx, 'jaeger', () => this.next!, (body) => decodeJaegerPostSpans(body, config.limits), refusedAsInvalidArgument, undefined, authCheck(g.auth, ctx));
+      this.grpc = new GrpcServer(g.endpoint, { ...g, tls: serverTls(g.tls, `receivers.${ctx.id}.protocols.grpc`, g.endpoint, ctx.telemetry) }, (server: grpc.Server) => {
         server.addService({ PostSpans: method(JAEGER_POST_SPANS_PATH, false, false) }, { PostSpans: postSpans });
       });
     }

@@ -11,7 +11,7 @@ export class JaegerThriftHttpReceiver extends HttpSpanReceiver {
   protected override readonly announce = false;
 
   constructor(config: HttpReceiverSettings, ctx: CreateContext) {
-    super(config, ctx, { '/api/traces': 'thrift_http' });
+    super(config, ctx, { '/api/traces': 'thrift_http' }, '', `receivers.${ctx.id}.protocols.thrift_http`);
   }
 
   protected decode(_path: string, contentType: string, body: Buffer): DecodeResult {

@@ -5,7 +5,10 @@ import { DecodeError } from '../../model/errors.js';
 import type { Attributes } from '../../model/span.js';
 import { GrpcServer, method, statusError } from '../../net/grpc-server.js';
 import { graceUntil } from '../../net/http-server.js';
-import { endpoint, grpcServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
+import { authSettings, endpoint, grpcServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
+import { serverTls } from '../../security/server-tls.js';
+import { authCheck } from '../../security/auth.js';
+import { metadataAuthorization } from '../grpc-ingest.js';
 import type { DecodeLimits } from '../../model/limits.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest } from '../ingest.js';
@@ -17,6 +20,8 @@ export const opencensusConfig = section(
     endpoint: endpoint('0.0.0.0:55678'),
     max_recv_msg_size_mib: z.number().positive().default(4),
     ...grpcServerSettings,
+    tls: serverTlsSettings.optional(),
+    auth: authSettings,
     limits: limitsConfig,
     capture: captureConfig,
   }),
@@ -37,6 +42,7 @@ export class OpenCensusReceiver implements Receiver {
   private readonly capture: CaptureWriter | undefined;
   private streamCount = 0;
   private readonly limits: DecodeLimits;
+  private readonly authorize: ((authorization: string | undefined) => boolean) | undefined;
 
   constructor(
     config: OpenCensusReceiverConfig,
@@ -44,7 +50,8 @@ export class OpenCensusReceiver implements Receiver {
   ) {
     this.limits = config.limits;
     if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
-    this.server = new GrpcServer(config.endpoint, config, (server) => {
+    this.authorize = authCheck(config.auth, ctx);
+    this.server = new GrpcServer(config.endpoint, { ...config, tls: serverTls(config.tls, `receivers.${ctx.id}`, config.endpoint, ctx.telemetry) }, (server) => {
       server.addService(
         { Export: method(`${SERVICE}/Export`, true, true), Config: method(`${SERVICE}/Config`, true, true) },
         { Export: this.export, Config: this.config },
@@ -69,6 +76,11 @@ export class OpenCensusReceiver implements Receiver {
   }
 
   private readonly export: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
+    if (this.authorize && !this.authorize(metadataAuthorization(call.metadata))) {
+      this.ctx.telemetry.refusedSpans.inc({ receiver: RECEIVER, transport: 'grpc', reason: 'unauthenticated' });
+      call.emit('error', statusError(grpc.status.UNAUTHENTICATED, 'missing or wrong authorization (bearer token)'));
+      return;
+    }
     this.streams.add(call);
     // A message without node/resource inherits those of the stream's earlier messages.
     let node: OcNode | undefined;

@@ -8,7 +8,9 @@ import { bytesToHex } from '../../model/ids.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
 import { unaryIngest } from '../grpc-ingest.js';
 import { graceUntil, HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
-import { endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
+import { authSettings, endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
+import { serverTls } from '../../security/server-tls.js';
+import { authCheck } from '../../security/auth.js';
 import { DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
 import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
 import { protoType } from '../../protocol/proto.js';
@@ -19,11 +21,15 @@ const grpcProtocol = z.strictObject({
   endpoint: endpoint('0.0.0.0:4317'),
   max_recv_msg_size_mib: z.number().positive().default(4),
   ...grpcServerSettings,
+  tls: serverTlsSettings.optional(),
+  auth: authSettings,
 });
 const httpProtocol = z.strictObject({
   endpoint: endpoint('0.0.0.0:4318'),
   max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024),
   ...httpServerSettings,
+  tls: serverTlsSettings.optional(),
+  auth: authSettings,
 });
 
 export const otlpReceiverConfig = section(
@@ -68,6 +74,7 @@ export class OtlpReceiver implements Receiver {
   private next: Consumer | undefined;
   private readonly capture: CaptureWriter | undefined;
   private readonly exportGrpc: grpc.handleUnaryCall<Buffer, Buffer>;
+  private authorizeHttp: ((authorization: string | undefined) => boolean) | undefined;
 
   constructor(
     private readonly config: OtlpReceiverConfig,
@@ -83,15 +90,17 @@ export class OtlpReceiver implements Receiver {
         return Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish());
       },
       (body) => this.capture?.record({ protocol: 'otlp-grpc', contentType: 'application/grpc+proto' }, body),
+      authCheck(config.grpc?.auth, ctx),
     );
     if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     if (config.grpc) {
-      this.grpc = new GrpcServer(config.grpc.endpoint, config.grpc, (server) => {
+      this.grpc = new GrpcServer(config.grpc.endpoint, { ...config.grpc, tls: serverTls(config.grpc.tls, `receivers.${ctx.id}.protocols.grpc`, config.grpc.endpoint, ctx.telemetry) }, (server) => {
         server.addService({ Export: method(OTLP_TRACE_EXPORT_PATH, false, false) }, { Export: this.exportGrpc });
       });
     }
     if (config.http) {
-      this.http = new HttpServer(config.http.endpoint, (req, res) => this.handleHttp(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), config.http);
+      this.http = new HttpServer(config.http.endpoint, (req, res) => this.handleHttp(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), { ...config.http, tls: serverTls(config.http.tls, `receivers.${ctx.id}.protocols.http`, config.http.endpoint, ctx.telemetry) });
+      this.authorizeHttp = authCheck(config.http.auth, ctx);
     }
   }
 
@@ -123,6 +132,11 @@ export class OtlpReceiver implements Receiver {
     }
     if (req.method !== 'POST') {
       sendJson(res, 405, { code: 12, message: 'use POST' }, { allow: 'POST' });
+      return;
+    }
+    if (this.authorizeHttp && !this.authorizeHttp(req.headers.authorization)) {
+      this.ctx.telemetry.refusedSpans.inc({ receiver: RECEIVER, transport: 'http', reason: 'unauthenticated' });
+      sendJson(res, 401, { code: 16, message: 'missing or wrong authorization (bearer token)' }, { 'www-authenticate': 'Bearer', connection: 'close' });
       return;
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { receiverFactory, type CreateContext } from '../../component.js';
 import { DecodeError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
-import { endpoint, httpServerSettings, limitsConfig, section } from '../../config/schema-helpers.js';
+import { authSettings, endpoint, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
 import { HttpSpanReceiver } from '../http-receiver.js';
 import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from './decode.js';
@@ -12,6 +12,8 @@ export const zipkinConfig = section(
     endpoint: endpoint('0.0.0.0:9411'),
     max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024),
     ...httpServerSettings,
+    tls: serverTlsSettings.optional(),
+    auth: authSettings,
     limits: limitsConfig,
     capture: captureConfig,
   }),
