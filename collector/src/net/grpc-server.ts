@@ -132,17 +132,23 @@ class SourceCertificateProvider implements grpc.experimental.CertificateProvider
     if (this.role === 'ca' && m.ca) for (const l of this.ca) l({ caCertificate: m.ca });
   }
 
+  // The first pair is handed over on the next turn: grpc-js registers its own watcher only after
+  // it has added these listeners, and an answer given at once would reach nobody.
   addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
     this.ca.add(listener);
-    if (this.source.material.ca) listener({ caCertificate: this.source.material.ca });
+    queueMicrotask(() => {
+      if (this.ca.has(listener) && this.source.material.ca) listener({ caCertificate: this.source.material.ca });
+    });
   }
   removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
     this.ca.delete(listener);
   }
   addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
     this.identity.add(listener);
-    const m = this.source.material;
-    if (m.cert && m.key) listener({ certificate: m.cert, privateKey: m.key });
+    queueMicrotask(() => {
+      const m = this.source.material;
+      if (this.identity.has(listener) && m.cert && m.key) listener({ certificate: m.cert, privateKey: m.key });
+    });
   }
   removeIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
     this.identity.delete(listener);

@@ -3,7 +3,8 @@
  * receive with tooling independent of the exporter code: @grpc/proto-loader for gRPC, thriftrw with
  * jaeger-client's own jaeger.thrift for Thrift.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -136,8 +137,8 @@ export function loadService(file: string, pkg: string[]): grpc.GrpcObject {
   return obj;
 }
 
-async function bindGrpc(server: grpc.Server, tls?: { key: Buffer; cert: Buffer }): Promise<string> {
-  const creds = tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure();
+async function bindGrpc(server: grpc.Server, tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer }): Promise<string> {
+  const creds = tls ? grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
   return `127.0.0.1:${port}`;
 }
@@ -160,7 +161,7 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
     return flattenOtlp(this.requests);
   }
   /** `tls`: serve TLS with this key and certificate (a self-signed one, in tests). */
-  async start(tls?: { key: Buffer; cert: Buffer }): Promise<this> {
+  async start(tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer }): Promise<this> {
     const svc = loadService('otlp.proto', ['opentelemetry', 'proto', 'collector', 'trace', 'v1', 'TraceService']) as unknown as { service: grpc.ServiceDefinition };
     this.server.addService(svc.service, {
       Export: (call: grpc.ServerUnaryCall<OtlpSinkRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
@@ -206,8 +207,9 @@ abstract class HttpSink<T> extends Sink<T> {
   protected okBody(): { type: string; body: Buffer | string } {
     return { type: 'application/json', body: '{}' };
   }
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
+  /** `tls`: serve HTTPS with this pair (and require client certificates from `clientCa`). */
+  async start(tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer }): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       void readAll(req).then((body) => {
         const f = this.shouldFail();
         if (f) {
@@ -219,9 +221,12 @@ abstract class HttpSink<T> extends Sink<T> {
         const ok = this.okBody();
         res.writeHead(200, { 'content-type': ok.type }).end(ok.body);
       });
-    });
+    };
+    this.server = tls
+      ? (createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, handler) as unknown as Server)
+      : createServer(handler);
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
   stop(): Promise<void> {
