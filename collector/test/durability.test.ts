@@ -167,15 +167,17 @@ describe('nothing acknowledged is lost', () => {
   it('a slow backend: clients see refusals, memory stays bounded, and every acknowledged span arrives', async () => {
     const sink = await new OtlpGrpcSink().start();
     cleanup.push(() => sink.stop());
-    sink.delayMs = 400;
+    sink.delayMs = 1000;
     const s = setup({
       processors: '  memory_limiter:\n    check_interval: 100ms\n    limit_mib: 120\n    spike_limit_mib: 30\n',
-      exporter: '    sending_queue: { queue_size: 4000, sizer: items, num_consumers: 2 }\n',
+      exporter: '    sending_queue: { queue_size: 2000, sizer: items, num_consumers: 2 }\n',
     });
     s.write(sink.endpoint);
     const relay = await runRelay(s.file, s.port);
     const gens = [load(s.port, 200, 0), load(s.port, 200, 0), load(s.port, 200, 0)];
-    await new Promise((r) => setTimeout(r, 3000));
+    // Load until the collector pushes back (bounded: 20 s), then a little longer.
+    for (let i = 0; i < 200 && gens.every((g) => g.refused() === 0); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
     for (const g of gens) await g.stop();
     const metrics = await (await fetch(`http://127.0.0.1:${s.port + 1}/metrics`)).text();
     const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${relay.child.pid}/status`, 'utf8'))![1]) * 1024;
