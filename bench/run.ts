@@ -8,6 +8,7 @@ import { kitBench } from './kit.js';
 import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
+import { storeBench } from './store.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -41,6 +42,12 @@ async function main(): Promise<void> {
   for (const w of wal) {
     console.log(`  ${w.mode.padEnd(10)} CPU ${w.cpuPercent.toFixed(1).padStart(5)}% of one core (${w === none ? 'baseline' : `+${(w.cpuPercent - none.cpuPercent).toFixed(1)} points`})   ack p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms`);
   }
+
+  const sb = storeBench(Number(process.env.BENCH_STORE_SPANS ?? 1_000_000));
+  console.log(`\nembedded store (SQLite), ${fmt(sb.spans)} spans of vote traces written in batches of 1,000, then queried`);
+  console.log(`  ingest: ${fmt(sb.ingestSpansPerSec)} spans/s   file in use: ${sb.fileMiB.toFixed(0)} MiB (${((sb.fileMiB * 1024 * 1024) / sb.spans).toFixed(0)} B/span)`);
+  console.log(`  trace by ID: median ${sb.byIdMedianMs.toFixed(2)} ms, p95 ${sb.byIdP95Ms.toFixed(2)} ms (target < 50 ms)`);
+  console.log(`  search by service, 20 newest: median ${sb.searchMedianMs.toFixed(2)} ms, p95 ${sb.searchP95Ms.toFixed(2)} ms; with a tag: median ${sb.tagSearchMedianMs.toFixed(2)} ms (target < 300 ms)`);
 
   const jt2 = jaegerThriftBench(2000);
   console.log(`\njaeger_thrift encoding, ${jt2.spans} spans in batches of 100 (3 runs after a warm-up)`);

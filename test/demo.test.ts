@@ -53,8 +53,8 @@ async function withDemo(o: Partial<TopologyOptions>, votes: string[], check: (no
     config,
     readFileSync(`${ROOT}demo/collector.local.yaml`, 'utf8')
       .replace('quiet_period: 2s', 'quiet_period: 500ms')
-      .replace(/exporters:\n {2}file:\n {4}path: .*\n/, `exporters:\n  jaeger:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true\n`)
-      .replace('exporters: [file]', 'exporters: [jaeger]'),
+      .replace(/exporters:\n {2}file:\n {4}path: .*\n {2}embedded:\n(?: {4,}.*\n)+/, `exporters:\n  jaeger:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true\n`)
+      .replace('exporters: [file, embedded]', 'exporters: [jaeger]'),
   );
   const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
   let demo: RunningDemo | undefined;

@@ -23,8 +23,9 @@ const COMMANDS: Record<string, Command> = {
 
 Runs the collector. Without --config: the embedded default, every receiver on its standard port
 (Zipkin 9411, OpenCensus 55678, OTLP 4317/4318, Jaeger 14250/14268/6831/6832), admin and
-/metrics on 8888, OTLP JSON lines written to ./data/traces.jsonl.
-Relative paths in a config (file exporter, capture directories) are taken from the directory you
+/metrics on 8888, traces stored in ./data/traces.db with the trace page and Jaeger's query API on
+http://localhost:16686. Relative paths in a config (the store, file exporter, capture and storage
+directories) are taken from the directory you
 run the command in. SIGTERM or Ctrl-C stops it after flushing.
 
   -c, --config FILE   an OpenTelemetry-Collector-style YAML config

@@ -53,7 +53,7 @@ describe('config', () => {
   it('loads the embedded default', () => {
     const c = parseConfig(DEFAULT_CONFIG_YAML, builtinComponents, {});
     expect([...c.receivers.keys()]).toEqual(['zipkin', 'opencensus', 'otlp', 'jaeger']);
-    expect([...c.exporters.keys()]).toEqual(['file']);
+    expect([...c.exporters.keys()]).toEqual(['embedded']);
   });
 
   it('substitutes ${env:VAR}, ${VAR}, ${VAR:-default} and $$', () => {

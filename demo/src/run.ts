@@ -121,8 +121,8 @@ ports (with the default --port-base ${DEFAULTS.portBase}):
   ingress (the app)     ${p.ingress}
   web, emoji, voting    ${p.web}, ${p.emoji}, ${p.voting}   (their sidecars' inbound: ${p.webIn}, ${p.emojiIn}, ${p.votingIn})
   web's outbound        to emoji ${p.webToEmoji}, to voting ${p.webToVoting}
-  collector             Zipkin ${p.zipkin}, OpenCensus ${p.opencensus}, OTLP gRPC ${p.otlpGrpc}, OTLP HTTP ${p.otlpHttp}, admin ${p.admin}
-  with --offset-collector-ports: Zipkin ${o.zipkin}, OpenCensus ${o.opencensus}, OTLP ${o.otlpGrpc}/${o.otlpHttp}, admin ${o.admin}`;
+  collector             Zipkin ${p.zipkin}, OpenCensus ${p.opencensus}, OTLP gRPC ${p.otlpGrpc}, OTLP HTTP ${p.otlpHttp}, admin ${p.admin}, trace page ${p.query}
+  with --offset-collector-ports: Zipkin ${o.zipkin}, OpenCensus ${o.opencensus}, OTLP ${o.otlpGrpc}/${o.otlpHttp}, admin ${o.admin}, trace page ${o.query}`;
 }
 
 async function main(): Promise<void> {
@@ -163,10 +163,26 @@ async function main(): Promise<void> {
 emojivoto is running, traced end to end through span-relay:
   the app, through the ingress:  http://127.0.0.1:${p.ingress}/
   collector metrics:             http://127.0.0.1:${p.admin}/metrics   (span_relay_join_traces_total: complete vs broken)
+  the traces, on the trace page: http://127.0.0.1:${p.query}/search?service=nginx&lookback=900000
   every trace, as OTLP JSON:     data/demo/traces.jsonl
   check the traces:              npx span-relay check data/demo/traces.jsonl
 vote-bot votes ${o.votes.rate}/s${o.votes.count ? ` (${o.votes.count} votes)` : ''}; doughnut votes fail and are retried by web's sidecar. Ctrl-C stops everything.
 `);
+  // Every 10 s, the page of the newest vote's trace (the store answers once the join released it).
+  let last = '';
+  const newest = setInterval(() => {
+    fetch(`http://127.0.0.1:${p.query}/api/traces?service=nginx&limit=1&lookback=1m`)
+      .then((r) => r.json() as Promise<{ data: { traceID: string; spanRelay: { verdict: string } }[] }>)
+      .then(({ data }) => {
+        const t = data[0];
+        if (t && t.traceID !== last) {
+          last = t.traceID;
+          console.log(`last vote's trace (${t.spanRelay.verdict}): http://127.0.0.1:${p.query}/trace/${t.traceID}`);
+        }
+      })
+      .catch(() => undefined);
+  }, 10_000);
+  newest.unref();
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -54,6 +54,7 @@ export function ports(base: number, collectorPorts: TopologyOptions['collectorPo
     otlpGrpc: standard ? 4317 : base + 33,
     otlpHttp: standard ? 4318 : base + 34,
     admin: standard ? 8888 : base + 35,
+    query: standard ? 16686 : base + 36,
   };
 }
 
@@ -83,7 +84,7 @@ export function topology(o: TopologyOptions): Proc[] {
     {
       name: 'collector',
       args: ['collector/bin/span-relay.js', 'run', '--config', local ? 'demo/collector.local.yaml' : 'demo/collector.compose.yaml'],
-      env: { SPAN_RELAY_BIND: bind, ZIPKIN_PORT: `${p.zipkin}`, OC_PORT: `${p.opencensus}`, OTLP_GRPC_PORT: `${p.otlpGrpc}`, OTLP_HTTP_PORT: `${p.otlpHttp}`, ADMIN_PORT: `${p.admin}` },
+      env: { SPAN_RELAY_BIND: bind, ZIPKIN_PORT: `${p.zipkin}`, OC_PORT: `${p.opencensus}`, OTLP_GRPC_PORT: `${p.otlpGrpc}`, OTLP_HTTP_PORT: `${p.otlpHttp}`, ADMIN_PORT: `${p.admin}`, QUERY_PORT: `${p.query}` },
       publish: local ? [] : [p.admin],
       dependsOn: local ? [] : ['jaeger'],
     },

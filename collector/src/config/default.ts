@@ -1,6 +1,6 @@
 /**
  * The embedded default: every receiver on its standard port, joined into one trace per request,
- * batched, written as OTLP JSON lines under ./data. `span-relay run` uses it when no --config is given.
+ * batched, stored under ./data with the trace page on :16686. `span-relay run` uses it when no --config is given.
  */
 export const DEFAULT_CONFIG_YAML = `
 receivers:
@@ -23,12 +23,12 @@ processors:
   join:
   batch:
 exporters:
-  file:
-    path: ./data/traces.jsonl
+  embedded:
+    path: ./data/traces.db   # SQLite; the trace page and Jaeger's query API on :16686
 service:
   pipelines:
     traces:
       receivers: [zipkin, opencensus, otlp, jaeger]
       processors: [memory_limiter, join, batch]
-      exporters: [file]
+      exporters: [embedded]
 `;

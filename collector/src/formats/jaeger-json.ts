@@ -6,6 +6,7 @@ import { DecodeError } from '../model/errors.js';
 import { emptyResult, type DecodeResult } from '../model/decode-result.js';
 import { normalizeSpanIdHex, normalizeTraceIdHex } from '../model/ids.js';
 import type { AttributeValue, Attributes, Span, SpanKind } from '../model/span.js';
+import { toJaegerBatches, type JaegerTag } from '../exporters/jaeger/translate.js';
 
 interface JaegerJsonTag {
   key: string;
@@ -109,4 +110,78 @@ export function decodeJaegerJson(doc: { data: JaegerJsonTrace[] } | JaegerJsonTr
     });
   });
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// model → Jaeger query JSON (what GET /api/traces answers; Jaeger UI and Grafana read it)
+
+export interface JaegerJsonOutTag {
+  key: string;
+  type: 'string' | 'bool' | 'int64' | 'float64' | 'binary';
+  value: string | number | boolean;
+}
+export interface JaegerJsonOutSpan {
+  traceID: string;
+  spanID: string;
+  flags: number;
+  operationName: string;
+  references: { refType: 'CHILD_OF' | 'FOLLOWS_FROM'; traceID: string; spanID: string }[];
+  startTime: number;
+  duration: number;
+  tags: JaegerJsonOutTag[];
+  logs: { timestamp: number; fields: JaegerJsonOutTag[] }[];
+  processID: string;
+  warnings: string[] | null;
+}
+export interface JaegerJsonOutTrace {
+  traceID: string;
+  spans: JaegerJsonOutSpan[];
+  processes: Record<string, { serviceName: string; tags: JaegerJsonOutTag[] }>;
+  warnings: string[] | null;
+}
+
+function outTag(t: JaegerTag): JaegerJsonOutTag {
+  switch (t.type) {
+    case 'int64':
+      return { key: t.key, type: 'int64', value: t.value >= BigInt(Number.MIN_SAFE_INTEGER) && t.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(t.value) : t.value.toString() };
+    case 'binary':
+      return { key: t.key, type: 'binary', value: Buffer.from(t.value).toString('base64') };
+    default:
+      return { key: t.key, type: t.type, value: t.value };
+  }
+}
+
+const hexId = (high: string, low: string): string => (high === '0000000000000000' ? low : high + low);
+
+/** One trace in Jaeger's query JSON: IDs as Jaeger writes them (64-bit ones without padding), µs. */
+export function encodeJaegerJsonTrace(spans: readonly Span[], warnings: string[] | null = null): JaegerJsonOutTrace {
+  const processes: JaegerJsonOutTrace['processes'] = {};
+  const processIds = new Map<string, string>();
+  const out: JaegerJsonOutSpan[] = [];
+  for (const batch of toJaegerBatches({ spans: [...spans] })) {
+    const key = JSON.stringify([batch.process.serviceName, batch.process.tags.map((t) => [t.key, String(t.value)])]);
+    let pid = processIds.get(key);
+    if (!pid) {
+      pid = `p${processIds.size + 1}`;
+      processIds.set(key, pid);
+      processes[pid] = { serviceName: batch.process.serviceName, tags: batch.process.tags.map(outTag) };
+    }
+    for (const s of batch.spans) {
+      out.push({
+        traceID: hexId(s.traceIdHigh, s.traceIdLow),
+        spanID: s.spanId,
+        flags: s.flags,
+        operationName: s.operationName,
+        references: s.references.map((r) => ({ refType: r.type === 'child_of' ? 'CHILD_OF' : 'FOLLOWS_FROM', traceID: hexId(r.traceIdHigh, r.traceIdLow), spanID: r.spanId })),
+        startTime: Number(s.startNanos / 1000n),
+        duration: Number(s.durationNanos / 1000n),
+        tags: s.tags.map(outTag),
+        logs: s.logs.map((l) => ({ timestamp: Number(l.timestampNanos / 1000n), fields: l.fields.map(outTag) })),
+        processID: pid,
+        warnings: null,
+      });
+    }
+  }
+  out.sort((a, b) => a.startTime - b.startTime);
+  return { traceID: out[0]?.traceID ?? '', spans: out, processes, warnings };
 }
