@@ -1,6 +1,18 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so `npx span-relay` works without a build step.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli.ts');
+// Production runs the compiled JavaScript in dist/ (built by `npm ci` and `npm run build`).
+// SPAN_RELAY_FROM_SOURCE=1 runs the TypeScript sources through tsx instead (development).
+import { existsSync } from 'node:fs';
+
+const compiled = new URL('../dist/cli.js', import.meta.url);
+let main;
+if (process.env.SPAN_RELAY_FROM_SOURCE === '1' || !existsSync(compiled)) {
+  if (!process.env.SPAN_RELAY_FROM_SOURCE && !existsSync(compiled)) {
+    process.stderr.write('span-relay: dist/ is not built (npm run build); running the sources through tsx\n');
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli.ts'));
+} else {
+  ({ main } = await import(compiled.href));
+}
 process.exit(await main(process.argv.slice(2)));
