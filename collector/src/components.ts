@@ -12,6 +12,7 @@ import { fileExporterFactory } from './exporters/file/index.js';
 import { jaegerExporterFactory, jaegerThriftExporterFactory } from './exporters/jaeger/index.js';
 import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { embeddedExporterFactory } from './exporters/embedded/index.js';
+import { loadbalancingExporterFactory } from './exporters/loadbalancing/index.js';
 import { healthCheckExtensionFactory } from './extensions/health_check/index.js';
 import { fileStorageExtensionFactory } from './extensions/file_storage/index.js';
 import { bearerTokenAuthExtensionFactory } from './extensions/bearertokenauth/index.js';
@@ -27,7 +28,7 @@ export interface Components {
 export const builtinComponents: Components = {
   receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory, jaegerReceiverFactory],
   processor: [memoryLimiterProcessorFactory, joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
-  exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory, embeddedExporterFactory],
+  exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory, embeddedExporterFactory, loadbalancingExporterFactory],
   extension: [healthCheckExtensionFactory, fileStorageExtensionFactory, bearerTokenAuthExtensionFactory],
 };
 

@@ -94,6 +94,12 @@ export class QueuedExporter implements Exporter {
   private used = 0;
   private log: SegmentLog | undefined;
   private readonly m;
+  /**
+   * Set by an owner that can send elsewhere what this queue could not (the loadbalancing exporter,
+   * when a backend leaves the ring): at shutdown, queued and cut-off batches go to it instead of
+   * being counted lost.
+   */
+  handBack: ((batch: SpanBatch) => void) | undefined;
 
   constructor(
     private readonly ctx: CreateContext,
@@ -249,6 +255,10 @@ export class QueuedExporter implements Exporter {
 
   /** Spans with no storage behind them, acknowledged and now undeliverable. */
   private lostAtShutdown(batch: SpanBatch): void {
+    if (this.handBack) {
+      this.handBack(batch);
+      return;
+    }
     const lost = batch.spans.filter((s) => !s.ack).length;
     if (lost === 0) return;
     this.ctx.telemetry.lostAtShutdown += lost;
@@ -266,7 +276,7 @@ export class QueuedExporter implements Exporter {
     const kept = left.filter((i) => i.seq !== undefined).reduce((n, i) => n + i.spans, 0);
     for (const i of left) if (i.batch) this.lostAtShutdown(i.batch);
     if (kept > 0) this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, spans: kept }, 'shutdown: spans kept in the persistent queue for the next start');
-    const lost = left.filter((i) => i.batch).reduce((n, i) => n + i.batch!.spans.filter((s) => !s.ack).length, 0);
+    const lost = this.handBack ? 0 : left.filter((i) => i.batch).reduce((n, i) => n + i.batch!.spans.filter((s) => !s.ack).length, 0);
     if (lost > 0) this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: lost }, 'shutdown timed out with spans still queued');
     this.used = 0;
     this.gauges();
