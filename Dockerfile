@@ -1,0 +1,36 @@
+# The collector alone: compiled JavaScript, production dependencies only, a non-root user.
+# Build: docker build -t span-relay .   Run: docker run -p 4317:4317 -p 9411:9411 -p 16686:16686 span-relay
+
+# 1. Build: every dependency (TypeScript, the native SQLite addon's toolchain), then compile.
+FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY collector/package.json collector/
+COPY instrumentation/package.json instrumentation/
+COPY demo/package.json demo/
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY collector collector
+COPY instrumentation instrumentation
+RUN npm run --workspace collector build \
+ && npm rebuild better-sqlite3 \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# 2. Run: the compiled collector, its production dependencies, nothing else.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/node_modules node_modules
+COPY --from=build /src/collector/package.json collector/package.json
+COPY --from=build /src/collector/bin collector/bin
+COPY --from=build /src/collector/dist collector/dist
+COPY --from=build /src/collector/proto collector/proto
+RUN mkdir -p /var/lib/span-relay && chown node:node /var/lib/span-relay
+USER node
+WORKDIR /var/lib/span-relay
+# OTLP, Zipkin, OpenCensus, Jaeger (gRPC, HTTP, agent UDP), admin, trace page.
+EXPOSE 4317 4318 9411 55678 14250 14268 6831/udp 6832/udp 8888 16686
+HEALTHCHECK CMD ["node", "-e", "fetch('http://127.0.0.1:8888/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "/app/collector/bin/span-relay.js"]
+CMD ["run"]
