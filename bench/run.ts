@@ -9,6 +9,7 @@ import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
 import { storeBench } from './store.js';
+import { OTEL_FIGURES, testbed } from './testbed.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -41,6 +42,14 @@ async function main(): Promise<void> {
   const none = wal[0]!;
   for (const w of wal) {
     console.log(`  ${w.mode.padEnd(10)} CPU ${w.cpuPercent.toFixed(1).padStart(5)}% of one core (${w === none ? 'baseline' : `+${(w.cpuPercent - none.cpuPercent).toFixed(1)} points`})   ack p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms`);
+  }
+
+  const tb = await testbed(Number(process.env.BENCH_TESTBED_SECONDS ?? 10));
+  console.log('\ntestbed (the OpenTelemetry Collector load test\'s shape): 10,000 spans/s in requests of 100 from a separate process → receiver → [join →] batch → otlp gRPC → sink; the collector compiled, from the CLI');
+  console.log('  receiver     join  CPU % of one core  peak RSS   delivered/sent   OTel Collector (CPU, RAM)   ratio');
+  for (const r of tb) {
+    const o = OTEL_FIGURES[r.receiver]!;
+    console.log(`  ${r.receiver.padEnd(12)} ${(r.join ? 'on' : 'off').padEnd(5)} ${r.cpuPercent.toFixed(1).padStart(17)}  ${r.peakRssMiB.toFixed(0).padStart(5)} MiB   ${String(r.delivered).padStart(7)}/${r.sent}   ${String(o.cpu).padStart(5)} %, ${o.ramMiB} MiB           ${(r.cpuPercent / o.cpu).toFixed(2)}×`);
   }
 
   const sb = storeBench(Number(process.env.BENCH_STORE_SPANS ?? 1_000_000));

@@ -92,6 +92,9 @@ export class QueuedExporter implements Exporter {
   private readonly abort = new AbortController();
   private lastDropLog = 0;
   private used = 0;
+  /** Spans and bytes queued, kept as items come and go (the gauges read them). */
+  private queuedSpans = 0;
+  private queuedBytes = 0;
   private log: SegmentLog | undefined;
   private readonly m;
   /**
@@ -149,6 +152,8 @@ export class QueuedExporter implements Exporter {
   private push(item: Item): void {
     this.queue.push(item);
     this.used += this.size(item);
+    this.queuedSpans += item.spans;
+    this.queuedBytes += item.bytes;
     this.gauges();
     this.waiters.shift()?.();
   }
@@ -156,14 +161,8 @@ export class QueuedExporter implements Exporter {
   private gauges(): void {
     const id = { exporter: this.ctx.id };
     this.ctx.telemetry.queueSize.set(id, this.queue.length);
-    let spans = 0;
-    let bytes = 0;
-    for (const i of this.queue) {
-      spans += i.spans;
-      bytes += i.bytes;
-    }
-    this.m.spans.set(id, spans);
-    this.m.bytes.set(id, bytes);
+    this.m.spans.set(id, this.queuedSpans);
+    this.m.bytes.set(id, this.queuedBytes);
     if (this.log) {
       this.m.storageBytes.set({ component: `exporter ${this.ctx.id}` }, this.log.bytes);
       this.m.oldest.set({ component: `exporter ${this.ctx.id}` }, this.log.oldestAgeMs() / 1000);
@@ -207,6 +206,8 @@ export class QueuedExporter implements Exporter {
         continue;
       }
       this.used -= this.size(item);
+      this.queuedSpans -= item.spans;
+      this.queuedBytes -= item.bytes;
       this.gauges();
       let batch = item.batch;
       if (!batch && item.seq !== undefined) {
@@ -279,6 +280,8 @@ export class QueuedExporter implements Exporter {
     const lost = this.handBack ? 0 : left.filter((i) => i.batch).reduce((n, i) => n + i.batch!.spans.filter((s) => !s.ack).length, 0);
     if (lost > 0) this.ctx.telemetry.logger.error({ exporter: this.ctx.id, spans: lost }, 'shutdown timed out with spans still queued');
     this.used = 0;
+    this.queuedSpans = 0;
+    this.queuedBytes = 0;
     this.gauges();
     await this.close();
   }

@@ -1,0 +1,115 @@
+/**
+ * The OpenTelemetry Collector's load test, in its shape (contrib `testbed`): a steady 10,000 spans/s
+ * in requests of 100 spans from a load generator in its own process, into one receiver → batch
+ * (→ join) → otlp gRPC exporter to a sink in this process; the collector runs as users run it
+ * (compiled, from the CLI). Measured: CPU time of the collector process as % of one core over the
+ * steady part, its peak RSS, spans delivered of spans sent. Compared with the OTel Collector's
+ * published figures for the same receivers (contrib loadtests, 2023-07).
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { passThrough } from '../collector/src/net/grpc-server.js';
+import { protoType } from '../collector/src/protocol/proto.js';
+
+export const OTEL_FIGURES: Record<string, { cpu: number; ramMiB: number }> = {
+  zipkin: { cpu: 27.5, ramMiB: 86 },
+  'otlp-grpc': { cpu: 7.7, ramMiB: 78 },
+  'otlp-http': { cpu: 6.3, ramMiB: 75 },
+  opencensus: { cpu: 12.3, ramMiB: 81 },
+};
+
+export interface TestbedRow {
+  receiver: string;
+  join: boolean;
+  cpuPercent: number;
+  peakRssMiB: number;
+  sent: number;
+  delivered: number;
+  refusedRequests: number;
+}
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function receiverYaml(receiver: string, port: number): string {
+  switch (receiver) {
+    case 'zipkin':
+      return `zipkin:\n    endpoint: 127.0.0.1:${port}`;
+    case 'otlp-grpc':
+      return `otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:${port}`;
+    case 'otlp-http':
+      return `otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${port}`;
+    default:
+      return `opencensus:\n    endpoint: 127.0.0.1:${port}`;
+  }
+}
+
+async function countingSink(): Promise<{ endpoint: string; count: () => number; stop: () => void }> {
+  const type = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+  const response = Buffer.from(protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse').encode({}).finish());
+  let spans = 0;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  server.addService(
+    { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: passThrough.serialize, requestDeserialize: passThrough.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize } },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const req = type.decode(call.request) as unknown as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+        for (const rs of req.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
+        cb(null, response);
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { endpoint: `127.0.0.1:${port}`, count: () => spans, stop: () => server.forceShutdown() };
+}
+
+export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {
+  const sink = await countingSink();
+  const dir = mkdtempSync(join(tmpdir(), 'span-relay-testbed-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  join:\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${withJoin ? 'join, ' : ''}batch]\n      exporters: [otlp]\n`,
+  );
+  const collector = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = collector.pid!;
+  const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, String(rate), String(seconds + 3), String(per)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const genDone = new Promise<void>((resolve) => gen.on('exit', () => resolve()));
+  // Measure the steady part: skip the generator's start (it encodes first) and the first seconds.
+  await new Promise((r) => setTimeout(r, 4000));
+  const t0 = performance.now();
+  const c0 = cpuTicks(pid);
+  await new Promise((r) => setTimeout(r, seconds * 1000 - 1000));
+  const c1 = cpuTicks(pid);
+  const wall = (performance.now() - t0) / 1000;
+  await genDone;
+  const gen2 = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number };
+  for (let i = 0; i < 100 && sink.count() < gen2.sent; i++) await new Promise((r) => setTimeout(r, 100));
+  const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  collector.kill('SIGTERM');
+  await new Promise((r) => collector.on('exit', r));
+  sink.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { receiver, join: withJoin, cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100, peakRssMiB: peak, sent: gen2.sent, delivered: sink.count(), refusedRequests: gen2.refused };
+}
+
+export async function testbed(seconds: number): Promise<TestbedRow[]> {
+  const rows: TestbedRow[] = [];
+  for (const receiver of ['zipkin', 'otlp-grpc', 'otlp-http', 'opencensus']) for (const j of [false, true]) rows.push(await testbedRun(receiver, j, seconds));
+  return rows;
+}
