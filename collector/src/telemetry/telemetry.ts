@@ -79,35 +79,33 @@ export class Telemetry {
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
   private readonly extra = new Map<string, Counter | Gauge>();
 
+  /** Runs `write` at most once per `intervalMs` per key, telling it how many were suppressed since. */
+  private limited(key: string, intervalMs: number, write: (suppressed: number) => void): void {
+    const now = Date.now();
+    const seen = this.lastLogged.get(key);
+    if (seen && now - seen.at < intervalMs) {
+      seen.suppressed++;
+      this.suppressedLogs.inc({ key: key.split(':')[0]! });
+      return;
+    }
+    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
+    write(seen?.suppressed ?? 0);
+    this.lastLogged.set(key, { at: now, suppressed: 0 });
+  }
+
   /**
    * A line that can repeat without bound (per span, per request): written at most once per
    * `intervalMs` per key, with how many were suppressed since the last one.
    */
   warnLimited(key: string, fields: Record<string, unknown>, message: string, intervalMs = 10_000): void {
-    const now = Date.now();
-    const seen = this.lastLogged.get(key);
-    if (seen && now - seen.at < intervalMs) {
-      seen.suppressed++;
-      this.suppressedLogs.inc({ key });
-      return;
-    }
-    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
-    this.logger.warn({ ...fields, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, message);
-    this.lastLogged.set(key, { at: now, suppressed: 0 });
+    this.limited(key, intervalMs, (suppressed) => this.logger.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, message));
   }
 
   /** An error nothing expected: counted and logged (rate-limited), never thrown on. */
   reportUnexpected(err: unknown, component: string): void {
     this.unexpectedErrors.inc({ component });
     const e = err instanceof Error ? err : new Error(String(err));
-    const now = Date.now();
-    const seen = this.lastLogged.get(`unexpected:${component}`);
-    if (seen && now - seen.at < 10_000) {
-      seen.suppressed++;
-      return;
-    }
-    this.logger.error({ err: e, component, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, `unexpected error in ${component}: ${e.message}`);
-    this.lastLogged.set(`unexpected:${component}`, { at: now, suppressed: 0 });
+    this.limited(`unexpected:${component}`, 10_000, (suppressed) => this.logger.error({ err: e, component, ...(suppressed ? { suppressed } : {}) }, `unexpected error in ${component}: ${e.message}`));
   }
 
   /** A component that can no longer do its job: /readyz reports it until it recovers. */
