@@ -80,7 +80,8 @@ export async function testbedRun(receiver: string, withJoin: boolean, seconds: n
     join(dir, 'config.yaml'),
     `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  join:\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${withJoin ? 'join, ' : ''}batch]\n      exporters: [otlp]\n`,
   );
-  const collector = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
     if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) break;
     await new Promise((r) => setTimeout(r, 50));

@@ -114,7 +114,7 @@ export class QueuedExporter implements Exporter {
     const t = ctx.telemetry;
     this.m = {
       spans: t.gauge('span_relay_exporter_queue_spans', 'Spans waiting in an exporter queue.', ['exporter'] as const),
-      bytes: t.gauge('span_relay_exporter_queue_bytes', 'Bytes waiting in an exporter queue (estimated in memory; on disk for a persistent queue).', ['exporter'] as const),
+      bytes: t.gauge('span_relay_exporter_queue_bytes', 'Bytes waiting in an exporter queue (counted with sizer: bytes, or on disk for a persistent queue).', ['exporter'] as const),
       recovered: t.counter('span_relay_storage_recovered_spans_total', 'Spans read back from storage at start, to be sent again.', ['component'] as const),
       storageBytes: t.gauge('span_relay_storage_bytes', 'Bytes a component holds in storage.', ['component'] as const),
       oldest: t.gauge('span_relay_storage_oldest_entry_age_seconds', 'Age of the oldest record a component still holds in storage.', ['component'] as const),
@@ -179,7 +179,8 @@ export class QueuedExporter implements Exporter {
       return;
     }
     const body = this.log ? queueRecord(batch) : undefined;
-    const item: Item = { spans: batch.spans.length, bytes: body ? body.length : batchBytes(batch) };
+    // Estimating bytes walks every attribute: only when the queue is sized in bytes.
+    const item: Item = { spans: batch.spans.length, bytes: body ? body.length : q.sizer === 'bytes' ? batchBytes(batch) : 0 };
     if (this.queue.length > 0 && this.used + this.size(item) > q.queue_size) {
       this.ctx.telemetry.droppedSpans.inc({ exporter: this.ctx.id }, batch.spans.length);
       const now = Date.now();

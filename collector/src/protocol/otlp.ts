@@ -58,7 +58,11 @@ const STATUS_NUMBERS: Record<StatusCode, number> = { unset: 0, ok: 1, error: 2 }
 // ---------------------------------------------------------------------------------------------
 // values
 
-export function anyValueToModel(v: OtlpAnyValue | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field = 'value', depth = 0): AttributeValue {
+/** `field` is built only when a limit is hit: naming every attribute's path up front costs more than the decode. */
+type FieldName = string | (() => string);
+const nameOf = (f: FieldName): string => (typeof f === 'string' ? f : f());
+
+export function anyValueToModel(v: OtlpAnyValue | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field: FieldName = 'value', depth = 0): AttributeValue {
   // Own properties only: protobufjs puts oneof defaults on the prototype.
   if (!v) return '';
   if (Object.hasOwn(v, 'stringValue')) return v.stringValue!;
@@ -69,11 +73,11 @@ export function anyValueToModel(v: OtlpAnyValue | undefined, limits: DecodeLimit
   }
   if (Object.hasOwn(v, 'doubleValue')) return Number(v.doubleValue);
   if (v.arrayValue || v.kvlistValue) {
-    if (depth >= limits.maxValueDepth) throw new LimitExceededError(field, depth + 1, 'max_value_depth', limits.maxValueDepth);
+    if (depth >= limits.maxValueDepth) throw new LimitExceededError(nameOf(field), depth + 1, 'max_value_depth', limits.maxValueDepth);
     if (v.arrayValue) {
       const values = v.arrayValue.values ?? [];
-      if (values.length > limits.maxArrayElements) throw new LimitExceededError(field, values.length, 'max_array_elements', limits.maxArrayElements);
-      return values.map((x, i) => anyValueToModel(x, limits, `${field}[${i}]`, depth + 1));
+      if (values.length > limits.maxArrayElements) throw new LimitExceededError(nameOf(field), values.length, 'max_array_elements', limits.maxArrayElements);
+      return values.map((x, i) => anyValueToModel(x, limits, () => `${nameOf(field)}[${i}]`, depth + 1));
     }
     return keyValuesToModel(v.kvlistValue!.values, limits, field, depth + 1);
   }
@@ -81,11 +85,16 @@ export function anyValueToModel(v: OtlpAnyValue | undefined, limits: DecodeLimit
   return '';
 }
 
-export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field = 'attributes', depth = 0): Attributes {
+export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field: FieldName = 'attributes', depth = 0): Attributes {
   const out: Attributes = {};
   if (!kvs) return out;
-  if (kvs.length > limits.maxArrayElements) throw new LimitExceededError(field, kvs.length, 'max_array_elements', limits.maxArrayElements);
-  for (const kv of kvs) if (kv.key !== undefined) out[kv.key] = anyValueToModel(kv.value, limits, `${field}.${kv.key}`, depth);
+  if (kvs.length > limits.maxArrayElements) throw new LimitExceededError(nameOf(field), kvs.length, 'max_array_elements', limits.maxArrayElements);
+  for (const kv of kvs) {
+    if (kv.key === undefined) continue;
+    const v = kv.value;
+    // Scalars (nearly every attribute) need no field name at all.
+    out[kv.key] = v && (v.arrayValue || v.kvlistValue) ? anyValueToModel(v, limits, () => `${nameOf(field)}.${kv.key}`, depth) : anyValueToModel(v, limits, '', depth);
+  }
   return out;
 }
 
@@ -188,13 +197,13 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name
       if (result) countDropped(result, 'event_timestamp');
       return;
     }
-    events.push({ timeUnixNano: at, name: e.name ?? '', attributes: keyValuesToModel(e.attributes, limits, `${field}.events[${i}].attributes`) });
+    events.push({ timeUnixNano: at, name: e.name ?? '', attributes: keyValuesToModel(e.attributes, limits, () => `${field}.events[${i}].attributes`) });
   });
   const links: SpanLink[] = (s.links ?? []).map((l, i) => {
     const link: SpanLink = {
       traceId: id(l.traceId, `${field}.links[${i}].traceId`, json, 'trace'),
       spanId: id(l.spanId, `${field}.links[${i}].spanId`, json, 'span'),
-      attributes: keyValuesToModel(l.attributes, limits, `${field}.links[${i}].attributes`),
+      attributes: keyValuesToModel(l.attributes, limits, () => `${field}.links[${i}].attributes`),
     };
     if (l.traceState) link.traceState = l.traceState;
     return link;
@@ -206,7 +215,7 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name
     kind: enumValue(s.kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
     startTimeUnixNano: start,
     endTimeUnixNano: end,
-    attributes: keyValuesToModel(s.attributes, limits, `${field}.attributes`),
+    attributes: keyValuesToModel(s.attributes, limits, () => `${field}.attributes`),
     events,
     links,
     status: { code: enumValue(s.status?.code, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`) },
