@@ -17,6 +17,8 @@ const committed = readFileSync(`${ROOT}docker-compose.yml`, 'utf8');
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
+  volumes?: string[];
   build?: { context: string; dockerfile: string };
   command?: string[];
   environment?: Record<string, string>;
@@ -56,7 +58,7 @@ describe('docker-compose.yml', () => {
 
   it('runs every process of the local topology with the same command and settings, hosts mapped to pods', () => {
     const local = topology({ ...DEFAULTS, mode: 'local' });
-    const services = Object.keys(compose.services);
+    const services = Object.keys(compose.services).filter((n) => !compose.services[n]!.profiles);
     expect(services.sort()).toEqual(['jaeger', ...local.map((p) => p.name)].sort());
     for (const proc of local) {
       const svc = compose.services[proc.name]!;
@@ -75,7 +77,7 @@ describe('docker-compose.yml', () => {
   it('names only hosts that exist, and every image it uses is built from the Dockerfile', () => {
     const text = JSON.stringify(compose.services);
     for (const host of text.match(/\b(collector|emoji|voting|web|ingress|jaeger):\d+/g) ?? []) expect(compose.services[host.split(':')[0]!], host).toBeDefined();
-    expect(Object.values(compose.services).filter((s) => s.build).map((s) => s.build!.dockerfile)).toEqual(['demo/Dockerfile']);
+    expect(Object.values(compose.services).filter((s) => s.build).map((s) => s.build!.dockerfile)).toEqual(['demo/Dockerfile', 'Dockerfile']);
     expect(existsSync(`${ROOT}demo/Dockerfile`)).toBe(true);
     expect(Object.values(compose.services).filter((s) => s.image === 'span-relay-demo').length).toBe(topology({ ...DEFAULTS, mode: 'compose' }).length);
   });
@@ -86,6 +88,25 @@ describe('docker-compose.yml', () => {
     expect(config.exporters.get('otlp/jaeger')!.config).toMatchObject({ endpoint: 'jaeger:4317', tls: { insecure: true } });
     expect(config.receivers.get('opencensus')!.config).toMatchObject({ endpoint: `0.0.0.0:${env.OC_PORT}` });
     expect(config.pipelines[0]!.processors).toEqual(['join', 'batch']);
+  });
+});
+
+describe('the scale profile', () => {
+  it('runs two joiners behind a router from the collector image, with configs that are valid and wired to each other', () => {
+    const scale = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('scale'));
+    expect(scale.map(([n]) => n).sort()).toEqual(['relay-joiner-0', 'relay-joiner-1', 'relay-router']);
+    for (const [name, s] of scale) {
+      expect(s.image, name).toBe('span-relay');
+      const mount = s.volumes![0]!.split(':');
+      expect(existsSync(`${ROOT}${mount[0]!.replace('./', '')}`), name).toBe(true);
+      parseConfig(readFileSync(`${ROOT}${mount[0]!.replace('./', '')}`, 'utf8'), builtinComponents, {});
+    }
+    const router = parseConfig(readFileSync(`${ROOT}deploy/compose/router.yaml`, 'utf8'), builtinComponents, {});
+    const hosts = (router.exporters.get('loadbalancing')!.config as { resolver: { static: { hostnames: string[] } } }).resolver.static.hostnames;
+    for (const h of hosts) expect(compose.services[h.split(':')[0]!], h).toBeDefined();
+    const joiner = parseConfig(readFileSync(`${ROOT}deploy/compose/joiner.yaml`, 'utf8'), builtinComponents, {});
+    expect(joiner.exporters.get('otlp/jaeger')!.config).toMatchObject({ endpoint: 'jaeger:4317' });
+    expect(compose.services.jaeger).toBeDefined();
   });
 });
 

@@ -134,5 +134,19 @@ export function composeFile(o: TopologyOptions = { ...DEFAULTS, mode: 'compose' 
       ...(proc.dependsOn.length ? { depends_on: proc.dependsOn } : {}),
     };
   }
+  // `docker compose --profile scale up`: two joiners behind a router, from the collector's own image.
+  const relay = (name: string, config: string, extra: object = {}) => {
+    services[name] = {
+      image: 'span-relay',
+      ...(name === 'relay-router' ? { build: { context: '.', dockerfile: 'Dockerfile' } } : {}),
+      profiles: ['scale'],
+      command: ['run', '--config', '/etc/span-relay/config.yaml'],
+      volumes: [`./deploy/compose/${config}:/etc/span-relay/config.yaml:ro`],
+      ...extra,
+    };
+  };
+  relay('relay-router', 'router.yaml', { ports: ['14317:4317', '19411:9411'], depends_on: ['relay-joiner-0', 'relay-joiner-1'] });
+  relay('relay-joiner-0', 'joiner.yaml', { depends_on: ['jaeger'] });
+  relay('relay-joiner-1', 'joiner.yaml', { depends_on: ['jaeger'] });
   return `# Generated from demo/src/topology.ts by \`npm run demo -- --compose\`: edit the topology, not this file.\n${stringify({ services }, { lineWidth: 0 })}`;
 }
