@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { builtinComponents } from './components.js';
 import { DEFAULT_CONFIG_YAML } from './config/default.js';
@@ -6,6 +7,8 @@ import { ConfigError, DecodeError, ListenError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
 import { replayCommand, UsageError } from './replay/cli.js';
 import { Collector } from './pipeline.js';
+import { Telemetry } from './telemetry/telemetry.js';
+import { parseWorkers, runPrimary, workerRole } from './workers/cluster.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -29,8 +32,11 @@ directories) are taken from the directory you
 run the command in. SIGTERM or Ctrl-C stops it after flushing.
 
   -c, --config FILE   an OpenTelemetry-Collector-style YAML config
+  -w, --workers N     N worker processes sharing the ports, each trace joined in the one that owns
+                      it; auto = one per core (default 1: a single process). Not with components
+                      that own files (embedded, file, file_storage, capture)
   -h, --help          this text`,
-    options: { config: { type: 'string', short: 'c' }, ...HELP },
+    options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' }, ...HELP },
     positionals: false,
   },
   validate: {
@@ -99,16 +105,23 @@ async function configFrom(path: string | undefined): Promise<CollectorConfig> {
   return path ? loadConfigFile(path, builtinComponents) : parseConfig(DEFAULT_CONFIG_YAML, builtinComponents);
 }
 
-async function run(path: string | undefined): Promise<number> {
+async function run(path: string | undefined, workersFlag: string | undefined): Promise<number> {
   const config = await configFrom(path);
-  const collector = new Collector(config);
+  const workers = parseWorkers(workersFlag);
+  if (cluster.isPrimary && workers > 1) return runPrimary(config, workers);
+  const telemetry = new Telemetry({ level: config.telemetry.logLevel, ...(cluster.isWorker ? { bindings: { worker: Number(process.env.SPAN_RELAY_WORKER) } } : {}) });
+  const worker = workerRole(telemetry);
+  const collector = new Collector(config, worker?.options ?? { telemetry });
   // A bug must not take every client's spans down with it: log, count, stay up.
   process.on('unhandledRejection', (err) => collector.telemetry.reportUnexpected(err, 'process (unhandled rejection)'));
   process.on('uncaughtException', (err) => collector.telemetry.reportUnexpected(err, 'process (uncaught exception)'));
   try {
+    await worker?.handoff.start();
     await collector.start();
+    worker?.ready();
   } catch (err) {
     await collector.shutdown(1000).catch(() => undefined);
+    await worker?.handoff.shutdown();
     throw err;
   }
   const signal = await new Promise<string>((resolve) => {
@@ -122,6 +135,7 @@ async function run(path: string | undefined): Promise<number> {
     process.exit(1);
   }, config.shutdownTimeoutMs + 5_000).unref();
   await collector.shutdown();
+  await worker?.handoff.shutdown();
   const lost = collector.telemetry.lostAtShutdown;
   if (lost > 0) {
     collector.telemetry.logger.error({ undelivered_spans: lost }, `${lost} acknowledged span(s) could not be delivered within service.shutdown_timeout`);
@@ -178,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
     switch (command) {
       case 'run':
-        return await run(str(values.config));
+        return await run(str(values.config), str(values.workers));
       case 'validate':
         return await validate(str(values.config));
       case 'check':

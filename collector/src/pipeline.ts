@@ -56,6 +56,8 @@ export interface CollectorOptions {
   telemetry?: Telemetry;
   /** Admin endpoint override (tests use 127.0.0.1:0); `false` turns the admin server off. */
   adminEndpoint?: string | false;
+  /** Wraps what each receiver feeds (`span-relay run --workers N` puts trace affinity there). */
+  receiverConsumer?: (receiver: string, pipelines: Consumer) => Consumer;
 }
 
 /**
@@ -71,12 +73,14 @@ export class Collector {
   private readonly admin: AdminServer | undefined;
   private running = false;
   private heads = new Map<string, Consumer[]>();
+  private readonly receiverConsumer: CollectorOptions['receiverConsumer'];
 
   constructor(
     private readonly config: CollectorConfig,
     options: CollectorOptions = {},
   ) {
     const components = options.components ?? builtinComponents;
+    this.receiverConsumer = options.receiverConsumer;
     this.telemetry = options.telemetry ?? new Telemetry({ level: config.telemetry.logLevel });
     const storages = new Map<string, StorageProvider>();
     const authenticators = new Map<string, Authenticator>();
@@ -119,9 +123,18 @@ export class Collector {
     });
     // Processors that keep a log put back what it held before any receiver takes new spans.
     await Promise.all(starts);
-    for (const [id, r] of this.receivers) await named(`receiver '${id}'`, () => r.start(new Fanout(this.heads.get(id)!)));
+    for (const [id, r] of this.receivers) {
+      const pipelines = this.receiverPipelines(id)!;
+      await named(`receiver '${id}'`, () => r.start(this.receiverConsumer ? this.receiverConsumer(id, pipelines) : pipelines));
+    }
     this.running = true;
     this.telemetry.logger.info({ pipelines: this.config.pipelines.map((p) => p.name), admin: this.admin?.address() }, 'span-relay is running');
+  }
+
+  /** The pipelines a receiver feeds, once started; undefined for a receiver this config lacks. */
+  receiverPipelines(receiver: string): Consumer | undefined {
+    const heads = this.heads.get(receiver);
+    return heads ? new Fanout(heads) : undefined;
   }
 
   adminAddress(): string | undefined {

@@ -6,14 +6,17 @@ import type { Telemetry } from './telemetry.js';
 export class AdminServer {
   private readonly server: HttpServer;
 
-  constructor(endpoint: string, telemetry: Telemetry, ready: () => boolean, tls?: ServerTls) {
+  /** `metrics`: where /metrics comes from when not this process's registry (the workers' sum, under --workers). */
+  constructor(endpoint: string, telemetry: Telemetry, ready: () => boolean, tls?: ServerTls, metrics?: () => Promise<{ body: string; contentType: string }>) {
     this.server = new HttpServer(
       endpoint,
       async (req, res) => {
         switch ((req.url ?? '').split('?')[0]) {
-          case '/metrics':
-            sendText(res, 200, await telemetry.registry.metrics(), telemetry.registry.contentType);
+          case '/metrics': {
+            const m = metrics ? await metrics() : { body: await telemetry.registry.metrics(), contentType: telemetry.registry.contentType };
+            sendText(res, 200, m.body, m.contentType);
             return;
+          }
           case '/healthz':
             sendJson(res, 200, { status: 'ok' });
             return;

@@ -131,8 +131,10 @@ export class Telemetry {
     return m as Gauge<L>;
   }
 
-  constructor(options: { logger?: Logger; level?: string } = {}) {
-    this.logger = options.logger ?? pino({ level: options.level ?? process.env.SPAN_RELAY_LOG_LEVEL ?? 'info' });
+  /** `bindings`: fields on every log line (a worker's index under --workers). */
+  constructor(options: { logger?: Logger; level?: string; bindings?: Record<string, unknown> } = {}) {
+    const logger = options.logger ?? pino({ level: options.level ?? process.env.SPAN_RELAY_LOG_LEVEL ?? 'info' });
+    this.logger = options.bindings ? logger.child(options.bindings) : logger;
   }
 }
 

@@ -1,0 +1,184 @@
+/**
+ * Trace affinity between the workers of one collector (`span-relay run --workers N`): every worker
+ * decodes what its connections bring, keeps the spans whose trace it owns and hands the rest to the
+ * owner over a Unix socket, so each worker's join still sees whole traces. The owner is picked from
+ * the low 64 bits of the trace ID, as the loadbalancing exporter does between replicas, so a 64-bit
+ * Zipkin ID and the 128-bit ID of the same request meet in the same worker.
+ *
+ * A handoff is acknowledged only once the owner's pipeline has accepted the spans; a refusal there
+ * (backpressure) reaches the client as the receiver's own refusal, so nothing is acknowledged twice
+ * or dropped between workers.
+ */
+import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { rmSync } from 'node:fs';
+import { deserialize, serialize } from 'node:v8';
+import type { Consumer } from '../component.js';
+import { BackpressureError, type BackpressureReason } from '../model/errors.js';
+import type { Span, SpanBatch } from '../model/span.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+
+/** The worker (0..n-1) that owns a trace: a mix of its low 64 bits, unrelated to the loadbalancing ring's hash. */
+export function workerOf(traceId: string, n: number): number {
+  if (n <= 1) return 0;
+  const low = traceId.length > 16 ? traceId.slice(-16) : traceId.padStart(16, '0');
+  const hi = parseInt(low.slice(0, 8), 16) | 0;
+  const lo = parseInt(low.slice(8), 16) | 0;
+  let h = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % n;
+}
+
+export function handoffSocketPath(dir: string, worker: number): string {
+  return `${dir}/worker-${worker}.sock`;
+}
+
+interface Refusal {
+  reason?: BackpressureReason;
+  error: string;
+}
+
+/** Reads a whole request or response body. */
+async function body(stream: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Sends spans to one peer worker and waits for its pipeline's answer. */
+class Peer {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+  constructor(private readonly socketPath: string) {}
+
+  send(receiver: string, spans: Span[]): Promise<void> {
+    const payload = serialize(spans.map(({ ack: _ack, ...s }) => s));
+    return new Promise<void>((resolve, reject) => {
+      const req = request(
+        { socketPath: this.socketPath, agent: this.agent, method: 'POST', path: `/handoff/${encodeURIComponent(receiver)}`, headers: { 'content-length': payload.length } },
+        (res) => {
+          body(res).then((b) => {
+            if (res.statusCode === 204) return resolve();
+            let refusal: Refusal = { error: `worker answered ${res.statusCode}` };
+            try {
+              refusal = JSON.parse(b.toString('utf8')) as Refusal;
+            } catch {
+              // keep the status
+            }
+            reject(refusal.reason ? new BackpressureError(refusal.error, refusal.reason) : new Error(`handoff to ${this.socketPath}: ${refusal.error}`));
+          }, reject);
+        },
+      );
+      // A peer that is gone (restarting) is backpressure to the client: it retries later.
+      req.on('error', (err) => reject(new BackpressureError(`the worker that owns these traces is unavailable (${err.message})`, 'shutting_down')));
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** In front of a receiver's pipelines: the spans this worker owns go on, the others to their owners. */
+export class AffinityRouter implements Consumer {
+  private readonly handedOff;
+
+  constructor(
+    private readonly receiver: string,
+    private readonly self: number,
+    private readonly peers: readonly (Peer | undefined)[],
+    private readonly local: Consumer,
+    telemetry: Telemetry,
+  ) {
+    this.handedOff = telemetry.counter('span_relay_worker_handoff_spans_total', 'Spans a worker decoded and handed to the worker that owns their trace', ['from', 'to']);
+  }
+
+  async consume(batch: SpanBatch): Promise<void> {
+    const n = this.peers.length;
+    const parts: Span[][] = Array.from({ length: n }, () => []);
+    for (const s of batch.spans) parts[workerOf(s.traceId, n)]!.push(s);
+    const sends: Promise<void>[] = [];
+    for (let w = 0; w < n; w++) {
+      const spans = parts[w]!;
+      if (spans.length === 0) continue;
+      if (w === this.self) sends.push(this.local.consume(spans.length === batch.spans.length ? batch : { spans }));
+      else {
+        sends.push(this.peers[w]!.send(this.receiver, spans));
+        this.handedOff.inc({ from: String(this.self), to: String(w) }, spans.length);
+      }
+    }
+    // Every part must be accepted before the client is: the first refusal is the answer.
+    const results = await Promise.allSettled(sends);
+    const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (refused) throw refused.reason;
+  }
+}
+
+/** Takes spans other workers hand over and feeds them to the named receiver's pipelines here. */
+export class HandoffServer {
+  private readonly server: Server;
+  private readonly peers: (Peer | undefined)[];
+
+  constructor(
+    private readonly socketDir: string,
+    private readonly self: number,
+    count: number,
+    private readonly heads: (receiver: string) => Consumer | undefined,
+    private readonly telemetry: Telemetry,
+  ) {
+    this.peers = Array.from({ length: count }, (_, w) => (w === self ? undefined : new Peer(handoffSocketPath(socketDir, w))));
+    this.server = createServer((req, res) => {
+      const reply = (status: number, refusal?: Refusal): void => {
+        if (refusal) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
+        else res.writeHead(status).end();
+      };
+      const receiver = decodeURIComponent((req.url ?? '').replace(/^\/handoff\//, ''));
+      const head = this.heads(receiver);
+      if (req.method !== 'POST') {
+        req.resume();
+        return reply(404, { error: 'POST /handoff/<receiver>' });
+      }
+      if (!head) {
+        // Every worker runs the same config: a receiver not here yet is one still starting.
+        req.resume();
+        return reply(503, { error: `worker ${this.self} is still starting`, reason: 'shutting_down' });
+      }
+      body(req)
+        .then((b) => head.consume({ spans: deserialize(b) as Span[] }))
+        .then(
+          () => reply(204),
+          (err: unknown) => {
+            if (err instanceof BackpressureError) return reply(503, { error: err.message, reason: err.reason });
+            this.telemetry.reportUnexpected(err, 'worker handoff');
+            reply(500, { error: err instanceof Error ? err.message : String(err) });
+          },
+        );
+    });
+  }
+
+  /** Wraps a receiver's pipelines so that spans of traces other workers own go to them. */
+  router(receiver: string, local: Consumer): Consumer {
+    return new AffinityRouter(receiver, this.self, this.peers, local, this.telemetry);
+  }
+
+  start(): Promise<void> {
+    const path = handoffSocketPath(this.socketDir, this.self);
+    rmSync(path, { force: true });
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      // exclusive: a worker's own socket, not one the cluster primary would share out.
+      this.server.listen({ path, exclusive: true }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    for (const p of this.peers) p?.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
