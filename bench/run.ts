@@ -2,6 +2,7 @@
  * `npm run bench`: figures and ratios against a baseline measured in the same run. Nothing here
  * passes or fails on a time; it prints what it measured.
  */
+import { availableParallelism } from 'node:os';
 import { endToEnd, inProcess, zipkinBodies } from './zipkin-to-otlp.js';
 import { bytesPerHeldSpan, joinThroughput } from './join.js';
 import { kitBench } from './kit.js';
@@ -9,7 +10,7 @@ import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
 import { storeBench } from './store.js';
-import { OTEL_FIGURES, testbed } from './testbed.js';
+import { OTEL_FIGURES, saturationRun, testbed } from './testbed.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -50,6 +51,17 @@ async function main(): Promise<void> {
   for (const r of tb) {
     const o = OTEL_FIGURES[r.receiver]!;
     console.log(`  ${r.receiver.padEnd(12)} ${(r.join ? 'on' : 'off').padEnd(5)} ${r.cpuPercent.toFixed(1).padStart(17)}  ${r.peakRssMiB.toFixed(0).padStart(5)} MiB   ${String(r.delivered).padStart(7)}/${r.sent}   ${String(o.cpu).padStart(5)} %, ${o.ramMiB} MiB           ${(r.cpuPercent / o.cpu).toFixed(2)}×`);
+  }
+
+  const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 25);
+  console.log(`\nsaturation, span-relay run --workers N: 16 requests of 100 spans in flight on 16 connections for ${satSeconds} s → receiver → join → batch → otlp gRPC → sink; generator and sink share the machine's ${availableParallelism()} cores`);
+  console.log('  receiver     workers  accepted spans/s  delivered spans/s  collector CPU %   delivered ratio to 1 worker');
+  for (const receiver of ['zipkin', 'otlp-http']) {
+    const one = await saturationRun(receiver, 1, satSeconds);
+    const two = await saturationRun(receiver, 2, satSeconds);
+    for (const r of [one, two]) {
+      console.log(`  ${r.receiver.padEnd(12)} ${String(r.workers).padEnd(8)} ${fmt(r.acceptedPerSecond).padStart(16)}  ${fmt(r.deliveredPerSecond).padStart(17)}  ${r.cpuPercent.toFixed(0).padStart(14)}   ${(r.deliveredPerSecond / one.deliveredPerSecond).toFixed(2)}×${r.refusedRequests ? `   (${r.refusedRequests} requests refused)` : ''}`);
+    }
   }
 
   const sb = storeBench(Number(process.env.BENCH_STORE_SPANS ?? 1_000_000));

@@ -114,3 +114,67 @@ export async function testbed(seconds: number): Promise<TestbedRow[]> {
   for (const receiver of ['zipkin', 'otlp-grpc', 'otlp-http', 'opencensus']) for (const j of [false, true]) rows.push(await testbedRun(receiver, j, seconds));
   return rows;
 }
+
+export interface SaturationRow {
+  receiver: string;
+  workers: number;
+  acceptedPerSecond: number;
+  deliveredPerSecond: number;
+  refusedRequests: number;
+  /** CPU of the collector's processes (primary and workers), % of one core. */
+  cpuPercent: number;
+}
+
+/** Every process of the collector: the one started and its children (the workers). */
+function treeTicks(pid: number): number {
+  let ticks = cpuTicks(pid);
+  let children: number[] = [];
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // ps exits 1 when there are none
+  }
+  for (const c of children) ticks += cpuTicks(c);
+  return ticks;
+}
+
+/**
+ * Saturation throughput (issue #13's scaling figure): the load generator keeps 16 requests of 100
+ * spans in flight on 16 connections for `seconds`, into receiver → join → batch → otlp, with the
+ * collector run as `span-relay run --workers N`. The generator and the sink share this machine's
+ * cores with the collector, as they would on one node.
+ */
+export async function saturationRun(receiver: string, workers: number, seconds: number): Promise<SaturationRow> {
+  const sink = await countingSink();
+  const dir = mkdtempSync(join(tmpdir(), 'span-relay-saturation-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  join:\n    quiet_period: 2s\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [join, batch]\n      exporters: [otlp]\n`,
+  );
+  const collector = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--workers', String(workers), '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = collector.pid!;
+  const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, '0', String(seconds), '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const genDone = new Promise<void>((resolve) => gen.on('exit', () => resolve()));
+  // The generator encodes its bodies first (a few seconds); CPU is taken over the middle of its run.
+  await new Promise((r) => setTimeout(r, 6000));
+  const c0 = treeTicks(pid);
+  const d0 = sink.count();
+  const t0 = performance.now();
+  await genDone;
+  const wall = (performance.now() - t0) / 1000;
+  const c1 = treeTicks(pid);
+  const d1 = sink.count();
+  const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; seconds: number };
+  collector.kill('SIGTERM');
+  await new Promise((r) => collector.on('exit', r));
+  sink.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { receiver, workers, acceptedPerSecond: g.sent / g.seconds, deliveredPerSecond: (d1 - d0) / wall, refusedRequests: g.refused, cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100 };
+}
