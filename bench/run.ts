@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   }
 
   const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 25);
-  console.log(`\nsaturation, span-relay run --workers N: 16 requests of 100 spans in flight on 16 connections for ${satSeconds} s → receiver → join → batch → otlp gRPC → sink; generator and sink share the machine's ${availableParallelism()} cores`);
+  console.log(`\nsaturation, span-relay run --workers N: 16 requests of 100 spans in flight on 16 connections for ${satSeconds} s → receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink; generator and sink share the machine's ${availableParallelism()} cores`);
   console.log('  receiver     workers  accepted spans/s  delivered spans/s  collector CPU %   delivered ratio to 1 worker');
   for (const receiver of ['zipkin', 'otlp-http']) {
     const one = await saturationRun(receiver, 1, satSeconds);

@@ -140,7 +140,8 @@ function treeTicks(pid: number): number {
 
 /**
  * Saturation throughput (issue #13's scaling figure): the load generator keeps 16 requests of 100
- * spans in flight on 16 connections for `seconds`, into receiver → join → batch → otlp, with the
+ * spans in flight on 16 connections for `seconds`, into receiver → memory_limiter (as in the default
+ * config, per worker) → join → batch → otlp, with the
  * collector run as `span-relay run --workers N`. The generator and the sink share this machine's
  * cores with the collector, as they would on one node.
  */
@@ -150,7 +151,7 @@ export async function saturationRun(receiver: string, workers: number, seconds: 
   const port = 20000 + Math.floor(Math.random() * 20000);
   writeFileSync(
     join(dir, 'config.yaml'),
-    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  join:\n    quiet_period: 2s\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [join, batch]\n      exporters: [otlp]\n`,
+    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: 2s\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [memory_limiter, join, batch]\n      exporters: [otlp]\n`,
   );
   const collector = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--workers', String(workers), '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
