@@ -72,21 +72,35 @@ async function countingSink(): Promise<{ endpoint: string; count: () => number; 
   return { endpoint: `127.0.0.1:${port}`, count: () => spans, stop: () => server.forceShutdown() };
 }
 
-export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {
-  const sink = await countingSink();
+/** The collector as users run it (compiled, from the CLI): one receiver → `processors` → otlp gRPC to the sink. Resolves once /readyz answers. */
+async function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'span-relay-testbed-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
   writeFileSync(
     join(dir, 'config.yaml'),
-    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  join:\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${withJoin ? 'join, ' : ''}batch]\n      exporters: [otlp]\n`,
+    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
   );
   const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...cliArgs, '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
     if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const pid = collector.pid!;
+  return {
+    pid: collector.pid!,
+    port,
+    stop: async () => {
+      collector.kill('SIGTERM');
+      await new Promise((r) => collector.on('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {
+  const sink = await countingSink();
+  const collector = await startCollector(receiver, '  join:\n  batch:\n', withJoin ? 'join, batch' : 'batch', sink.endpoint);
+  const { pid, port } = collector;
   const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, String(rate), String(seconds + 3), String(per)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -102,10 +116,8 @@ export async function testbedRun(receiver: string, withJoin: boolean, seconds: n
   const gen2 = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number };
   for (let i = 0; i < 100 && sink.count() < gen2.sent; i++) await new Promise((r) => setTimeout(r, 100));
   const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-  collector.kill('SIGTERM');
-  await new Promise((r) => collector.on('exit', r));
+  await collector.stop();
   sink.stop();
-  rmSync(dir, { recursive: true, force: true });
   return { receiver, join: withJoin, cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100, peakRssMiB: peak, sent: gen2.sent, delivered: sink.count(), refusedRequests: gen2.refused };
 }
 
@@ -147,18 +159,8 @@ function treeTicks(pid: number): number {
  */
 export async function saturationRun(receiver: string, workers: number, seconds: number): Promise<SaturationRow> {
   const sink = await countingSink();
-  const dir = mkdtempSync(join(tmpdir(), 'span-relay-saturation-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: 2s\n  batch:\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [memory_limiter, join, batch]\n      exporters: [otlp]\n`,
-  );
-  const collector = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--workers', String(workers), '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const pid = collector.pid!;
+  const collector = await startCollector(receiver, '  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: 2s\n  batch:\n', 'memory_limiter, join, batch', sink.endpoint, ['--workers', String(workers)]);
+  const { pid, port } = collector;
   const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, '0', String(seconds), '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -173,9 +175,7 @@ export async function saturationRun(receiver: string, workers: number, seconds: 
   const c1 = treeTicks(pid);
   const d1 = sink.count();
   const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; seconds: number };
-  collector.kill('SIGTERM');
-  await new Promise((r) => collector.on('exit', r));
+  await collector.stop();
   sink.stop();
-  rmSync(dir, { recursive: true, force: true });
   return { receiver, workers, acceptedPerSecond: g.sent / g.seconds, deliveredPerSecond: (d1 - d0) / wall, refusedRequests: g.refused, cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100 };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OtlpGrpcSink, type FlatOtlpSpan } from '../collector/test/helpers/sinks.js';
-import { startCollector, type RunningCollector } from '../collector/test/helpers/collector.js';
+import { eventually, startCollector, type RunningCollector } from '../collector/test/helpers/collector.js';
 import { sendOtlp, sendZipkin, voteHops, type Hop } from './helpers/mesh-traffic.js';
 import type { LoadbalancingExporter } from '../collector/src/exporters/loadbalancing/index.js';
 
@@ -36,11 +36,8 @@ async function joiner(sinkEndpoint: string): Promise<{ endpoint: string; child: 
   const child = spawn(process.execPath, [BIN, 'run', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) return { endpoint: `127.0.0.1:${port}`, child, exited };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('joiner did not start');
+  await eventually(() => fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false), 'the joiner to start', 15_000);
+  return { endpoint: `127.0.0.1:${port}`, child, exited };
 }
 
 /** A router: Zipkin and OTLP/HTTP in, batch, loadbalancing over the joiners. In process, so the test can change its ring. */

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, metricValue } from '../collector/test/helpers/collector.js';
 import { OtlpGrpcSink } from '../collector/test/helpers/sinks.js';
 import { sendOtlp, sendZipkin, voteHops, type Hop } from './helpers/mesh-traffic.js';
 
@@ -79,12 +80,7 @@ describe('span-relay run --workers 2', () => {
     children.push(child);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const admin = `http://127.0.0.1:${port + 2}`;
-    let ready = false;
-    for (let i = 0; i < 300 && !ready; i++) {
-      ready = await fetch(`${admin}/readyz`).then((r) => r.status === 200, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(ready, 'ready within 15 s').toBe(true);
+    await eventually(() => fetch(`${admin}/readyz`).then((r) => r.status === 200, () => false), 'both workers ready', 15_000);
 
     const requests = Array.from({ length: 40 }, (_, i) => request(i + 1));
     let sent = 0;
@@ -113,13 +109,11 @@ describe('span-relay run --workers 2', () => {
     }
 
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    const value = (re: RegExp) => Number(metrics.match(re)?.[1] ?? 0);
     // Both workers took connections, and each handed the other the traces it owns.
-    expect(value(/span_relay_worker_handoff_spans_total\{from="0",to="1"\} (\d+)/)).toBeGreaterThan(0);
-    expect(value(/span_relay_worker_handoff_spans_total\{from="1",to="0"\} (\d+)/)).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'span_relay_worker_handoff_spans_total', { from: '0', to: '1' })).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'span_relay_worker_handoff_spans_total', { from: '1', to: '0' })).toBeGreaterThan(0);
     // Summed over the workers: everything the receivers took.
-    const accepted = [...metrics.matchAll(/span_relay_receiver_accepted_spans_total\{[^}]*\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-    expect(accepted).toBe(sent);
+    expect(metricValue(metrics, 'span_relay_receiver_accepted_spans_total')).toBe(sent);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -8,7 +8,7 @@ import { checkFiles } from './continuity/check.js';
 import { replayCommand, UsageError } from './replay/cli.js';
 import { Collector } from './pipeline.js';
 import { Telemetry } from './telemetry/telemetry.js';
-import { parseWorkers, runPrimary, workerRole } from './workers/cluster.js';
+import { parseWorkers, runPrimary, workerIndex, workerRole } from './workers/cluster.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -109,7 +109,8 @@ async function run(path: string | undefined, workersFlag: string | undefined): P
   const config = await configFrom(path);
   const workers = parseWorkers(workersFlag);
   if (cluster.isPrimary && workers > 1) return runPrimary(config, workers);
-  const telemetry = new Telemetry({ level: config.telemetry.logLevel, ...(cluster.isWorker ? { bindings: { worker: Number(process.env.SPAN_RELAY_WORKER) } } : {}) });
+  const index = workerIndex();
+  const telemetry = new Telemetry({ level: config.telemetry.logLevel, ...(index !== undefined ? { bindings: { worker: index } } : {}) });
   const worker = workerRole(telemetry);
   const collector = new Collector(config, worker?.options ?? { telemetry });
   // A bug must not take every client's spans down with it: log, count, stay up.

@@ -124,17 +124,11 @@ export class Collector {
     // Processors that keep a log put back what it held before any receiver takes new spans.
     await Promise.all(starts);
     for (const [id, r] of this.receivers) {
-      const pipelines = this.receiverPipelines(id)!;
+      const pipelines = new Fanout(this.heads.get(id)!);
       await named(`receiver '${id}'`, () => r.start(this.receiverConsumer ? this.receiverConsumer(id, pipelines) : pipelines));
     }
     this.running = true;
     this.telemetry.logger.info({ pipelines: this.config.pipelines.map((p) => p.name), admin: this.admin?.address() }, 'span-relay is running');
-  }
-
-  /** The pipelines a receiver feeds, once started; undefined for a receiver this config lacks. */
-  receiverPipelines(receiver: string): Consumer | undefined {
-    const heads = this.heads.get(receiver);
-    return heads ? new Fanout(heads) : undefined;
   }
 
   adminAddress(): string | undefined {

@@ -23,7 +23,11 @@ export class HttpPoster {
   private https: HttpsAgent | undefined;
   private readonly http = new HttpAgent({ keepAlive: true });
 
-  constructor(private readonly tls: HttpClientTls = { skipVerify: false }) {
+  /** `socketPath`: every request goes to this Unix socket (the URL then only names the path). */
+  constructor(
+    private readonly tls: HttpClientTls = { skipVerify: false },
+    private readonly socketPath?: string,
+  ) {
     this.https = this.agent();
     tls.source?.subscribe(() => {
       const old = this.https;
@@ -42,12 +46,18 @@ export class HttpPoster {
     });
   }
 
-  post(url: URL, body: Uint8Array, headers: Record<string, string>, signal: AbortSignal): Promise<HttpAnswer> {
+  post(url: URL, body: Uint8Array, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpAnswer> {
     const secure = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
         url,
-        { method: 'POST', agent: secure ? this.https : this.http, signal, headers: { ...headers, 'content-length': String(body.length) } },
+        {
+          method: 'POST',
+          agent: secure ? this.https : this.http,
+          ...(signal ? { signal } : {}),
+          ...(this.socketPath ? { socketPath: this.socketPath } : {}),
+          headers: { ...headers, 'content-length': String(body.length) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

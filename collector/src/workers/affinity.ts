@@ -9,11 +9,13 @@
  * (backpressure) reaches the client as the receiver's own refusal, so nothing is acknowledged twice
  * or dropped between workers.
  */
-import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
 import type { Consumer } from '../component.js';
 import { BackpressureError, type BackpressureReason } from '../model/errors.js';
+import { HttpPoster } from '../net/http-client.js';
+import { readBody, sendJson } from '../net/http-server.js';
 import type { Span, SpanBatch } from '../model/span.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 
@@ -39,45 +41,35 @@ interface Refusal {
   error: string;
 }
 
-/** Reads a whole request or response body. */
-async function body(stream: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** Sends spans to one peer worker and waits for its pipeline's answer. */
 class Peer {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly poster: HttpPoster;
 
-  constructor(private readonly socketPath: string) {}
+  constructor(private readonly socketPath: string) {
+    this.poster = new HttpPoster(undefined, socketPath);
+  }
 
-  send(receiver: string, spans: Span[]): Promise<void> {
-    const payload = serialize(spans.map(({ ack: _ack, ...s }) => s));
-    return new Promise<void>((resolve, reject) => {
-      const req = request(
-        { socketPath: this.socketPath, agent: this.agent, method: 'POST', path: `/handoff/${encodeURIComponent(receiver)}`, headers: { 'content-length': payload.length } },
-        (res) => {
-          body(res).then((b) => {
-            if (res.statusCode === 204) return resolve();
-            let refusal: Refusal = { error: `worker answered ${res.statusCode}` };
-            try {
-              refusal = JSON.parse(b.toString('utf8')) as Refusal;
-            } catch {
-              // keep the status
-            }
-            reject(refusal.reason ? new BackpressureError(refusal.error, refusal.reason) : new Error(`handoff to ${this.socketPath}: ${refusal.error}`));
-          }, reject);
-        },
-      );
+  async send(receiver: string, spans: Span[]): Promise<void> {
+    // Spans at a receiver's head carry no durability token (that is set further on), so they serialize as they are.
+    let answer;
+    try {
+      answer = await this.poster.post(new URL(`http://worker/handoff/${encodeURIComponent(receiver)}`), serialize(spans), {});
+    } catch (err) {
       // A peer that is gone (restarting) is backpressure to the client: it retries later.
-      req.on('error', (err) => reject(new BackpressureError(`the worker that owns these traces is unavailable (${err.message})`, 'shutting_down')));
-      req.end(payload);
-    });
+      throw new BackpressureError(`the worker that owns these traces is unavailable (${(err as Error).message})`, 'shutting_down');
+    }
+    if (answer.status === 204) return;
+    let refusal: Refusal = { error: `worker answered ${answer.status}` };
+    try {
+      refusal = JSON.parse(answer.body.toString('utf8')) as Refusal;
+    } catch {
+      // keep the status
+    }
+    throw refusal.reason ? new BackpressureError(refusal.error, refusal.reason) : new Error(`handoff to ${this.socketPath}: ${refusal.error}`);
   }
 
   close(): void {
-    this.agent.destroy();
+    this.poster.close();
   }
 }
 
@@ -130,29 +122,26 @@ export class HandoffServer {
   ) {
     this.peers = Array.from({ length: count }, (_, w) => (w === self ? undefined : new Peer(handoffSocketPath(socketDir, w))));
     this.server = createServer((req, res) => {
-      const reply = (status: number, refusal?: Refusal): void => {
-        if (refusal) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
-        else res.writeHead(status).end();
-      };
       const receiver = decodeURIComponent((req.url ?? '').replace(/^\/handoff\//, ''));
       const head = this.heads(receiver);
       if (req.method !== 'POST') {
         req.resume();
-        return reply(404, { error: 'POST /handoff/<receiver>' });
+        return sendJson(res, 404, { error: 'POST /handoff/<receiver>' });
       }
       if (!head) {
         // Every worker runs the same config: a receiver not here yet is one still starting.
         req.resume();
-        return reply(503, { error: `worker ${this.self} is still starting`, reason: 'shutting_down' });
+        return sendJson(res, 503, { error: `worker ${this.self} is still starting`, reason: 'shutting_down' } satisfies Refusal);
       }
-      body(req)
+      // The sending worker's receiver has already held the request to its own limits.
+      readBody(req, Number.POSITIVE_INFINITY)
         .then((b) => head.consume({ spans: deserialize(b) as Span[] }))
         .then(
-          () => reply(204),
+          () => res.writeHead(204).end(),
           (err: unknown) => {
-            if (err instanceof BackpressureError) return reply(503, { error: err.message, reason: err.reason });
+            if (err instanceof BackpressureError) return sendJson(res, 503, { error: err.message, reason: err.reason } satisfies Refusal);
             this.telemetry.reportUnexpected(err, 'worker handoff');
-            reply(500, { error: err instanceof Error ? err.message : String(err) });
+            sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) } satisfies Refusal);
           },
         );
     });

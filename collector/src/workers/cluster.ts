@@ -54,10 +54,15 @@ export function checkWorkersConfig(config: CollectorConfig): void {
   if (errors.length > 0) throw new ConfigError('', `--workers above 1 cannot run this config:\n${errors.join('\n')}\nrun it with --workers 1, or scale out with the loadbalancing exporter in front of single-process joiners`);
 }
 
+/** This process's worker index under --workers; undefined in a single process or the primary. */
+export function workerIndex(): number | undefined {
+  return cluster.isWorker ? Number(process.env[ENV_INDEX]) : undefined;
+}
+
 /** In a worker: the collector options that put trace affinity in front of every receiver. */
 export function workerRole(telemetry: Telemetry): { index: number; options: CollectorOptions; handoff: HandoffServer; ready(): void } | undefined {
-  if (!cluster.isWorker) return undefined;
-  const index = Number(process.env[ENV_INDEX]);
+  const index = workerIndex();
+  if (index === undefined) return undefined;
   const count = Number(process.env[ENV_COUNT]);
   const dir = process.env[ENV_DIR]!;
   // Answers the primary's requests for this worker's metrics.
