@@ -2,14 +2,13 @@
  * The testbed's load generator, in its own process (as the OpenTelemetry Collector's testbed runs
  * it): a steady rate of requests of N spans over one protocol, encoded before the clock starts.
  *   node --import tsx bench/loadgen.ts <zipkin|otlp-grpc|otlp-http|opencensus> <host:port> <spans/s> <seconds> <spans per request>
- * Prints one JSON line: {"sent": spans, "refused": requests, "lagMs": worst lateness}.
- * With <spans/s> 0 it saturates instead: SATURATE_CONCURRENCY requests in flight (default 16) on as
- * many connections, for <seconds>, and prints {"sent", "refused", "seconds"}.
+ * Prints {"started": true} once its bodies are encoded, then at the end one JSON line:
+ * {"sent": spans, "refused": requests, "lagMs": worst lateness}.
  */
 import * as grpc from '@grpc/grpc-js';
 import { decodeZipkinV2Json } from '../collector/src/receivers/zipkin/decode.js';
 import { modelToZipkinV2 } from '../collector/src/protocol/zipkin-encode.js';
-import { encodeOtlpRequest } from '../collector/src/exporters/otlp/index.js';
+import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { modelToOcRequests } from '../collector/src/protocol/opencensus-encode.js';
 import { passThrough } from '../collector/src/net/grpc-server.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
@@ -18,10 +17,7 @@ const [protocol, target, rateArg, secondsArg, perArg] = process.argv.slice(2);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const per = Number(perArg);
-const saturate = rate === 0;
-const concurrency = Number(process.env.SATURATE_CONCURRENCY ?? 16);
-// Saturating, the bodies are cycled: enough distinct ones that a trace's ID does not come back within the join's quiet period.
-const requests = saturate ? 3000 : Math.round((rate / per) * seconds);
+const requests = Math.round((rate / per) * seconds);
 const bodies = zipkinBodies(requests, per).map((b) => decodeZipkinV2Json(b).spans);
 
 let send: (i: number) => Promise<boolean>;
@@ -37,7 +33,7 @@ switch (protocol) {
     break;
   }
   case 'otlp-http': {
-    const encoded = bodies.map((spans) => encodeOtlpRequest({ spans }));
+    const encoded = bodies.map((spans) => encodeOtlpProto({ spans }));
     send = async (i) => {
       const res = await fetch(`http://${target}/v1/traces`, { method: 'POST', body: encoded[i]!, headers: { 'content-type': 'application/x-protobuf' } });
       await res.arrayBuffer();
@@ -46,11 +42,10 @@ switch (protocol) {
     break;
   }
   case 'otlp-grpc': {
-    const encoded = bodies.map((spans) => Buffer.from(encodeOtlpRequest({ spans })));
-    // Saturating: one connection per request in flight, as many clients would open.
-    const clients = Array.from({ length: saturate ? concurrency : 1 }, () => new grpc.Client(target!, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
-    send = (i) => new Promise((resolve) => clients[i % clients.length]!.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', passThrough.serialize, passThrough.deserialize, encoded[i]!, (err) => resolve(!err)));
-    close = async () => clients.forEach((c) => c.close());
+    const encoded = bodies.map((spans) => Buffer.from(encodeOtlpProto({ spans })));
+    const client = new grpc.Client(target!, grpc.credentials.createInsecure());
+    send = (i) => new Promise((resolve) => client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', passThrough.serialize, passThrough.deserialize, encoded[i]!, (err) => resolve(!err)));
+    close = async () => client.close();
     break;
   }
   case 'opencensus': {
@@ -81,27 +76,8 @@ switch (protocol) {
     throw new Error(`unknown protocol ${protocol}`);
 }
 
-if (saturate) {
-  let sent = 0;
-  let refused = 0;
-  let next = 0;
-  const end = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const ok = await send(next++ % requests).catch(() => false);
-        if (ok) sent += per;
-        else refused++;
-      }
-    }),
-  );
-  const took = (performance.now() - t0) / 1000;
-  await close();
-  console.log(JSON.stringify({ sent, refused, seconds: took }));
-  process.exit(0);
-}
-
+// The bodies are ready: the measured part starts now.
+console.log(JSON.stringify({ started: true }));
 const interval = 1000 / (rate / per);
 let refused = 0;
 let lag = 0;

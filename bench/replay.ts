@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecord } from '../collector/src/capture/format.js';
-import { encodeOtlpRequest } from '../collector/src/exporters/otlp/index.js';
+import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { readReplayInputs } from '../collector/src/replay/inputs.js';
 import { replay } from '../collector/src/replay/replay.js';
 import { voteTraces } from './join.js';
@@ -16,7 +16,7 @@ import { voteTraces } from './join.js';
 export async function replayBench(records: number, spansPerRecord: number, concurrency = 8): Promise<{ floor: number; replay: number; spans: number }> {
   const spans = voteTraces(Math.ceil((records * spansPerRecord) / 11)).slice(0, records * spansPerRecord);
   const bodies: Buffer[] = [];
-  for (let i = 0; i < records; i++) bodies.push(Buffer.from(encodeOtlpRequest({ spans: spans.slice(i * spansPerRecord, (i + 1) * spansPerRecord) })));
+  for (let i = 0; i < records; i++) bodies.push(Buffer.from(encodeOtlpProto({ spans: spans.slice(i * spansPerRecord, (i + 1) * spansPerRecord) })));
   const file = join(mkdtempSync(join(tmpdir(), 'span-relay-bench-')), 'bench.srcap');
   writeFileSync(file, Buffer.concat(bodies.map((body, i) => encodeRecord({ header: { protocol: 'otlp-http', receivedAt: 1_700_000_000_000 + i, receiver: 'otlp', contentType: 'application/x-protobuf', path: '/v1/traces' }, body }))));
 

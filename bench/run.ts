@@ -10,7 +10,8 @@ import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
 import { storeBench } from './store.js';
-import { OTEL_FIGURES, saturationRun, testbed } from './testbed.js';
+import { OTEL_FIGURES, saturationSearch, testbed } from './testbed.js';
+import { otlpCodecBench } from './otlp-codec.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -24,6 +25,11 @@ async function main(): Promise<void> {
   console.log('zipkin-v2-json → otlp-protobuf, in process (median of 5)');
   console.log(`  floor (JSON.parse + OTLP encode of the same spans): ${fmt(ip.floor)} spans/s`);
   console.log(`  span-relay decode + validate + encode:             ${fmt(ip.relay)} spans/s   ratio to floor ${(ip.relay / ip.floor).toFixed(2)}`);
+
+  const oc = otlpCodecBench(Number(process.env.BENCH_BODIES ?? 400) / 2, spansPerBody);
+  console.log('\notlp protobuf ↔ span model, in process (median of 5): protobufjs (message objects, then the model) beside span-relay\'s hand-written codec');
+  console.log(`  decode: protobufjs ${fmt(oc.decode.protobufjs)} spans/s, hand-written ${fmt(oc.decode.hand)} spans/s   ratio ${(oc.decode.hand / oc.decode.protobufjs).toFixed(2)}`);
+  console.log(`  encode: protobufjs ${fmt(oc.encode.protobufjs)} spans/s, hand-written ${fmt(oc.encode.hand)} spans/s   ratio ${(oc.encode.hand / oc.encode.protobufjs).toFixed(2)}`);
 
   const e2e = await endToEnd(bodies, spansPerBody);
   console.log('\nzipkin HTTP receiver → batch → otlp gRPC exporter, through sockets (8 concurrent POSTs)');
@@ -53,14 +59,14 @@ async function main(): Promise<void> {
     console.log(`  ${r.receiver.padEnd(12)} ${(r.join ? 'on' : 'off').padEnd(5)} ${r.cpuPercent.toFixed(1).padStart(17)}  ${r.peakRssMiB.toFixed(0).padStart(5)} MiB   ${String(r.delivered).padStart(7)}/${r.sent}   ${String(o.cpu).padStart(5)} %, ${o.ramMiB} MiB           ${(r.cpuPercent / o.cpu).toFixed(2)}×`);
   }
 
-  const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 25);
-  console.log(`\nsaturation, span-relay run --workers N: 16 requests of 100 spans in flight on 16 connections for ${satSeconds} s → receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink; generator and sink share the machine's ${availableParallelism()} cores`);
-  console.log('  receiver     workers  accepted spans/s  delivered spans/s  collector CPU %   delivered ratio to 1 worker');
+  const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 10);
+  console.log(`\nsteady saturation, span-relay run --workers N: the highest rate of requests of 100 spans that receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink holds for ${satSeconds} s with nothing refused, the generator on schedule and every span delivered within the join's quiet period (+1 s); generator and sink share the machine's ${availableParallelism()} cores`);
+  console.log('  receiver     workers  steady spans/s  ratio to 1 worker   probes (spans/s: collector CPU %, verdict)');
   for (const receiver of ['zipkin', 'otlp-http']) {
-    const one = await saturationRun(receiver, 1, satSeconds);
-    const two = await saturationRun(receiver, 2, satSeconds);
+    const one = await saturationSearch(receiver, 1, satSeconds);
+    const two = await saturationSearch(receiver, 2, satSeconds, Math.max(4000, one.steadySpansPerSecond));
     for (const r of [one, two]) {
-      console.log(`  ${r.receiver.padEnd(12)} ${String(r.workers).padEnd(8)} ${fmt(r.acceptedPerSecond).padStart(16)}  ${fmt(r.deliveredPerSecond).padStart(17)}  ${r.cpuPercent.toFixed(0).padStart(14)}   ${(r.deliveredPerSecond / one.deliveredPerSecond).toFixed(2)}×${r.refusedRequests ? `   (${r.refusedRequests} requests refused)` : ''}`);
+      console.log(`  ${r.receiver.padEnd(12)} ${String(r.workers).padEnd(8)} ${fmt(r.steadySpansPerSecond).padStart(14)}  ${(r.steadySpansPerSecond / one.steadySpansPerSecond).toFixed(2).padStart(16)}×   ${r.probes.map((p) => `${fmt(p.rate)}: ${p.cpuPercent.toFixed(0)}% ${p.held ? 'held' : `(${p.why})`}`).join('; ')}`);
     }
   }
 

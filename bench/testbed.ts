@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { passThrough } from '../collector/src/net/grpc-server.js';
-import { protoType } from '../collector/src/protocol/proto.js';
 
 export const OTEL_FIGURES: Record<string, { cpu: number; ramMiB: number }> = {
   zipkin: { cpu: 27.5, ramMiB: 86 },
@@ -53,18 +52,51 @@ function receiverYaml(receiver: string, port: number): string {
   }
 }
 
+/** Length-delimited fields `field` of a protobuf message, without decoding the rest (the sink only counts). */
+function* fieldsOf(buf: Uint8Array, start: number, end: number, field: number): Generator<[number, number]> {
+  let i = start;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (i < end) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const len = varint();
+      if (tag >>> 3 === field) yield [i, i + len];
+      i += len;
+    } else throw new Error(`sink: wire type ${wire}`);
+  }
+}
+
+/** Spans in an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
+export function countOtlpSpans(buf: Uint8Array): number {
+  let n = 0;
+  for (const [a, b] of fieldsOf(buf, 0, buf.length, 1)) for (const [c, d] of fieldsOf(buf, a, b, 2)) for (const _ of fieldsOf(buf, c, d, 2)) n++;
+  return n;
+}
+
+/** An OTLP gRPC backend that counts the spans it is sent (cheaply: it shares the cores with the collector). */
 async function countingSink(): Promise<{ endpoint: string; count: () => number; stop: () => void }> {
-  const type = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
-  const response = Buffer.from(protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse').encode({}).finish());
   let spans = 0;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const empty = Buffer.alloc(0); // ExportTraceServiceResponse {}
   server.addService(
     { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: passThrough.serialize, requestDeserialize: passThrough.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize } },
     {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const req = type.decode(call.request) as unknown as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
-        for (const rs of req.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
-        cb(null, response);
+        spans += countOtlpSpans(call.request);
+        cb(null, empty);
       },
     },
   );
@@ -127,14 +159,20 @@ export async function testbed(seconds: number): Promise<TestbedRow[]> {
   return rows;
 }
 
+export interface SaturationProbe {
+  rate: number;
+  held: boolean;
+  why: string;
+  /** CPU of the collector's processes (primary and workers) over the probe, % of one core. */
+  cpuPercent: number;
+}
+
 export interface SaturationRow {
   receiver: string;
   workers: number;
-  acceptedPerSecond: number;
-  deliveredPerSecond: number;
-  refusedRequests: number;
-  /** CPU of the collector's processes (primary and workers), % of one core. */
-  cpuPercent: number;
+  /** The highest rate probed that held: nothing refused, the generator on schedule, all delivered. */
+  steadySpansPerSecond: number;
+  probes: SaturationProbe[];
 }
 
 /** Every process of the collector: the one started and its children (the workers). */
@@ -150,32 +188,58 @@ function treeTicks(pid: number): number {
   return ticks;
 }
 
-/**
- * Saturation throughput (issue #13's scaling figure): the load generator keeps 16 requests of 100
- * spans in flight on 16 connections for `seconds`, into receiver → memory_limiter (as in the default
- * config, per worker) → join → batch → otlp, with the
- * collector run as `span-relay run --workers N`. The generator and the sink share this machine's
- * cores with the collector, as they would on one node.
- */
-export async function saturationRun(receiver: string, workers: number, seconds: number): Promise<SaturationRow> {
+const QUIET_MS = 2000;
+
+/** One steady-rate probe against a fresh collector. */
+async function probe(receiver: string, workers: number, rate: number, seconds: number): Promise<SaturationProbe> {
   const sink = await countingSink();
-  const collector = await startCollector(receiver, '  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: 2s\n  batch:\n', 'memory_limiter, join, batch', sink.endpoint, ['--workers', String(workers)]);
-  const { pid, port } = collector;
-  const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, '0', String(seconds), '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const collector = await startCollector(receiver, `  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: ${QUIET_MS}ms\n  batch:\n`, 'memory_limiter, join, batch', sink.endpoint, ['--workers', String(workers)]);
+  const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${collector.port}`, String(rate), String(seconds), '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const genDone = new Promise<void>((resolve) => gen.on('exit', () => resolve()));
-  // The generator encodes its bodies first (a few seconds); CPU is taken over the middle of its run.
-  await new Promise((r) => setTimeout(r, 6000));
-  const c0 = treeTicks(pid);
-  const d0 = sink.count();
-  const t0 = performance.now();
-  await genDone;
-  const wall = (performance.now() - t0) / 1000;
-  const c1 = treeTicks(pid);
-  const d1 = sink.count();
-  const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; seconds: number };
+  let c0 = 0;
+  let t0 = 0;
+  gen.stdout!.on('data', (d: Buffer) => {
+    if (!out.includes('started')) [c0, t0] = [treeTicks(collector.pid), performance.now()];
+    out += d.toString();
+  });
+  await new Promise<void>((resolve) => gen.on('exit', () => resolve()));
+  const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; lagMs: number };
+  // Held: the backlog never grew beyond what the join holds by design (its quiet period).
+  await new Promise((r) => setTimeout(r, QUIET_MS + 1000));
+  const delivered = sink.count();
+  const cpuPercent = ((treeTicks(collector.pid) - c0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
   await collector.stop();
   sink.stop();
-  return { receiver, workers, acceptedPerSecond: g.sent / g.seconds, deliveredPerSecond: (d1 - d0) / wall, refusedRequests: g.refused, cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100 };
+  const why = g.refused > 0 ? `${g.refused} requests refused` : g.lagMs > 200 ? `generator ${g.lagMs} ms behind` : delivered < g.sent ? `${g.sent - delivered} of ${g.sent} spans not delivered ${QUIET_MS + 1000} ms after the end` : 'held';
+  return { rate, held: why === 'held', why, cpuPercent };
+}
+
+/**
+ * Steady saturation rate (issue #13's scaling figure): the highest rate of requests of 100 spans
+ * that receiver → memory_limiter (as in the default config, per worker) → join → batch → otlp holds
+ * with nothing refused and nothing falling behind, with the collector run as
+ * `span-relay run --workers N`. Found by raising the rate by half until a probe fails, then halving
+ * the gap three times. The generator and the sink share the machine's cores with the collector.
+ */
+export async function saturationSearch(receiver: string, workers: number, seconds: number, start = 4000): Promise<SaturationRow> {
+  const probes: SaturationProbe[] = [];
+  let ok = 0;
+  let bad = 0;
+  for (let rate = start; ; rate = Math.round(rate * 1.5 / 500) * 500) {
+    const p = await probe(receiver, workers, rate, seconds);
+    probes.push(p);
+    if (!p.held) {
+      bad = rate;
+      break;
+    }
+    ok = rate;
+  }
+  for (let i = 0; i < 3 && bad - ok > 500; i++) {
+    const rate = Math.round((ok + bad) / 2 / 250) * 250;
+    const p = await probe(receiver, workers, rate, seconds);
+    probes.push(p);
+    if (p.held) ok = rate;
+    else bad = rate;
+  }
+  return { receiver, workers, steadySpansPerSecond: ok, probes };
 }

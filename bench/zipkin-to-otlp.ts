@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { decodeZipkinV2Json } from '../collector/src/receivers/zipkin/decode.js';
-import { encodeOtlpRequest } from '../collector/src/exporters/otlp/index.js';
+import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { Collector } from '../collector/src/pipeline.js';
 import { builtinComponents } from '../collector/src/components.js';
 import { parseConfig } from '../collector/src/config/load.js';
@@ -67,11 +67,11 @@ export function inProcess(bodies: string[], spansPerBody: number): { floor: numb
   const floor = () => {
     for (let i = 0; i < buffers.length; i++) {
       JSON.parse(buffers[i]!.toString('utf8'));
-      encodeOtlpRequest(decoded[i]!);
+      encodeOtlpProto(decoded[i]!);
     }
   };
   const relay = () => {
-    for (const b of buffers) encodeOtlpRequest({ spans: decodeZipkinV2Json(b).spans });
+    for (const b of buffers) encodeOtlpProto({ spans: decodeZipkinV2Json(b).spans });
   };
   floor();
   relay(); // warm up both

@@ -19,7 +19,8 @@ import { replay, type ReplayOptions } from '../src/replay/replay.js';
 import type { Targets } from '../src/replay/senders.js';
 import { encodeRecord } from '../src/capture/format.js';
 import type { CaptureProtocol } from '../src/capture/format.js';
-import { modelToOtlpJson, decodeOtlpJson } from '../src/protocol/otlp.js';
+import { decodeOtlpJson } from '../src/protocol/otlp/decode.js';
+import { modelToOtlpJson } from '../src/protocol/otlp/encode.js';
 
 const FIXTURES = new URL('../../../shared/fixtures/zipkin/', import.meta.url).pathname;
 const BIN = new URL('../bin/span-relay.js', import.meta.url).pathname;

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Span } from '../../collector/src/model/span.js';
 import { modelToOcRequests } from '../../collector/src/protocol/opencensus-encode.js';
-import { encodeOtlpRequest } from '../../collector/src/exporters/otlp/index.js';
+import { encodeOtlpProto } from '../../collector/src/protocol/otlp/encode.js';
 
 export class SpanReporter {
   private buffer: Span[] = [];
@@ -37,7 +37,7 @@ export class SpanReporter {
 
   private async send(spans: Span[]): Promise<void> {
     if (this.protocol === 'otlp') {
-      await fetch(`${this.endpoint.replace(/\/$/, '')}/v1/traces`, { method: 'POST', body: encodeOtlpRequest({ spans }), headers: { 'content-type': 'application/x-protobuf' } }).then((r) => r.arrayBuffer());
+      await fetch(`${this.endpoint.replace(/\/$/, '')}/v1/traces`, { method: 'POST', body: encodeOtlpProto({ spans }), headers: { 'content-type': 'application/x-protobuf' } }).then((r) => r.arrayBuffer());
       return;
     }
     if (!this.ocStream || this.ocStream.destroyed) {

@@ -9,8 +9,7 @@ import { DecodeError } from '../model/errors.js';
 import type { Attributes, Span } from '../model/span.js';
 import { decodeTraceDocument } from '../formats/read.js';
 import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV2Json } from '../receivers/zipkin/decode.js';
-import { decodeOtlpJson } from '../protocol/otlp.js';
-import { decodeOtlpProto } from '../receivers/otlp/index.js';
+import { decodeOtlpJson, decodeOtlpProto } from '../protocol/otlp/decode.js';
 import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from '../receivers/opencensus/decode.js';
 import { decodeJaegerThriftBatch } from '../receivers/jaeger/decode.js';
 

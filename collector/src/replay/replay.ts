@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptureProtocol } from '../capture/format.js';
 import type { Span } from '../model/span.js';
-import { encodeOtlpRequest } from '../exporters/otlp/index.js';
+import { encodeOtlpProto } from '../protocol/otlp/encode.js';
 import { encodeJaegerThriftBatch } from '../exporters/jaeger/thrift.js';
 import { toJaegerBatches } from '../exporters/jaeger/translate.js';
 import { modelToZipkinV2 } from '../protocol/zipkin-encode.js';
@@ -56,9 +56,9 @@ function encode(spans: Span[], protocol: CaptureProtocol): Outbound[] {
     case 'zipkin':
       return [{ protocol, body: Buffer.from(JSON.stringify(modelToZipkinV2(spans))), contentType: 'application/json', path: '/api/v2/spans', spans: n }];
     case 'otlp-http':
-      return [{ protocol, body: Buffer.from(encodeOtlpRequest({ spans })), contentType: 'application/x-protobuf', spans: n }];
+      return [{ protocol, body: Buffer.from(encodeOtlpProto({ spans })), contentType: 'application/x-protobuf', spans: n }];
     case 'otlp-grpc':
-      return [{ protocol, body: Buffer.from(encodeOtlpRequest({ spans })), contentType: 'application/grpc+proto', spans: n }];
+      return [{ protocol, body: Buffer.from(encodeOtlpProto({ spans })), contentType: 'application/grpc+proto', spans: n }];
     case 'jaeger-thrift':
       return toJaegerBatches({ spans }).map((b) => ({ protocol, body: encodeJaegerThriftBatch(b), contentType: 'application/x-thrift', spans: b.spans.length }));
     case 'opencensus':

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { exporterFactory, type CreateContext } from '../../component.js';
 import type { SpanBatch } from '../../model/span.js';
-import { modelToOtlpJson } from '../../protocol/otlp.js';
+import { modelToOtlpJson } from '../../protocol/otlp/encode.js';
 import { QueuedExporter, senderSettings } from '../sender.js';
 import { section } from '../../config/schema-helpers.js';
 

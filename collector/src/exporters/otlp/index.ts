@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { exporterFactory, type CreateContext } from '../../component.js';
-import type { SpanBatch } from '../../model/span.js';
 import { UnaryGrpcClient } from '../../net/grpc-client.js';
-import { modelToOtlpRequest } from '../../protocol/otlp.js';
+import { encodeOtlpProto } from '../../protocol/otlp/encode.js';
 import { protoType } from '../../protocol/proto.js';
 import { ExportError, httpStatusError, QueuedExporter, senderSettings } from '../sender.js';
 import { clientTlsSource, headersSetting, isInsecure, tlsSettings } from '../tls.js';
 import { headerValue, HttpPoster, type HttpAnswer } from '../../net/http-client.js';
 
 const TRACE_EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-
-export function encodeOtlpRequest(batch: SpanBatch): Uint8Array {
-  return protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest').encode(modelToOtlpRequest(batch)).finish();
-}
 
 function logPartialSuccess(ctx: CreateContext, bytes: Uint8Array): void {
   if (bytes.length === 0) return;
@@ -44,7 +39,7 @@ export const otlpExporterFactory = exporterFactory({
     return new QueuedExporter(
       ctx,
       config,
-      async (batch, signal) => logPartialSuccess(ctx, await client.call(TRACE_EXPORT, encodeOtlpRequest(batch), signal)),
+      async (batch, signal) => logPartialSuccess(ctx, await client.call(TRACE_EXPORT, encodeOtlpProto(batch), signal)),
       async () => client.close(),
     );
   },
@@ -74,7 +69,7 @@ export const otlpHttpExporterFactory = exporterFactory({
       ctx,
       config,
       async (batch, signal) => {
-        let body: Uint8Array = encodeOtlpRequest(batch);
+        let body: Uint8Array = encodeOtlpProto(batch);
         if (gzip) body = await gzipAsync(body);
         let res: HttpAnswer;
         try {

@@ -4,15 +4,13 @@ import { z } from 'zod';
 import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
 import { DecodeError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
-import { bytesToHex } from '../../model/ids.js';
 import { GrpcServer, method } from '../../net/grpc-server.js';
 import { unaryIngest } from '../grpc-ingest.js';
 import { graceUntil, HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
 import { authSettings, endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
 import { serverTls } from '../../security/server-tls.js';
 import { authCheck } from '../../security/auth.js';
-import { DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
-import { decodeOtlpJson, otlpRequestToModel, type OtlpExportRequest } from '../../protocol/otlp.js';
+import { decodeOtlpJson, decodeOtlpProto } from '../../protocol/otlp/decode.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest, type IngestOutcome } from '../ingest.js';
 import { CaptureWriter, captureConfig } from '../../capture/writer.js';
@@ -51,16 +49,6 @@ export type OtlpReceiverConfig = z.output<typeof otlpReceiverConfig>;
 
 const RECEIVER = 'otlp';
 export const OTLP_TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-
-export function decodeOtlpProto(body: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
-  let req: OtlpExportRequest;
-  try {
-    req = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest').decode(body) as unknown as OtlpExportRequest;
-  } catch (err) {
-    throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not an ExportTraceServiceRequest: ${(err as Error).message}`);
-  }
-  return otlpRequestToModel(req, false, limits);
-}
 
 function partialSuccess(outcome: IngestOutcome): { rejectedSpans: number; errorMessage: string } | undefined {
   if (outcome.rejected.length === 0) return undefined;

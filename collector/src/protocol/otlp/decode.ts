@@ -1,13 +1,14 @@
 /**
- * Model ↔ OTLP (opentelemetry.proto.trace.v1), as protobufjs message objects and as OTLP/JSON.
- * Pure functions; the receivers, the OTLP exporters and the file exporter all go through here.
+ * OTLP (opentelemetry.proto.trace.v1) → model: protobuf bytes read straight into spans, and
+ * OTLP/JSON. Pure functions; the receivers, replay, `check` and the file formats all go through here.
  */
-import { DecodeError } from '../model/errors.js';
-import { countDropped, emptyResult, type DecodeResult } from '../model/decode-result.js';
-import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, NO_LIMITS, type DecodeLimits } from '../model/limits.js';
-import { bytesToHex, hexToBytes, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes, traceIdTo128 } from '../model/ids.js';
-import type { AttributeValue, Attributes, Span, SpanBatch, SpanEvent, SpanKind, SpanLink, StatusCode } from '../model/span.js';
-import { bigIntToLong, checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../model/time.js';
+import { DecodeError } from '../../model/errors.js';
+import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
+import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
+import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
+import type { AttributeValue, Attributes, InstrumentationScope, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '../../model/span.js';
+import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
+import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 
 type LongLike = { low: number; high: number; unsigned?: boolean };
 
@@ -51,9 +52,7 @@ export interface OtlpExportRequest {
 }
 
 const KIND_NAMES: SpanKind[] = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
-const KIND_NUMBERS: Record<SpanKind, number> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
 const STATUS_NAMES: StatusCode[] = ['unset', 'ok', 'error'];
-const STATUS_NUMBERS: Record<StatusCode, number> = { unset: 0, ok: 1, error: 2 };
 
 // ---------------------------------------------------------------------------------------------
 // values
@@ -95,29 +94,6 @@ export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined, limits: Decode
     // Scalars (nearly every attribute) need no field name at all.
     out[kv.key] = v && (v.arrayValue || v.kvlistValue) ? anyValueToModel(v, limits, () => `${nameOf(field)}.${kv.key}`, depth) : anyValueToModel(v, limits, '', depth);
   }
-  return out;
-}
-
-export function modelToAnyValue(v: AttributeValue): OtlpAnyValue {
-  switch (typeof v) {
-    case 'string':
-      return { stringValue: v };
-    case 'boolean':
-      return { boolValue: v };
-    case 'number':
-      return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
-    case 'bigint':
-      return { intValue: bigIntToLong(v) };
-    default:
-      if (v instanceof Uint8Array) return { bytesValue: v };
-      if (Array.isArray(v)) return { arrayValue: { values: (v as AttributeValue[]).map(modelToAnyValue) } };
-      return { kvlistValue: { values: modelToKeyValues(v as Attributes) } };
-  }
-}
-
-export function modelToKeyValues(attrs: Attributes): OtlpKeyValue[] {
-  const out: OtlpKeyValue[] = [];
-  for (const key in attrs) out.push({ key, value: modelToAnyValue(attrs[key]!) });
   return out;
 }
 
@@ -481,105 +457,434 @@ function otlpJsonRequest(parsed: unknown, rejected: DecodeError[], limits: Decod
   return { resourceSpans: out };
 }
 
-// ---------------------------------------------------------------------------------------------
-// model → OTLP
 
-function resourceKey(attrs: Attributes): string {
-  return JSON.stringify(attrs, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? bytesToHex(v) : v));
+// ---------------------------------------------------------------------------------------------
+// OTLP protobuf → model, read by hand straight from the bytes (field numbers from
+// opentelemetry/proto/trace/v1/trace.proto and common/v1/common.proto). A message that is not
+// well-formed protobuf refuses the request; a span that breaks a rule of OTLP or a limit is
+// refused alone, with its field named, and the spans beside it are kept.
+
+/** `parent` and `key` name the value only when a limit is hit (no closure per attribute). */
+function childName(parent: FieldName, key: string | number): string {
+  return typeof key === 'number' ? `${nameOf(parent)}[${key}]` : `${nameOf(parent)}.${key}`;
 }
 
-export function modelSpanToOtlp(span: Span): OtlpSpan {
-  const out: OtlpSpan = {
-    traceId: hexToBytes(traceIdTo128(span.traceId)),
-    spanId: hexToBytes(span.spanId),
-    name: span.name,
-    kind: KIND_NUMBERS[span.kind],
-    startTimeUnixNano: bigIntToLong(span.startTimeUnixNano),
-    endTimeUnixNano: bigIntToLong(span.endTimeUnixNano),
-    attributes: modelToKeyValues(span.attributes),
-    events: span.events.map((e) => ({ timeUnixNano: bigIntToLong(e.timeUnixNano), name: e.name, attributes: modelToKeyValues(e.attributes) })),
-    links: span.links.map((l) => ({
-      traceId: hexToBytes(traceIdTo128(l.traceId)),
-      spanId: hexToBytes(l.spanId),
-      attributes: modelToKeyValues(l.attributes),
-      ...(l.traceState ? { traceState: l.traceState } : {}),
-    })),
-    status: { code: STATUS_NUMBERS[span.status.code], ...(span.status.message ? { message: span.status.message } : {}) },
-  };
-  if (span.parentSpanId) out.parentSpanId = hexToBytes(span.parentSpanId);
-  if (span.traceState) out.traceState = span.traceState;
-  if (span.flags) out.flags = span.flags;
-  if (span.droppedAttributesCount) out.droppedAttributesCount = span.droppedAttributesCount;
-  if (span.droppedEventsCount) out.droppedEventsCount = span.droppedEventsCount;
-  if (span.droppedLinksCount) out.droppedLinksCount = span.droppedLinksCount;
+function wireAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, key: string | number, depth: number): AttributeValue {
+  let value: AttributeValue = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case (1 << 3) | LEN:
+        value = r.string();
+        break;
+      case (2 << 3) | VARINT:
+        value = r.bool();
+        break;
+      case (3 << 3) | VARINT:
+        value = r.int64();
+        break;
+      case (4 << 3) | I64:
+        value = r.double();
+        break;
+      case (5 << 3) | LEN: {
+        if (depth >= limits.maxValueDepth) throw new LimitExceededError(childName(parent, key), depth + 1, 'max_value_depth', limits.maxValueDepth);
+        const field = (): string => childName(parent, key);
+        const arrEnd = r.delimited();
+        const values: AttributeValue[] = [];
+        while (r.pos < arrEnd) {
+          const t = r.uint32();
+          if (t !== ((1 << 3) | LEN)) {
+            r.skip(t & 7);
+            continue;
+          }
+          if (values.length === limits.maxArrayElements) throw new LimitExceededError(field(), values.length + 1, 'max_array_elements', limits.maxArrayElements);
+          values.push(wireAnyValue(r, r.delimited(), limits, field, values.length, depth + 1));
+        }
+        value = values;
+        break;
+      }
+      case (6 << 3) | LEN: {
+        if (depth >= limits.maxValueDepth) throw new LimitExceededError(childName(parent, key), depth + 1, 'max_value_depth', limits.maxValueDepth);
+        const field = (): string => childName(parent, key);
+        const listEnd = r.delimited();
+        const out: Attributes = {};
+        let n = 0;
+        while (r.pos < listEnd) {
+          const t = r.uint32();
+          if (t !== ((1 << 3) | LEN)) {
+            r.skip(t & 7);
+            continue;
+          }
+          if (++n > limits.maxArrayElements) throw new LimitExceededError(field(), n, 'max_array_elements', limits.maxArrayElements);
+          wireKeyValue(r, r.delimited(), out, limits, field, depth + 1);
+        }
+        value = out;
+        break;
+      }
+      case (7 << 3) | LEN:
+        // A copy: the request's buffer is not kept alive by one attribute.
+        value = Buffer.from(r.bytes());
+        break;
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  return value;
+}
+
+/** One KeyValue into `out` (a later duplicate key wins, as in the object path). */
+function wireKeyValue(r: ProtoReader, end: number, out: Attributes, limits: DecodeLimits, field: FieldName, depth: number): void {
+  let key: string | undefined;
+  let value: AttributeValue = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | LEN)) key = r.string();
+    else if (tag === ((2 << 3) | LEN)) {
+      const vEnd = r.delimited();
+      value = wireAnyValue(r, vEnd, limits, field, key ?? '?', depth);
+      r.pos = vEnd;
+    } else r.skip(tag & 7);
+  }
+  if (key !== undefined) out[key] = value;
+}
+
+/** Repeated KeyValue field `fieldNo` of the message in [r.pos, end). */
+function wireAttributes(r: ProtoReader, end: number, fieldNo: number, limits: DecodeLimits, max: number, field: () => string): Attributes {
+  const out: Attributes = {};
+  let n = 0;
+  const want = (fieldNo << 3) | LEN;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag !== want) {
+      r.skip(tag & 7);
+      continue;
+    }
+    if (++n > max) throw new LimitExceededError(field(), n, 'max_attributes_per_span', max);
+    wireKeyValue(r, r.delimited(), out, limits, field, 0);
+  }
   return out;
 }
 
-/** Groups spans by resource and scope, as OTLP wants them. */
-export function modelToOtlpRequest(batch: SpanBatch, toSpan: (s: Span) => OtlpSpan = modelSpanToOtlp): OtlpExportRequest {
-  const byResource = new Map<string, { resource: Attributes; scopes: Map<string, { scope: Span['scope']; spans: OtlpSpan[] }> }>();
-  for (const span of batch.spans) {
-    const rk = resourceKey(span.resource.attributes);
-    let r = byResource.get(rk);
-    if (!r) byResource.set(rk, (r = { resource: span.resource.attributes, scopes: new Map() }));
-    const sk = span.scope ? `${span.scope.name}\u0000${span.scope.version ?? ''}` : '';
-    let s = r.scopes.get(sk);
-    if (!s) r.scopes.set(sk, (s = { scope: span.scope, spans: [] }));
-    s.spans.push(toSpan(span));
+const ZERO_HEX = '00000000000000000000000000000000';
+
+/**
+ * A trace ID (16 bytes) or span ID (8) at [at, at + len) of the message, as lowercase hex; `at` -1
+ * when the field was absent. Read with one native hex conversion, no view of the bytes made.
+ */
+function wireId(buf: Buffer, at: number, len: number, field: string, kind: 'trace' | 'span', zeroIsNone = false): string {
+  const want = kind === 'trace' ? 16 : 8;
+  if (at < 0 || len !== want) {
+    throw new DecodeError(kind === 'trace' ? 'invalid_trace_id' : 'invalid_span_id', field, at < 0 ? undefined : buf.toString('hex', at, at + len), `expected ${want} bytes, got ${at < 0 ? 0 : len}`);
   }
-  return {
-    resourceSpans: [...byResource.values()].map((r) => ({
-      resource: { attributes: modelToKeyValues(r.resource) },
-      scopeSpans: [...r.scopes.values()].map((s) => ({ ...(s.scope ? { scope: { ...s.scope } } : {}), spans: s.spans })),
-    })),
+  const hex = buf.toString('hex', at, at + len);
+  if (ZERO_HEX.startsWith(hex)) {
+    if (zeroIsNone) return '';
+    throw new DecodeError(kind === 'trace' ? 'invalid_trace_id' : 'invalid_span_id', field, hex, `${kind === 'trace' ? 'trace' : 'span'} ID is all zeros`);
+  }
+  return hex;
+}
+
+function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigint, field: () => string): SpanEvent | undefined {
+  let at = 0n;
+  let name = '';
+  let attrsAt = -1;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | I64)) at = r.fixed64();
+    else if (tag === ((2 << 3) | LEN)) name = r.string();
+    else {
+      if (tag === ((3 << 3) | LEN) && attrsAt < 0) attrsAt = r.pos - 1;
+      r.skip(tag & 7);
+    }
+  }
+  if (!isPlausible(at, max)) return undefined;
+  let attributes: Attributes = {};
+  if (attrsAt >= 0) {
+    r.pos = attrsAt;
+    attributes = wireAttributes(r, end, 3, limits, limits.maxAttributesPerSpan, () => `${field()}.attributes`);
+  }
+  return { timeUnixNano: at, name, attributes };
+}
+
+function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string): SpanLink {
+  const start = r.pos;
+  let traceAt = -1;
+  let traceLen = 0;
+  let spanAt = -1;
+  let spanLen = 0;
+  let traceState: string | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | LEN)) {
+      const e = r.delimited();
+      traceAt = r.pos;
+        traceLen = e - r.pos;
+        r.pos = e;
+    } else if (tag === ((2 << 3) | LEN)) {
+      const e = r.delimited();
+      spanAt = r.pos;
+        spanLen = e - r.pos;
+        r.pos = e;
+    } else if (tag === ((3 << 3) | LEN)) traceState = r.string();
+    else r.skip(tag & 7);
+  }
+  r.pos = start;
+  const link: SpanLink = {
+    traceId: wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace'),
+    spanId: wireId(r.buf, spanAt, spanLen, `${field}.spanId`, 'span'),
+    attributes: wireAttributes(r, end, 4, limits, limits.maxAttributesPerSpan, () => `${field}.attributes`),
   };
+  if (traceState) link.traceState = traceState;
+  return link;
 }
 
-// OTLP/JSON encoding: hex IDs, int64 as decimal strings, enums as numbers (the spec's form).
-function jsonValue(v: AttributeValue): unknown {
-  switch (typeof v) {
-    case 'string':
-      return { stringValue: v };
-    case 'boolean':
-      return { boolValue: v };
-    case 'number':
-      return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };
-    case 'bigint':
-      return { intValue: v.toString() };
-    default:
-      if (v instanceof Uint8Array) return { bytesValue: Buffer.from(v).toString('base64') };
-      if (Array.isArray(v)) return { arrayValue: { values: (v as AttributeValue[]).map(jsonValue) } };
-      return { kvlistValue: { values: jsonAttributes(v as Attributes) } };
+function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
+  let traceAt = -1;
+  let traceLen = 0;
+  let spanAt = -1;
+  let spanLen = 0;
+  let parentAt = -1;
+  let parentLen = 0;
+  let traceState = '';
+  let name = '';
+  let kind = 0;
+  let start = 0n;
+  let endTime = 0n;
+  let flags = 0;
+  let statusCode = 0;
+  let statusMessage = '';
+  let droppedAttributes = 0;
+  let droppedEvents = 0;
+  let droppedLinks = 0;
+  const attributes: Attributes = {};
+  const attributesField = (): string => `${field}.attributes`;
+  let attributeCount = 0;
+  const events: SpanEvent[] = [];
+  let eventCount = 0;
+  const links: SpanLink[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case (1 << 3) | LEN: {
+        const e = r.delimited();
+        traceAt = r.pos;
+        traceLen = e - r.pos;
+        r.pos = e;
+        break;
+      }
+      case (2 << 3) | LEN: {
+        const e = r.delimited();
+        spanAt = r.pos;
+        spanLen = e - r.pos;
+        r.pos = e;
+        break;
+      }
+      case (3 << 3) | LEN:
+        traceState = r.string();
+        break;
+      case (4 << 3) | LEN: {
+        const e = r.delimited();
+        parentAt = r.pos;
+        parentLen = e - r.pos;
+        r.pos = e;
+        break;
+      }
+      case (5 << 3) | LEN:
+        name = r.string();
+        break;
+      case (6 << 3) | VARINT:
+        kind = r.uint32();
+        break;
+      case (7 << 3) | I64:
+        start = r.fixed64();
+        break;
+      case (8 << 3) | I64:
+        endTime = r.fixed64();
+        break;
+      case (9 << 3) | LEN: {
+        if (++attributeCount > limits.maxAttributesPerSpan) throw new LimitExceededError(`${field}.attributes`, attributeCount, 'max_attributes_per_span', limits.maxAttributesPerSpan);
+        wireKeyValue(r, r.delimited(), attributes, limits, attributesField, 0);
+        break;
+      }
+      case (10 << 3) | VARINT:
+        droppedAttributes = r.uint32();
+        break;
+      case (11 << 3) | LEN: {
+        if (++eventCount > limits.maxEventsPerSpan) throw new LimitExceededError(`${field}.events`, eventCount, 'max_events_per_span', limits.maxEventsPerSpan);
+        const i = eventCount - 1;
+        const e = wireEvent(r, r.delimited(), limits, max, () => `${field}.events[${i}]`);
+        // An event with an absurd time must not cost the span: dropped, counted, as Zipkin annotations are.
+        if (e) events.push(e);
+        else countDropped(result, 'event_timestamp');
+        break;
+      }
+      case (12 << 3) | VARINT:
+        droppedEvents = r.uint32();
+        break;
+      case (13 << 3) | LEN: {
+        if (links.length === limits.maxLinksPerSpan) throw new LimitExceededError(`${field}.links`, links.length + 1, 'max_links_per_span', limits.maxLinksPerSpan);
+        const linkEnd = r.delimited();
+        links.push(wireLink(r, linkEnd, limits, `${field}.links[${links.length}]`));
+        r.pos = linkEnd;
+        break;
+      }
+      case (14 << 3) | VARINT:
+        droppedLinks = r.uint32();
+        break;
+      case (15 << 3) | LEN: {
+        const stEnd = r.delimited();
+        while (r.pos < stEnd) {
+          const t = r.uint32();
+          if (t === ((2 << 3) | LEN)) statusMessage = r.string();
+          else if (t === ((3 << 3) | VARINT)) statusCode = r.uint32();
+          else r.skip(t & 7);
+        }
+        break;
+      }
+      case (16 << 3) | I32:
+        flags = r.fixed32();
+        break;
+      default:
+        r.skip(tag & 7);
+    }
   }
-}
-function jsonAttributes(attrs: Attributes): unknown[] {
-  return Object.entries(attrs).map(([key, value]) => ({ key, value: jsonValue(value) }));
-}
-
-export function modelToOtlpJson(batch: SpanBatch): unknown {
-  const req = modelToOtlpRequest(batch, (span) => {
-    const s: Record<string, unknown> = {
-      traceId: traceIdTo128(span.traceId),
-      spanId: span.spanId,
-      name: span.name,
-      kind: KIND_NUMBERS[span.kind],
-      startTimeUnixNano: span.startTimeUnixNano.toString(),
-      endTimeUnixNano: span.endTimeUnixNano.toString(),
-      attributes: jsonAttributes(span.attributes),
-      events: span.events.map((e) => ({ timeUnixNano: e.timeUnixNano.toString(), name: e.name, attributes: jsonAttributes(e.attributes) })),
-      links: span.links.map((l) => ({ traceId: traceIdTo128(l.traceId), spanId: l.spanId, attributes: jsonAttributes(l.attributes), ...(l.traceState ? { traceState: l.traceState } : {}) })),
-      status: { code: STATUS_NUMBERS[span.status.code], ...(span.status.message ? { message: span.status.message } : {}) },
-    };
-    if (span.parentSpanId) s.parentSpanId = span.parentSpanId;
-    if (span.traceState) s.traceState = span.traceState;
-    if (span.flags) s.flags = span.flags;
-    return s as OtlpSpan;
-  });
-  // Resource attributes were encoded as proto objects above; re-encode them as JSON values.
-  const resourceSpans = (req.resourceSpans ?? []).map((rs) => ({
-    ...rs,
-    resource: { attributes: (rs.resource?.attributes ?? []).map((kv) => ({ key: kv.key, value: jsonValue(anyValueToModel(kv.value, NO_LIMITS)) })) },
-  }));
-  return { resourceSpans };
+  const span: Span = {
+    traceId: wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace'),
+    spanId: wireId(r.buf, spanAt, spanLen, `${field}.spanId`, 'span'),
+    name,
+    kind: enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
+    startTimeUnixNano: checkPlausible(start, `${field}.startTimeUnixNano`, max),
+    endTimeUnixNano: checkPlausible(endTime, `${field}.endTimeUnixNano`, max),
+    attributes,
+    events,
+    links,
+    status: { code: enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`) },
+    resource: { attributes: resource },
+    source: 'otlp',
+  };
+  if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');
+  if (parentLen > 0) {
+    // Empty or all zeros: no parent.
+    const parentSpanId = wireId(r.buf, parentAt, parentLen, `${field}.parentSpanId`, 'span', true);
+    if (parentSpanId) span.parentSpanId = parentSpanId;
+  }
+  if (traceState) span.traceState = traceState;
+  if (flags) span.flags = flags;
+  if (statusMessage) span.status.message = statusMessage;
+  if (scope) span.scope = scope;
+  if (droppedAttributes) span.droppedAttributesCount = droppedAttributes;
+  if (droppedEvents) span.droppedEventsCount = droppedEvents;
+  if (droppedLinks) span.droppedLinksCount = droppedLinks;
+  return span;
 }
 
+/** The first length-delimited field `fieldNo` in [r.pos, end), as [start, end), or undefined. */
+function findField(r: ProtoReader, end: number, fieldNo: number): [number, number] | undefined {
+  const want = (fieldNo << 3) | LEN;
+  let found: [number, number] | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === want) {
+      const e = r.delimited();
+      found ??= [r.pos, e];
+      r.pos = e;
+    } else r.skip(tag & 7);
+  }
+  return found;
+}
+
+function wireScope(r: ProtoReader, end: number): InstrumentationScope | undefined {
+  let name = '';
+  let version = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | LEN)) name = r.string();
+    else if (tag === ((2 << 3) | LEN)) version = r.string();
+    else r.skip(tag & 7);
+  }
+  if (!name) return undefined;
+  return version ? { name, version } : { name };
+}
+
+/**
+ * An OTLP ExportTraceServiceRequest in protobuf (OTLP/gRPC, OTLP/HTTP with
+ * `application/x-protobuf`), decoded straight into spans.
+ */
+export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+  const result = emptyResult();
+  const max = maxPlausibleNanos();
+  const r = new ProtoReader(body);
+  let total = 0;
+  let ri = 0;
+  try {
+    while (!r.done) {
+      const tag = r.uint32();
+      if (tag !== ((1 << 3) | LEN)) {
+        r.skip(tag & 7);
+        continue;
+      }
+      const rsEnd = r.delimited();
+      const rsStart = r.pos;
+      const rf = `resourceSpans[${ri++}]`;
+      // Resource first, wherever it is in the message: every span of it needs it.
+      const res = findField(r, rsEnd, 1);
+      let resource: Attributes | DecodeError = {};
+      if (res) {
+        r.pos = res[0];
+        try {
+          resource = wireAttributes(r, res[1], 1, limits, limits.maxAttributesPerSpan, () => `${rf}.resource.attributes`);
+        } catch (err) {
+          if (!(err instanceof DecodeError) || err instanceof WireError) throw err;
+          resource = err;
+        }
+      }
+      r.pos = rsStart;
+      let si = 0;
+      while (r.pos < rsEnd) {
+        const t = r.uint32();
+        if (t !== ((2 << 3) | LEN)) {
+          r.skip(t & 7);
+          continue;
+        }
+        const ssEnd = r.delimited();
+        const ssStart = r.pos;
+        const sf = `${rf}.scopeSpans[${si++}]`;
+        const sc = findField(r, ssEnd, 1);
+        let scope: InstrumentationScope | undefined;
+        if (sc) {
+          r.pos = sc[0];
+          scope = wireScope(r, sc[1]);
+        }
+        r.pos = ssStart;
+        let i = 0;
+        while (r.pos < ssEnd) {
+          const st = r.uint32();
+          if (st !== ((2 << 3) | LEN)) {
+            r.skip(st & 7);
+            continue;
+          }
+          const spanEnd = r.delimited();
+          checkSpanCount(++total, limits, 'resourceSpans[*].scopeSpans[*].spans');
+          const field = `${sf}.spans[${i++}]`;
+          if (resource instanceof DecodeError) {
+            // A resource that cannot be read costs its own spans, each refused with the reason.
+            result.rejected.push(resource);
+          } else {
+            try {
+              result.spans.push(wireSpan(r, spanEnd, resource, scope, field, max, limits, result));
+            } catch (err) {
+              if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
+              result.rejected.push(err);
+            }
+          }
+          r.pos = spanEnd;
+        }
+      }
+      r.pos = rsEnd;
+    }
+  } catch (err) {
+    if (err instanceof WireError) throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not an ExportTraceServiceRequest: ${err.message}`);
+    throw err;
+  }
+  return result;
+}

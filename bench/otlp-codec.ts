@@ -1,0 +1,59 @@
+/**
+ * OTLP protobuf, decode and encode: span-relay's hand-written codec beside protobufjs (reflection
+ * decode into message objects, then the object → model step; model → message objects, then
+ * protobufjs encode), on the same requests of mesh spans, in one process.
+ */
+import { decodeZipkinV2Json } from '../collector/src/receivers/zipkin/decode.js';
+import { decodeOtlpProto, otlpRequestToModel, type OtlpExportRequest } from '../collector/src/protocol/otlp/decode.js';
+import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
+import { protoType } from '../collector/src/protocol/proto.js';
+import type { AttributeValue, Attributes, Span } from '../collector/src/model/span.js';
+import { traceIdTo128 } from '../collector/src/model/ids.js';
+import { bigIntToLong } from '../collector/src/model/time.js';
+import { zipkinBodies } from './zipkin-to-otlp.js';
+
+const KIND = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
+const value = (v: AttributeValue): Record<string, unknown> =>
+  typeof v === 'string' ? { stringValue: v } : typeof v === 'number' ? (Number.isInteger(v) ? { intValue: v } : { doubleValue: v }) : typeof v === 'boolean' ? { boolValue: v } : { stringValue: String(v) };
+const kvs = (a: Attributes) => Object.keys(a).map((key) => ({ key, value: value(a[key]!) }));
+
+/** The protobufjs way of writing a request: message objects first (as the OTel JS exporters do). */
+function protobufjsRequest(spans: Span[]): Record<string, unknown> {
+  const byService = new Map<Attributes, Span[]>();
+  for (const s of spans) byService.set(s.resource.attributes, [...(byService.get(s.resource.attributes) ?? []), s]);
+  return {
+    resourceSpans: [...byService].map(([resource, ss]) => ({
+      resource: { attributes: kvs(resource) },
+      scopeSpans: [{ spans: ss.map((s) => ({ traceId: Buffer.from(traceIdTo128(s.traceId), 'hex'), spanId: Buffer.from(s.spanId, 'hex'), ...(s.parentSpanId ? { parentSpanId: Buffer.from(s.parentSpanId, 'hex') } : {}), name: s.name, kind: KIND[s.kind], startTimeUnixNano: bigIntToLong(s.startTimeUnixNano), endTimeUnixNano: bigIntToLong(s.endTimeUnixNano), attributes: kvs(s.attributes), events: s.events.map((e) => ({ timeUnixNano: bigIntToLong(e.timeUnixNano), name: e.name, attributes: kvs(e.attributes) })), status: {} })) }],
+    })),
+  };
+}
+
+function rate(spans: number, fn: () => void): number {
+  fn();
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    xs.push(spans / (Number(process.hrtime.bigint() - t0) / 1e9));
+  }
+  return xs.sort((a, b) => a - b)[2]!;
+}
+
+export function otlpCodecBench(requests: number, per: number): { decode: { protobufjs: number; hand: number }; encode: { protobufjs: number; hand: number } } {
+  const Request = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+  const batches = zipkinBodies(requests, per).map((b) => decodeZipkinV2Json(b).spans);
+  const bodies = batches.map((spans) => encodeOtlpProto({ spans }));
+  const total = requests * per;
+  return {
+    decode: {
+      protobufjs: rate(total, () => bodies.forEach((b) => otlpRequestToModel(Request.decode(b) as unknown as OtlpExportRequest, false))),
+      hand: rate(total, () => bodies.forEach((b) => decodeOtlpProto(b))),
+    },
+    encode: {
+      protobufjs: rate(total, () => batches.forEach((spans) => Request.encode(protobufjsRequest(spans)).finish())),
+      hand: rate(total, () => batches.forEach((spans) => encodeOtlpProto({ spans }))),
+    },
+  };
+}
+

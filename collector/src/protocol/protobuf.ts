@@ -1,0 +1,297 @@
+/**
+ * The protobuf wire format, by hand: a reader over a byte range and a writer that grows one buffer.
+ * The OTLP codecs decode straight into the span model and encode straight from it with these, so a
+ * request costs no intermediate object tree (protobufjs builds one object per message, per field
+ * default, per Long). The reader checks every length against its range: a truncated or hostile
+ * message is a `WireError`, never a read past the end.
+ */
+
+export class WireError extends Error {}
+
+const utf8 = new TextDecoder('utf-8');
+
+export class ProtoReader {
+  pos: number;
+
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** A varint that fits 32 bits (tags, lengths, enums, counts); longer ones are cut as protobuf does. */
+  uint32(): number {
+    const buf = this.buf;
+    let b = this.byte(buf);
+    if (b < 0x80) return b;
+    let v = b & 0x7f;
+    b = this.byte(buf);
+    v |= (b & 0x7f) << 7;
+    if (b < 0x80) return v;
+    b = this.byte(buf);
+    v |= (b & 0x7f) << 14;
+    if (b < 0x80) return v;
+    b = this.byte(buf);
+    v |= (b & 0x7f) << 21;
+    if (b < 0x80) return v;
+    b = this.byte(buf);
+    v = (v | ((b & 0x0f) << 28)) >>> 0;
+    // Up to five more bytes of a 64-bit varint carry nothing a 32-bit field keeps.
+    for (let i = 0; b >= 0x80; i++) {
+      if (i === 5) throw new WireError('varint longer than 10 bytes');
+      b = this.byte(buf);
+    }
+    return v;
+  }
+
+  /** A 64-bit varint as a signed integer: a number when it is safe, a bigint when not. */
+  int64(): number | bigint {
+    let lo = 0;
+    let hi = 0;
+    let b = 0;
+    let shift = 0;
+    for (; shift < 28; shift += 7) {
+      b = this.byte(this.buf);
+      lo |= (b & 0x7f) << shift;
+      if (b < 0x80) return lo;
+    }
+    b = this.byte(this.buf);
+    lo |= (b & 0x0f) << 28;
+    hi = (b & 0x7f) >> 4;
+    for (shift = 3; b >= 0x80 && shift <= 31; shift += 7) {
+      b = this.byte(this.buf);
+      hi |= (b & 0x7f) << shift;
+    }
+    if (b >= 0x80) throw new WireError('varint longer than 10 bytes');
+    const big = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+    return big >= -9007199254740991n && big <= 9007199254740991n ? Number(big) : big;
+  }
+
+  bool(): boolean {
+    return this.uint32() !== 0;
+  }
+
+  fixed32(): number {
+    const p = this.pos;
+    if (p + 4 > this.end) throw new WireError('fixed32 runs past the end');
+    this.pos = p + 4;
+    return this.buf.readUInt32LE(p);
+  }
+
+  /** fixed64 as an unsigned bigint (timestamps in nanoseconds). */
+  fixed64(): bigint {
+    const p = this.pos;
+    if (p + 8 > this.end) throw new WireError('fixed64 runs past the end');
+    this.pos = p + 8;
+    return this.buf.readBigUInt64LE(p);
+  }
+
+  double(): number {
+    const p = this.pos;
+    if (p + 8 > this.end) throw new WireError('double runs past the end');
+    this.pos = p + 8;
+    return this.buf.readDoubleLE(p);
+  }
+
+  /** A length-delimited field: its end offset (the reader is left at its start). */
+  delimited(): number {
+    const len = this.uint32();
+    const end = this.pos + len;
+    if (end > this.end) throw new WireError(`length ${len} runs past the end`);
+    return end;
+  }
+
+  /** Bytes of a length-delimited field, as a view (not a copy) of the message. */
+  bytes(): Buffer {
+    const end = this.delimited();
+    const out = this.buf.subarray(this.pos, end);
+    this.pos = end;
+    return out;
+  }
+
+  string(): string {
+    const end = this.delimited();
+    const start = this.pos;
+    this.pos = end;
+    if (end - start < 16) {
+      // Short ASCII strings (keys, span names) are read without a trip into the decoder.
+      let s = '';
+      for (let i = start; i < end; i++) {
+        const c = this.buf[i]!;
+        if (c >= 0x80) return utf8.decode(this.buf.subarray(start, end));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return this.buf.toString('utf8', start, end);
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.uint32();
+        return;
+      case 1:
+        this.pos += 8;
+        break;
+      case 2:
+        this.pos = this.delimited();
+        return;
+      case 5:
+        this.pos += 4;
+        break;
+      default:
+        // Groups (3, 4) are not in any schema read here; 6 and 7 are not wire types at all.
+        throw new WireError(`wire type ${wireType} at offset ${this.pos}`);
+    }
+    if (this.pos > this.end) throw new WireError('field runs past the end');
+  }
+
+  private byte(buf: Buffer): number {
+    if (this.pos >= this.end) throw new WireError('varint runs past the end');
+    return buf[this.pos++]!;
+  }
+}
+
+/** Wire types, for tags: (field << 3) | type. */
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
+export const I32 = 5;
+
+/**
+ * Writes a message into one growing buffer. A nested message is written in place after a one-byte
+ * length; `end` fills the length in and, when it needs more bytes, moves the body up (rare: only
+ * messages of 128 bytes or more, and each is moved once).
+ */
+export class ProtoWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  varint(v: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let p = this.pos;
+    while (v > 0x7f) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v = v >>> 7;
+    }
+    buf[p++] = v;
+    this.pos = p;
+  }
+
+  /** int64 as protobuf writes it: negative values in ten bytes (two's complement). */
+  int64(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && v <= 0xffffffff) return this.varint(v);
+    let u = BigInt.asUintN(64, BigInt(v));
+    this.ensure(10);
+    while (u > 0x7fn) {
+      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.buf[this.pos++] = Number(u);
+  }
+
+  fixed32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  fixed64(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+  }
+
+  double(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  bytes(field: number, b: Uint8Array): void {
+    this.tag(field, LEN);
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Hex (span and trace IDs) written as the bytes it spells. */
+  hexBytes(field: number, hex: string): void {
+    this.tag(field, LEN);
+    this.varint(hex.length >> 1);
+    this.ensure(hex.length >> 1);
+    this.pos += this.buf.write(hex, this.pos, 'hex');
+  }
+
+  string(field: number, s: string): void {
+    this.tag(field, LEN);
+    if (s.length < 43) {
+      // At most 3 bytes per UTF-16 unit: fewer than 128 bytes, so a one-byte length.
+      this.ensure(1 + s.length * 3);
+      const at = this.pos++;
+      const n = this.buf.write(s, this.pos, 'utf8');
+      this.buf[at] = n;
+      this.pos += n;
+      return;
+    }
+    const n = Buffer.byteLength(s, 'utf8');
+    this.varint(n);
+    this.ensure(n);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** Starts a nested message; pass what it returns to `end`. */
+  begin(field: number): number {
+    this.tag(field, LEN);
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  end(at: number): void {
+    const len = this.pos - at - 1;
+    if (len < 0x80) {
+      this.buf[at] = len;
+      return;
+    }
+    let extra = 0;
+    for (let v = len >>> 7; v > 0; v >>>= 7) extra++;
+    this.ensure(extra);
+    this.buf.copy(this.buf, at + 1 + extra, at + 1, this.pos);
+    this.pos += extra;
+    let v = len;
+    let p = at;
+    while (v > 0x7f) {
+      this.buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[p] = v;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The hand-written OTLP protobuf codec against protobufjs (the schema's reference reader and writer
+ * in JS): what span-relay writes, protobufjs reads as the same request; what protobufjs writes,
+ * span-relay reads as protobufjs does; and spans survive a round trip unchanged.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AttributeValue, Attributes, Span } from '../src/model/span.js';
+import { decodeOtlpProto, otlpRequestToModel, type OtlpExportRequest } from '../src/protocol/otlp/decode.js';
+import { encodeOtlpProto } from '../src/protocol/otlp/encode.js';
+import { protoType } from '../src/protocol/proto.js';
+import { DEFAULT_LIMITS } from '../src/model/limits.js';
+import { DecodeError } from '../src/model/errors.js';
+import { traceIdTo128 } from '../src/model/ids.js';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const T0 = 1_700_000_000_000_000_000n;
+const Request = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+
+const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`)).filter((h) => !/^0+$/.test(h));
+const text = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'grapheme', minLength: 30, maxLength: 200 }), fc.constant('x'.repeat(300)));
+const scalar: fc.Arbitrary<AttributeValue> = fc.oneof(
+  text,
+  fc.integer(),
+  fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 32, -1),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).filter((b) => b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(-Number.MAX_SAFE_INTEGER)),
+  fc.boolean(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d)),
+  fc.uint8Array({ maxLength: 20 }),
+);
+const value: fc.Arbitrary<AttributeValue> = fc.letrec<{ v: AttributeValue }>((tie) => ({
+  v: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), tie('v'), { maxKeys: 4 })),
+})).v;
+const attrs = (max: number) => fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), value, { maxKeys: max });
+
+const spanArb: fc.Arbitrary<Span> = fc
+  .record({
+    traceId: fc.oneof(hex(32), hex(16)),
+    spanId: hex(16),
+    parent: fc.option(hex(16), { nil: undefined }),
+    name: text,
+    kind: fc.constantFrom('unspecified', 'internal', 'server', 'client', 'producer', 'consumer' as const),
+    start: fc.bigInt({ min: 0n, max: 10n ** 15n }),
+    dur: fc.bigInt({ min: 0n, max: 10n ** 12n }),
+    attributes: attrs(6),
+    resource: fc.constantFrom('a', 'b', 'c'),
+    scope: fc.option(fc.record({ name: fc.string({ minLength: 1, maxLength: 10 }), version: fc.option(fc.string({ minLength: 1, maxLength: 5 }), { nil: undefined }) }), { nil: undefined }),
+    events: fc.array(fc.record({ name: fc.string({ maxLength: 10 }), at: fc.bigInt({ min: 0n, max: 10n ** 12n }), attributes: attrs(2) }), { maxLength: 3 }),
+    links: fc.array(fc.record({ traceId: hex(32), spanId: hex(16), traceState: fc.option(fc.constant('k=v'), { nil: undefined }), attributes: attrs(2) }), { maxLength: 2 }),
+    status: fc.constantFrom({ code: 'unset' as const }, { code: 'ok' as const }, { code: 'error' as const, message: 'boom' }),
+    flags: fc.option(fc.integer({ min: 1, max: 0x1ff }), { nil: undefined }),
+    traceState: fc.option(fc.constant('vendor=1'), { nil: undefined }),
+    dropped: fc.nat(5),
+  })
+  .map((r) => {
+    const s: Span = {
+      traceId: r.traceId,
+      spanId: r.spanId,
+      name: r.name,
+      kind: r.kind,
+      startTimeUnixNano: T0 + r.start,
+      endTimeUnixNano: T0 + r.start + r.dur,
+      attributes: r.attributes,
+      events: r.events.map((e) => ({ name: e.name, timeUnixNano: T0 + r.start + e.at, attributes: e.attributes })),
+      links: r.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: l.attributes, ...(l.traceState ? { traceState: l.traceState } : {}) })),
+      status: r.status,
+      resource: { attributes: RESOURCES[r.resource]! },
+      source: 'otlp',
+    };
+    if (r.parent) s.parentSpanId = r.parent;
+    if (r.scope) s.scope = r.scope.version ? { name: r.scope.name, version: r.scope.version } : { name: r.scope.name };
+    if (r.flags) s.flags = r.flags;
+    if (r.traceState) s.traceState = r.traceState;
+    if (r.dropped) s.droppedAttributesCount = r.dropped;
+    return s;
+  });
+const RESOURCES: Record<string, Attributes> = {
+  a: { 'service.name': 'web', 'host.name': 'node-1' },
+  b: { 'service.name': 'emoji', 'k8s.pod.ip': '10.0.0.7', weights: [1, 2, 3] },
+  c: {},
+};
+
+/** Bytes values come back as Node Buffers (a Uint8Array), as protobufjs gives them. */
+function buffers(v: AttributeValue): AttributeValue {
+  if (v instanceof Uint8Array) return Buffer.from(v);
+  if (Array.isArray(v)) return (v as AttributeValue[]).map(buffers);
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, buffers(x)]));
+  return v;
+}
+const attrsOut = (a: Attributes) => buffers(a) as Attributes;
+
+/** What a span looks like after the wire: 128-bit IDs, bytes as Buffers. */
+function expected(s: Span): Span {
+  return {
+    ...s,
+    traceId: traceIdTo128(s.traceId),
+    attributes: attrsOut(s.attributes),
+    events: s.events.map((e) => ({ ...e, attributes: attrsOut(e.attributes) })),
+    links: s.links.map((l) => ({ ...l, traceId: traceIdTo128(l.traceId), attributes: attrsOut(l.attributes) })),
+    resource: { attributes: attrsOut(s.resource.attributes) },
+  };
+}
+
+/** Orders spans as the encoder groups them (by resource, then scope), to compare as lists. */
+const byId = (spans: Span[]) => [...spans].sort((a, b) => (a.spanId + a.traceId < b.spanId + b.traceId ? -1 : 1));
+
+describe('hand-written OTLP protobuf codec', () => {
+  it('round-trips spans unchanged (IDs widened to 128 bits)', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb, { minLength: 1, maxLength: 20 }), (spans) => {
+        const got = decodeOtlpProto(encodeOtlpProto({ spans }));
+        expect(got.rejected).toEqual([]);
+        expect(byId(got.spans)).toEqual(byId(spans.map(expected)));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('writes what protobufjs reads as the same request, and reads it as protobufjs does', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb, { minLength: 1, maxLength: 20 }), (spans) => {
+        const bytes = encodeOtlpProto({ spans });
+        const viaProtobufjs = otlpRequestToModel(Request.decode(bytes) as unknown as OtlpExportRequest, false);
+        expect(decodeOtlpProto(bytes)).toEqual(viaProtobufjs);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('reads what protobufjs writes (every field present, defaults written, resource after its spans)', () => {
+    const span = {
+      traceId: Buffer.from('0af7651916cd43dd8448eb211c80319c', 'hex'),
+      spanId: Buffer.from('b7ad6b7169203331', 'hex'),
+      parentSpanId: Buffer.alloc(0),
+      traceState: '',
+      name: 'GET /api/list',
+      kind: 2,
+      startTimeUnixNano: '1700000000000000000',
+      endTimeUnixNano: '1700000000001000000',
+      attributes: [
+        { key: 'http.status_code', value: { intValue: '-5' } },
+        { key: 'big', value: { intValue: '9223372036854775807' } },
+        { key: 'ratio', value: { doubleValue: 0.5 } },
+        { key: 'ok', value: { boolValue: false } },
+        { key: 'raw', value: { bytesValue: Buffer.from([1, 2, 3]) } },
+        { key: 'list', value: { arrayValue: { values: [{ stringValue: 'a' }, { kvlistValue: { values: [{ key: 'x', value: { stringValue: 'y' } }] } }] } } },
+        { key: 'empty', value: {} },
+      ],
+      droppedAttributesCount: 0,
+      events: [{ timeUnixNano: '1700000000000500000', name: 'cache miss', attributes: [{ key: 'k', value: { stringValue: 'v' } }] }, { timeUnixNano: '5', name: 'absurd' }],
+      links: [{ traceId: Buffer.from('1af7651916cd43dd8448eb211c80319c', 'hex'), spanId: Buffer.from('c7ad6b7169203331', 'hex'), traceState: 'a=b', attributes: [] }],
+      status: { code: 2, message: 'upstream reset' },
+      flags: 0x101,
+    };
+    const bytes = Buffer.from(Request.encode(Request.fromObject({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'linkerd', version: '2.19' }, spans: [span] }], resource: { attributes: [{ key: 'service.name', value: { stringValue: 'web' } }] } }] })).finish());
+    const mine = decodeOtlpProto(bytes);
+    expect(mine).toEqual(otlpRequestToModel(Request.decode(bytes) as unknown as OtlpExportRequest, false));
+    const s = mine.spans[0]!;
+    expect(s.resource.attributes).toEqual({ 'service.name': 'web' });
+    expect(s.attributes).toMatchObject({ 'http.status_code': -5, big: 9223372036854775807n, ratio: 0.5, ok: false, empty: '', list: ['a', { x: 'y' }] });
+    expect(s.events.map((e) => e.name)).toEqual(['cache miss']);
+    expect(mine.droppedFields.get('event_timestamp')).toBe(1);
+    expect(s.scope).toEqual({ name: 'linkerd', version: '2.19' });
+  });
+
+  it('refuses a span alone for a bad ID or a limit, keeping the spans beside it', () => {
+    const good = fc.sample(spanArb, { numRuns: 3, seed: 7 });
+    const bytes = encodeOtlpProto({ spans: good });
+    const bad = Buffer.from(Request.encode(Request.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from([1, 2, 3]), spanId: Buffer.from('b7ad6b7169203331', 'hex'), startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000000000000' }] }] }] })).finish());
+    const result = decodeOtlpProto(Buffer.concat([bytes, bad]));
+    expect(result.spans).toHaveLength(3);
+    expect(result.rejected.map((e) => e.message)).toEqual([expect.stringMatching(/resourceSpans\[\d+\]\.scopeSpans\[0\]\.spans\[0\]\.traceId.*expected 16 bytes, got 3/)]);
+    const many = { ...good[0]!, attributes: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, i])) };
+    const limited = decodeOtlpProto(encodeOtlpProto({ spans: [many, good[1]!] }), { ...DEFAULT_LIMITS, maxAttributesPerSpan: 4 });
+    expect(limited.spans).toHaveLength(1);
+    expect(limited.rejected[0]!.message).toMatch(/attributes.*max_attributes_per_span/);
+  });
+
+  it('refuses a body that is not protobuf, whole, with a reason', () => {
+    const bytes = encodeOtlpProto({ spans: fc.sample(spanArb, { numRuns: 2, seed: 1 }) });
+    for (const cut of [bytes.subarray(0, bytes.length - 3), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), Buffer.from([0x0b])]) {
+      expect(() => decodeOtlpProto(cut)).toThrow(DecodeError);
+      expect(() => decodeOtlpProto(cut)).toThrow(/not an ExportTraceServiceRequest/);
+    }
+    expect(() => decodeOtlpProto(encodeOtlpProto({ spans: fc.sample(spanArb, { numRuns: 3, seed: 2 }) }), { ...DEFAULT_LIMITS, maxSpansPerRequest: 2 })).toThrow(/max_spans_per_request/);
+  });
+});
