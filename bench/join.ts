@@ -101,24 +101,27 @@ export async function joinThroughput(traces: number): Promise<{ floor: number; j
   return { floor: median(f), join: median(j) };
 }
 
-/** Heap bytes per span held in the window, spans included (needs --expose-gc), beside the window's estimate. */
-export async function bytesPerHeldSpan(traces: number): Promise<{ measured: number; estimated: number } | undefined> {
+/**
+ * Heap bytes per span held in the window, spans included (needs --expose-gc), beside the window's
+ * estimate; and per span once released, while its trace is remembered (late_span_memory) so late
+ * spans still join it and retries are dropped.
+ */
+export async function bytesPerHeldSpan(traces: number): Promise<{ measured: number; estimated: number; remembered: number } | undefined> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return undefined;
   gc();
   const before = process.memoryUsage().heapUsed;
   const { join } = newJoin();
-  let n = 0;
-  {
-    // Only the window keeps the spans once this block ends.
-    const spans = voteTraces(traces);
-    n = spans.length;
-    await chunks(spans, 500, (b) => join.consume(b));
-  }
+  let spans = voteTraces(traces);
+  const n = spans.length;
+  await chunks(spans, 500, (b) => join.consume(b));
+  spans = [];
   gc();
   const after = process.memoryUsage().heapUsed;
   const held = await join['ctx'].telemetry.registry.getSingleMetric('span_relay_join_bytes_held')!.get();
   const estimated = held.values[0]!.value / n;
   await join.shutdown();
-  return { measured: (after - before) / n, estimated };
+  gc();
+  const remembered = (process.memoryUsage().heapUsed - before) / n;
+  return { measured: (after - before) / n, estimated, remembered };
 }

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   console.log(`  join, in and out:                          ${fmt(jt.join)} spans/s   ratio to floor ${(jt.join / jt.floor).toFixed(3)}`);
   const held = await bytesPerHeldSpan(traces);
   if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
+  if (held) console.log(`  bytes per span remembered after release (late_span_memory, to join late spans and drop retries): ${held.remembered.toFixed(0)} B`);
   else console.log('  (run with --expose-gc for bytes held per span)');
 
   const wal = await walBench(Number(process.env.BENCH_WAL_SECONDS ?? 5));

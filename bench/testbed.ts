@@ -170,7 +170,7 @@ export interface SaturationProbe {
 export interface SaturationRow {
   receiver: string;
   workers: number;
-  /** The highest rate probed that held: nothing refused, the generator on schedule, all delivered. */
+  /** The highest rate probed that held: nothing refused, the generator on schedule (within 2 %), all delivered. */
   steadySpansPerSecond: number;
   probes: SaturationProbe[];
 }
@@ -203,14 +203,17 @@ async function probe(receiver: string, workers: number, rate: number, seconds: n
     out += d.toString();
   });
   await new Promise<void>((resolve) => gen.on('exit', () => resolve()));
-  const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; lagMs: number };
+  const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; lagMs: number; endLagMs: number };
   // Held: the backlog never grew beyond what the join holds by design (its quiet period).
   await new Promise((r) => setTimeout(r, QUIET_MS + 1000));
   const delivered = sink.count();
   const cpuPercent = ((treeTicks(collector.pid) - c0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
+  // Why spans were refused, from the collector's own counter (by reason).
+  const metrics = await fetch(`http://127.0.0.1:${collector.port + 1}/metrics`).then((r) => r.text(), () => '');
+  const reasons = [...metrics.matchAll(/^span_relay_receiver_refused_spans_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
   await collector.stop();
   sink.stop();
-  const why = g.refused > 0 ? `${g.refused} requests refused` : g.lagMs > 200 ? `generator ${g.lagMs} ms behind` : delivered < g.sent ? `${g.sent - delivered} of ${g.sent} spans not delivered ${QUIET_MS + 1000} ms after the end` : 'held';
+  const why = g.refused > 0 ? `${g.refused} requests refused${reasons ? ` (${reasons})` : ''}` : g.endLagMs > seconds * 20 ? `generator ended ${g.endLagMs} ms behind schedule` : delivered < g.sent ? `${g.sent - delivered} of ${g.sent} spans not delivered ${QUIET_MS + 1000} ms after the end` : 'held';
   return { rate, held: why === 'held', why, cpuPercent };
 }
 

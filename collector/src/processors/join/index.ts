@@ -15,7 +15,7 @@ import {
   type NormalizeStats,
   type TraceMemory,
 } from './normalize.js';
-import { TraceWindow, estimateBytes, spanKey, type HeldTrace } from './window.js';
+import { TraceWindow, estimateBytes, type HeldTrace } from './window.js';
 import { BoundedLabel } from '../../telemetry/telemetry.js';
 import { RecordAck } from '../../storage/ack.js';
 import type { SegmentLog } from '../../storage/segment-log.js';
@@ -133,7 +133,7 @@ export class JoinProcessor implements Processor {
     const over: { trace: HeldTrace; reason: string }[] = [];
     for (const s of spans) {
       const remembered = this.memory.get(traceKey(s.traceId));
-      const held = remembered && remembered.seen.has(spanKey(s)) ? undefined : this.window.add(s, now);
+      const held = remembered && remembered.seen.has(s) ? undefined : this.window.add(s, now);
       if (!held) {
         dups++;
         s.ack?.drop();
@@ -267,11 +267,11 @@ export class JoinProcessor implements Processor {
       if (mem.traceId.length < spans[0]!.traceId.length || mem.traceId.startsWith('0000000000000000')) mem.traceId = spans[0]!.traceId;
       for (const s of spans) {
         mem.spanIds.add(s.spanId);
-        if (s.kind === 'client') mem.clientIds.add(s.spanId);
-        else if (s.kind === 'server' && s.attributes[ATTR_ORIGINAL_SPAN_ID] === undefined) mem.loneServerIds.add(s.spanId);
+        if (s.kind === 'client') (mem.clientIds ??= new Set()).add(s.spanId);
+        else if (s.kind === 'server' && s.attributes[ATTR_ORIGINAL_SPAN_ID] === undefined) (mem.loneServerIds ??= new Set()).add(s.spanId);
       }
-      for (const s of trace.spans) mem.seen.add(spanKey(s));
-      for (const [k, v] of splits) mem.shared.set(k, v);
+      for (const s of trace.spans) mem.seen.add(s);
+      for (const [k, v] of splits) (mem.shared ??= new Map()).set(k, v);
       this.memory.delete(key);
       this.memory.set(key, mem);
       const joined = { traceId: report.traceId, spans, complete: report.complete };

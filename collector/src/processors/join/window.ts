@@ -1,19 +1,18 @@
 import type { Span } from '../../model/span.js';
 import { traceKey } from './normalize.js';
 import { estimateBytes } from '../../model/size.js';
+import { SeenSpans } from './seen.js';
 export { estimateBytes };
 
 export interface HeldTrace {
   key: string;
   spans: Span[];
-  /** `spanKey` of each span held, to drop the same span received twice. */
-  seen: Set<string>;
+  /** Each span held, to drop the same span received twice. */
+  seen: SeenSpans;
   firstSeen: number;
   lastSeen: number;
   bytes: number;
 }
-
-export const spanKey = (s: Span): string => `${s.spanId}|${s.kind}|${s.parentSpanId ?? ''}|${s.startTimeUnixNano}|${s.endTimeUnixNano}`;
 
 /**
  * Spans held per trace, in two orders kept as they change, so that finding what is due never scans
@@ -36,13 +35,11 @@ export class TraceWindow {
     const key = traceKey(span.traceId);
     let t = this.byFirst.get(key);
     if (!t) {
-      t = { key, spans: [], seen: new Set(), firstSeen: now, lastSeen: now, bytes: 0 };
+      t = { key, spans: [], seen: new SeenSpans(), firstSeen: now, lastSeen: now, bytes: 0 };
       this.byFirst.set(key, t);
       this.byLast.set(key, t);
     }
-    const sk = spanKey(span);
-    if (t.seen.has(sk)) return undefined;
-    t.seen.add(sk);
+    if (!t.seen.add(span)) return undefined;
     t.spans.push(span);
     if (t.lastSeen !== now) {
       t.lastSeen = now;
