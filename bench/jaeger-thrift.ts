@@ -5,8 +5,8 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { encodeJaegerThriftBatch } from '../collector/src/exporters/jaeger/thrift.js';
-import { toJaegerBatches, type JaegerBatch, type JaegerTag } from '../collector/src/exporters/jaeger/translate.js';
+import { encodeJaegerThriftBatch } from '../collector/src/protocol/jaeger/encode.js';
+import { toJaegerBatches, type JaegerBatch, type JaegerTag } from '../collector/src/protocol/jaeger/model.js';
 import { voteTraces } from './join.js';
 
 const require = createRequire(import.meta.url);

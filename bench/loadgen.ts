@@ -7,10 +7,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Agent, request } from 'node:http';
-import { decodeZipkinV2Json } from '../collector/src/receivers/zipkin/decode.js';
-import { modelToZipkinV2 } from '../collector/src/protocol/zipkin-encode.js';
+import { decodeZipkinV2Json } from '../collector/src/protocol/zipkin/decode.js';
+import { modelToZipkinV2 } from '../collector/src/protocol/zipkin/encode.js';
 import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
-import { modelToOcRequests } from '../collector/src/protocol/opencensus-encode.js';
+import { modelToOcRequests } from '../collector/src/protocol/opencensus/encode.js';
 import { passThrough } from '../collector/src/net/grpc-server.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 

@@ -3,7 +3,7 @@
  * decode into message objects, then the object → model step; model → message objects, then
  * protobufjs encode), on the same requests of mesh spans, in one process.
  */
-import { decodeZipkinV2Json } from '../collector/src/receivers/zipkin/decode.js';
+import { decodeZipkinV2Json } from '../collector/src/protocol/zipkin/decode.js';
 import { decodeOtlpProto, otlpRequestToModel, type OtlpExportRequest } from '../collector/src/protocol/otlp/decode.js';
 import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { protoType } from '../collector/src/protocol/proto.js';

@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { decodeZipkinV2Json } from '../collector/src/receivers/zipkin/decode.js';
+import { decodeZipkinV2Json } from '../collector/src/protocol/zipkin/decode.js';
 import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { Collector } from '../collector/src/pipeline.js';
 import { builtinComponents } from '../collector/src/components.js';

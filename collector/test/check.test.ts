@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../src/continuity/check.js';
 import { decodeTraceDocument } from '../src/formats/read.js';
 import { modelToOtlpJson } from '../src/protocol/otlp/encode.js';
-import { decodeZipkinV2Json } from '../src/receivers/zipkin/decode.js';
+import { decodeZipkinV2Json } from '../src/protocol/zipkin/decode.js';
 
 const FIXTURE = new URL('../../../shared/fixtures/zipkin/jaeger-zipkin_v1_merged_spans.json', import.meta.url).pathname;
 const BIN = new URL('../bin/span-relay.js', import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from '../src/receivers/zipkin/decode.js';
+import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from '../src/protocol/zipkin/decode.js';
 import { canonicalIPv6 } from '../src/model/ip.js';
 import { protoType } from '../src/protocol/proto.js';
 import { DecodeError } from '../src/model/errors.js';

@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Span } from '../../collector/src/model/span.js';
-import { modelToOcRequests } from '../../collector/src/protocol/opencensus-encode.js';
+import { modelToOcRequests } from '../../collector/src/protocol/opencensus/encode.js';
 import { encodeOtlpProto } from '../../collector/src/protocol/otlp/encode.js';
 
 export class SpanReporter {

@@ -1,24 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { BackpressureError, SpanRelayError } from '../model/errors.js';
+import { BackpressureError, ExportError } from '../model/errors.js';
+
+export { ExportError };
 import { settle, type SpanBatch } from '../model/span.js';
 import { estimateBytes } from '../model/size.js';
 import { decodeSpans, encodeSpans } from '../storage/span-codec.js';
 import type { SegmentLog } from '../storage/segment-log.js';
 import type { Exporter, CreateContext } from '../component.js';
 import { duration, section } from '../config/schema-helpers.js';
-
-/** A send that failed; `retryable` decides between backoff and giving up. */
-export class ExportError extends SpanRelayError {
-  constructor(
-    code: string,
-    message: string,
-    readonly retryable: boolean,
-    readonly retryAfterMs?: number,
-  ) {
-    super(code, message);
-  }
-}
 
 /** The exporterhelper settings every exporter shares, named as in the OpenTelemetry Collector. */
 export const senderSettings = {

@@ -6,7 +6,7 @@ import { DecodeError } from '../model/errors.js';
 import { emptyResult, type DecodeResult } from '../model/decode-result.js';
 import { normalizeSpanIdHex, normalizeTraceIdHex } from '../model/ids.js';
 import type { AttributeValue, Attributes, Span, SpanKind } from '../model/span.js';
-import { toJaegerBatches, type JaegerTag } from '../exporters/jaeger/translate.js';
+import { toJaegerBatches, type JaegerTag } from '../protocol/jaeger/model.js';
 
 interface JaegerJsonTag {
   key: string;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { DecodeError } from '../model/errors.js';
 import { emptyResult, type DecodeResult } from '../model/decode-result.js';
 import { decodeOtlpJson } from '../protocol/otlp/decode.js';
-import { decodeZipkinV1Json, decodeZipkinV2Json } from '../receivers/zipkin/decode.js';
+import { decodeZipkinV1Json, decodeZipkinV2Json } from '../protocol/zipkin/decode.js';
 import { decodeJaegerJson, isJaegerJson } from './jaeger-json.js';
 
 export type TraceFileFormat = 'jaeger-json' | 'otlp-json' | 'otlp-jsonl' | 'zipkin-v2-json' | 'zipkin-v1-json';

@@ -91,3 +91,15 @@ export class ListenError extends SpanRelayError {
     return new ListenError(this.endpoint, this.reason, component);
   }
 }
+
+/** A send that failed; `retryable` decides between backoff and giving up. */
+export class ExportError extends SpanRelayError {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(code, message);
+  }
+}

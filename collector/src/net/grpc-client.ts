@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ExportError } from '../exporters/sender.js';
+import { ExportError } from '../model/errors.js';
 import { passThrough } from './grpc-server.js';
 import type { TlsSource } from './tls.js';
 

@@ -8,10 +8,10 @@ import { decodeCapture, isCapture, type CaptureHeader, type CaptureProblem, type
 import { DecodeError } from '../model/errors.js';
 import type { Attributes, Span } from '../model/span.js';
 import { decodeTraceDocument } from '../formats/read.js';
-import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV2Json } from '../receivers/zipkin/decode.js';
+import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV2Json } from '../protocol/zipkin/decode.js';
 import { decodeOtlpJson, decodeOtlpProto } from '../protocol/otlp/decode.js';
-import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from '../receivers/opencensus/decode.js';
-import { decodeJaegerThriftBatch } from '../receivers/jaeger/decode.js';
+import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from '../protocol/opencensus/decode.js';
+import { decodeJaegerThriftBatch } from '../protocol/jaeger/decode.js';
 
 export interface ReplayItem {
   /** Where it came from, for messages: `file` or `file#record`. */

@@ -4,9 +4,9 @@ import { DecodeError, ListenError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
 import { parseEndpoint } from '../../net/http-server.js';
 import { BinaryThriftReader, CompactThriftReader, MessageType, T, type ThriftReader } from '../../protocol/thrift/reader.js';
-import { readZipkinThriftSpans } from '../zipkin/decode.js';
+import { readZipkinThriftSpans } from '../../protocol/zipkin/decode.js';
 import { ingest, type IngestOutcome } from '../ingest.js';
-import { readJaegerBatch } from './decode.js';
+import { readJaegerBatch } from '../../protocol/jaeger/decode.js';
 import { DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
 
 export type AgentProtocol = 'thrift_compact' | 'thrift_binary';

@@ -9,7 +9,7 @@ import { GrpcServer, method } from '../../net/grpc-server.js';
 import { graceUntil } from '../../net/http-server.js';
 import { refusedAsInvalidArgument, unaryIngest } from '../grpc-ingest.js';
 import { JaegerAgentServer } from './agent.js';
-import { decodeJaegerPostSpans } from './decode-proto.js';
+import { decodeJaegerPostSpans } from '../../protocol/jaeger/decode-proto.js';
 import { JaegerThriftHttpReceiver } from './thrift-http.js';
 
 const thriftHttp = z.strictObject({ endpoint: endpoint('0.0.0.0:14268'), max_request_body_size: z.number().int().positive().default(20 * 1024 * 1024), ...httpServerSettings, tls: serverTlsSettings.optional(), auth: authSettings });

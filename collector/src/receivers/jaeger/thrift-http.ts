@@ -2,7 +2,7 @@ import type { CreateContext } from '../../component.js';
 import { DecodeError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
 import { HttpSpanReceiver, type HttpReceiverSettings } from '../http-receiver.js';
-import { decodeJaegerThriftBatch } from './decode.js';
+import { decodeJaegerThriftBatch } from '../../protocol/jaeger/decode.js';
 
 /** Jaeger collector's HTTP endpoint (:14268): POST /api/traces with a Thrift (binary) Batch. */
 export class JaegerThriftHttpReceiver extends HttpSpanReceiver {

@@ -12,7 +12,7 @@ import { metadataAuthorization } from '../grpc-ingest.js';
 import type { DecodeLimits } from '../../model/limits.js';
 import { protoType } from '../../protocol/proto.js';
 import { ingest, refuseRequest } from '../ingest.js';
-import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from './decode.js';
+import { decodeOcRequest, ocRequestToModel, ocResourceAttributes, type OcNode, type OcResource } from '../../protocol/opencensus/decode.js';
 import { CaptureWriter, captureConfig } from '../../capture/writer.js';
 
 export const opencensusConfig = section(

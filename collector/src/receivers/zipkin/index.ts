@@ -5,7 +5,7 @@ import type { DecodeResult } from '../../model/decode-result.js';
 import { authSettings, endpoint, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
 import { captureConfig } from '../../capture/writer.js';
 import { HttpSpanReceiver } from '../http-receiver.js';
-import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from './decode.js';
+import { decodeZipkinProto, decodeZipkinV1Json, decodeZipkinV1Thrift, decodeZipkinV2Json } from '../../protocol/zipkin/decode.js';
 
 export const zipkinConfig = section(
   z.strictObject({

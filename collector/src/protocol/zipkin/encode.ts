@@ -1,5 +1,5 @@
 /** Model → Zipkin v2 JSON (what zipkin-js and the OpenTelemetry Zipkin exporter POST). */
-import type { AttributeValue, Span } from '../model/span.js';
+import type { AttributeValue, Span } from '../../model/span.js';
 
 const KIND: Partial<Record<Span['kind'], string>> = { client: 'CLIENT', server: 'SERVER', producer: 'PRODUCER', consumer: 'CONSUMER' };
 const str = (v: AttributeValue): string => (typeof v === 'string' ? v : JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)));

@@ -5,7 +5,7 @@ import type { AttributeValue, Attributes, Span, SpanEvent, SpanKind, SpanLink } 
 import { checkPlausible, isoTime, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos, timestampToNanos } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, type DecodeLimits } from '../../model/limits.js';
-import { protoType } from '../../protocol/proto.js';
+import { protoType } from '../proto.js';
 
 type LongLike = { low: number; high: number };
 interface OcTimestamp {

@@ -4,7 +4,7 @@ import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex } from '../../model/ids.js';
 import type { AttributeValue, Attributes } from '../../model/span.js';
 import { longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
-import { protoType } from '../../protocol/proto.js';
+import { protoType } from '../proto.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { jaegerSpanToModel, type RawJaegerSpan, type Tag } from './decode.js';
 

@@ -1,8 +1,8 @@
 /** Model → OpenCensus agent ExportTraceServiceRequest messages, one per process (node). */
-import type { AttributeValue, Attributes, Span } from '../model/span.js';
-import { hexToBytes, traceIdTo128 } from '../model/ids.js';
-import { nanosToTimestamp } from '../model/time.js';
-import { protoType } from './proto.js';
+import type { AttributeValue, Attributes, Span } from '../../model/span.js';
+import { hexToBytes, traceIdTo128 } from '../../model/ids.js';
+import { nanosToTimestamp } from '../../model/time.js';
+import { protoType } from '../proto.js';
 
 const KIND: Partial<Record<Span['kind'], number>> = { server: 1, client: 2 };
 // Resource attributes the OpenCensus receiver derives from the Node; written back there.

@@ -4,7 +4,7 @@ import { countDropped, emptyResult, type DecodeResult } from '../../model/decode
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import type { AttributeValue, Attributes, Span, SpanKind, SpanLink, SpanStatus } from '../../model/span.js';
 import { maxPlausibleNanos, checkPlausible, isPlausible } from '../../model/time.js';
-import { BinaryThriftReader, T, type ThriftReader } from '../../protocol/thrift/reader.js';
+import { BinaryThriftReader, T, type ThriftReader } from '../thrift/reader.js';
 
 export interface Tag {
   key: string;

@@ -11,9 +11,9 @@ import {
 } from '../../model/ids.js';
 import type { Attributes, InstrumentationScope, Span, SpanEvent, SpanKind, SpanStatus } from '../../model/span.js';
 import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
-import { protoType } from '../../protocol/proto.js';
+import { protoType } from '../proto.js';
 import { canonicalIPv6, ipv6FromBytes } from '../../model/ip.js';
-import { BinaryThriftReader, T, type ThriftReader } from '../../protocol/thrift/reader.js';
+import { BinaryThriftReader, T, type ThriftReader } from '../thrift/reader.js';
 
 /**
  * One Zipkin span in a shape common to v1 JSON, v2 JSON and v2 proto, before it becomes model

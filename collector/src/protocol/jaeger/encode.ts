@@ -1,4 +1,4 @@
-import type { JaegerBatch, JaegerTag } from './translate.js';
+import type { JaegerBatch, JaegerTag } from './model.js';
 
 /**
  * Jaeger's Thrift `Batch` in TBinaryProtocol, written by hand: it is a few dozen bytes of framing
