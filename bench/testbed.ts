@@ -106,27 +106,40 @@ async function countingSink(): Promise<{ endpoint: string; count: () => number; 
 
 /** The collector as users run it (compiled, from the CLI): one receiver → `processors` → otlp gRPC to the sink. Resolves once /readyz answers. */
 async function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'span-relay-testbed-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
-  );
-  const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...cliArgs, '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    pid: collector.pid!,
-    port,
-    stop: async () => {
-      collector.kill('SIGTERM');
-      await new Promise((r) => collector.on('exit', r));
+  // A random port pair may be taken (another run, a port in TIME_WAIT): a collector that exits before it is ready is started again elsewhere.
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-testbed-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
+    );
+    const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...cliArgs, '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    let exited = false;
+    const exit = new Promise<void>((resolve) => collector.on('exit', () => resolve(void (exited = true))));
+    let ready = false;
+    for (let i = 0; i < 200 && !exited && !ready; i++) {
+      ready = await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!ready) {
+      collector.kill('SIGKILL');
+      await exit;
       rmSync(dir, { recursive: true, force: true });
-    },
-  };
+      if (attempt === 5) throw new Error('bench: the collector did not become ready (5 attempts)');
+      continue;
+    }
+    return {
+      pid: collector.pid!,
+      port,
+      stop: async () => {
+        collector.kill('SIGTERM');
+        await exit;
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
 }
 
 export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {

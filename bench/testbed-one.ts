@@ -1,0 +1,11 @@
+/**
+ * One testbed run (a part of `npm run bench`): 10,000 spans/s in requests of 100 into one receiver,
+ * join on or off, for BENCH_TESTBED_SECONDS (default 10):
+ *   node --import tsx bench/testbed-one.ts <zipkin|otlp-grpc|otlp-http|opencensus> <on|off>
+ * BENCH_COLLECTOR_NODE_ARGS passes flags to the collector's node (e.g. --cpu-prof).
+ */
+import { testbedRun } from './testbed.js';
+
+const [receiver, join] = process.argv.slice(2);
+if (!receiver || !join) throw new Error('usage: testbed-one.ts <receiver> <on|off>');
+console.log(JSON.stringify(await testbedRun(receiver, join === 'on', Number(process.env.BENCH_TESTBED_SECONDS ?? 10))));
