@@ -25,6 +25,13 @@ export class ProtoReader {
     return this.pos >= this.end;
   }
 
+  /** True while a message ending at `end` has fields left; a field that ran past its message is an error. */
+  more(end: number): boolean {
+    if (this.pos < end) return true;
+    if (this.pos > end) throw new WireError('a field runs past the end of its message');
+    return false;
+  }
+
   /** A varint that fits 32 bits (tags, lengths, enums, counts); longer ones are cut as protobuf does. */
   uint32(): number {
     const buf = this.buf;

@@ -471,7 +471,7 @@ function childName(parent: FieldName, key: string | number): string {
 
 function wireAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, key: string | number, depth: number): AttributeValue {
   let value: AttributeValue = '';
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     switch (tag) {
       case (1 << 3) | LEN:
@@ -491,7 +491,7 @@ function wireAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent:
         const field = (): string => childName(parent, key);
         const arrEnd = r.delimited();
         const values: AttributeValue[] = [];
-        while (r.pos < arrEnd) {
+        while (r.more(arrEnd)) {
           const t = r.uint32();
           if (t !== ((1 << 3) | LEN)) {
             r.skip(t & 7);
@@ -509,7 +509,7 @@ function wireAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent:
         const listEnd = r.delimited();
         const out: Attributes = {};
         let n = 0;
-        while (r.pos < listEnd) {
+        while (r.more(listEnd)) {
           const t = r.uint32();
           if (t !== ((1 << 3) | LEN)) {
             r.skip(t & 7);
@@ -536,7 +536,7 @@ function wireAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent:
 function wireKeyValue(r: ProtoReader, end: number, out: Attributes, limits: DecodeLimits, field: FieldName, depth: number): void {
   let key: string | undefined;
   let value: AttributeValue = '';
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | LEN)) key = r.string();
     else if (tag === ((2 << 3) | LEN)) {
@@ -553,7 +553,7 @@ function wireAttributes(r: ProtoReader, end: number, fieldNo: number, limits: De
   const out: Attributes = {};
   let n = 0;
   const want = (fieldNo << 3) | LEN;
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     if (tag !== want) {
       r.skip(tag & 7);
@@ -588,7 +588,7 @@ function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigin
   let at = 0n;
   let name = '';
   let attrsAt = -1;
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | I64)) at = r.fixed64();
     else if (tag === ((2 << 3) | LEN)) name = r.string();
@@ -613,7 +613,7 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   let spanAt = -1;
   let spanLen = 0;
   let traceState: string | undefined;
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | LEN)) {
       const e = r.delimited();
@@ -662,7 +662,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
   const events: SpanEvent[] = [];
   let eventCount = 0;
   const links: SpanLink[] = [];
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     switch (tag) {
       case (1 << 3) | LEN: {
@@ -733,7 +733,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
         break;
       case (15 << 3) | LEN: {
         const stEnd = r.delimited();
-        while (r.pos < stEnd) {
+        while (r.more(stEnd)) {
           const t = r.uint32();
           if (t === ((2 << 3) | LEN)) statusMessage = r.string();
           else if (t === ((3 << 3) | VARINT)) statusCode = r.uint32();
@@ -782,7 +782,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
 function findField(r: ProtoReader, end: number, fieldNo: number): [number, number] | undefined {
   const want = (fieldNo << 3) | LEN;
   let found: [number, number] | undefined;
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     if (tag === want) {
       const e = r.delimited();
@@ -796,7 +796,7 @@ function findField(r: ProtoReader, end: number, fieldNo: number): [number, numbe
 function wireScope(r: ProtoReader, end: number): InstrumentationScope | undefined {
   let name = '';
   let version = '';
-  while (r.pos < end) {
+  while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | LEN)) name = r.string();
     else if (tag === ((2 << 3) | LEN)) version = r.string();
@@ -840,7 +840,7 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
       }
       r.pos = rsStart;
       let si = 0;
-      while (r.pos < rsEnd) {
+      while (r.more(rsEnd)) {
         const t = r.uint32();
         if (t !== ((2 << 3) | LEN)) {
           r.skip(t & 7);
@@ -857,7 +857,7 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
         }
         r.pos = ssStart;
         let i = 0;
-        while (r.pos < ssEnd) {
+        while (r.more(ssEnd)) {
           const st = r.uint32();
           if (st !== ((2 << 3) | LEN)) {
             r.skip(st & 7);
