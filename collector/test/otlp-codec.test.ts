@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AttributeValue, Attributes, Span } from '../src/model/span.js';
-import { decodeOtlpProto, otlpRequestToModel, type OtlpExportRequest } from '../src/protocol/otlp/decode.js';
+import { decodeOtlpJson, decodeOtlpProto, otlpRequestToModel, type OtlpExportRequest } from '../src/protocol/otlp/decode.js';
+import { decodeZipkinV2Json } from '../src/protocol/zipkin/decode.js';
 import { encodeOtlpProto } from '../src/protocol/otlp/encode.js';
 import { protoType } from '../src/protocol/proto.js';
 import { DEFAULT_LIMITS } from '../src/model/limits.js';
@@ -183,5 +184,20 @@ describe('hand-written OTLP protobuf codec', () => {
       expect(() => decodeOtlpProto(cut)).toThrow(/not an ExportTraceServiceRequest/);
     }
     expect(() => decodeOtlpProto(encodeOtlpProto({ spans: fc.sample(spanArb, { numRuns: 3, seed: 2 }) }), { ...DEFAULT_LIMITS, maxSpansPerRequest: 2 })).toThrow(/max_spans_per_request/);
+  });
+
+  it('an attribute named __proto__ is an attribute, never the prototype (OTLP protobuf and JSON, Zipkin)', () => {
+    const evil = { ...fc.sample(spanArb, { numRuns: 1, seed: 3 })[0]!, attributes: JSON.parse('{"__proto__": {"injected": 1}, "ok": 1}') as Attributes };
+    const viaProto = decodeOtlpProto(encodeOtlpProto({ spans: [evil] })).spans[0]!.attributes;
+    const json = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000000000000', attributes: [{ key: '__proto__', value: { kvlistValue: { values: [{ key: 'injected', value: { intValue: '1' } }] } } }, { key: 'ok', value: { intValue: '1' } }] }] }] }] });
+    const viaJson = decodeOtlpJson(json).spans[0]!.attributes;
+    for (const a of [viaProto, viaJson]) {
+      expect(Object.getPrototypeOf(a)).toBe(Object.prototype);
+      expect(Object.keys(a).sort()).toEqual(['__proto__', 'ok']);
+      expect(Object.getOwnPropertyDescriptor(a, '__proto__')!.value).toEqual({ injected: 1 });
+    }
+    const zipkin = decodeZipkinV2Json(Buffer.from('[{"traceId":"0af7651916cd43dd","id":"b7ad6b7169203331","name":"x","timestamp":1700000000000000,"duration":5,"localEndpoint":{"serviceName":"a"},"tags":{"__proto__":"evil","ok":"1"}}]')).spans[0]!.attributes;
+    expect(Object.getPrototypeOf(zipkin)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(zipkin, '__proto__')!.value).toBe('evil');
   });
 });

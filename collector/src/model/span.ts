@@ -102,3 +102,12 @@ export function serviceNameOf(span: Span): string | undefined {
   const name = span.resource.attributes[SERVICE_NAME];
   return typeof name === 'string' ? name : undefined;
 }
+
+/**
+ * Sets an attribute from wire data. `out[key] = value` with the key `__proto__` would set the
+ * object's prototype (a sender's kvlist turned into inherited attributes) instead of an attribute.
+ */
+export function setAttribute(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}

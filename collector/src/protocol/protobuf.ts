@@ -263,10 +263,20 @@ export class ProtoWriter {
     if (s.length < 43) {
       // At most 3 bytes per UTF-16 unit: fewer than 128 bytes, so a one-byte length.
       this.ensure(1 + s.length * 3);
+      const buf = this.buf;
       const at = this.pos++;
-      const n = this.buf.write(s, this.pos, 'utf8');
-      this.buf[at] = n;
-      this.pos += n;
+      // ASCII (keys, names, most values) copied here: cheaper than a call into the encoder.
+      let p = this.pos;
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          p = this.pos + buf.write(s, this.pos, 'utf8');
+          break;
+        }
+        buf[p++] = c;
+      }
+      buf[at] = p - this.pos;
+      this.pos = p;
       return;
     }
     const n = Buffer.byteLength(s, 'utf8');

@@ -7,7 +7,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import type { AttributeValue, Attributes, Span, SpanEvent, SpanKind, SpanLink } from '../../model/span.js';
+import { setAttribute, type AttributeValue, type Attributes, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
 import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
@@ -92,7 +92,7 @@ function wireStringEntry(r: ProtoReader, end: number, out: Record<string, string
     else if (t === tag(2, LEN)) value = r.string();
     else r.skip(t & 7);
   }
-  out[key] = value;
+  setAttribute(out, key, value);
 }
 
 /** TruncatableString → its value. */
@@ -212,7 +212,7 @@ function wireAttributes(r: ProtoReader, end: number, out: Attributes, limits: De
         else if (u === tag(2, LEN)) value = wireAttributeValue(r, r.delimited());
         else r.skip(u & 7);
       }
-      out[key] = value;
+      setAttribute(out, key, value);
     } else if (t === tag(2, VARINT)) dropped = Number(r.int64());
     else r.skip(t & 7);
   }

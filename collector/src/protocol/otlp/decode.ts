@@ -6,7 +6,7 @@ import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import type { AttributeValue, Attributes, InstrumentationScope, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '../../model/span.js';
+import { setAttribute, type AttributeValue, type Attributes, type InstrumentationScope, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 
@@ -92,7 +92,7 @@ export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined, limits: Decode
     if (kv.key === undefined) continue;
     const v = kv.value;
     // Scalars (nearly every attribute) need no field name at all.
-    out[kv.key] = v && (v.arrayValue || v.kvlistValue) ? anyValueToModel(v, limits, () => `${nameOf(field)}.${kv.key}`, depth) : anyValueToModel(v, limits, '', depth);
+    setAttribute(out, kv.key, v && (v.arrayValue || v.kvlistValue) ? anyValueToModel(v, limits, () => `${nameOf(field)}.${kv.key}`, depth) : anyValueToModel(v, limits, '', depth));
   }
   return out;
 }
@@ -545,7 +545,7 @@ function wireKeyValue(r: ProtoReader, end: number, out: Attributes, limits: Deco
       r.pos = vEnd;
     } else r.skip(tag & 7);
   }
-  if (key !== undefined) out[key] = value;
+  if (key !== undefined) setAttribute(out, key, value);
 }
 
 /** Repeated KeyValue field `fieldNo` of the message in [r.pos, end). */
