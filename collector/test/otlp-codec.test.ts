@@ -200,4 +200,20 @@ describe('hand-written OTLP protobuf codec', () => {
     expect(Object.getPrototypeOf(zipkin)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(zipkin, '__proto__')!.value).toBe('evil');
   });
+
+  it('internal: spans come back exactly as held (source, Zipkin shared, 64-bit trace IDs), and only when asked for', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(spanArb, fc.constantFrom('zipkin', 'opencensus', 'otlp', 'jaeger', 'replay' as const), fc.boolean()), { minLength: 1, maxLength: 10 }), (rows) => {
+        const spans = rows.map(([s, source, shared]) => ({ ...s, source, ...(shared ? { shared: true } : {}) }));
+        const bytes = encodeOtlpProto({ spans }, true);
+        const back = decodeOtlpProto(bytes, DEFAULT_LIMITS, { internal: true }).spans;
+        const exact = (s: Span): Span => ({ ...expected(s), traceId: s.traceId, links: s.links.map((l) => ({ ...l, attributes: attrsOut(l.attributes) })) });
+        expect(byId(back)).toEqual(byId(spans.map(exact)));
+        // A real OTLP receiver (and span-relay's own, without `internal`) sees plain OTLP.
+        const plain = decodeOtlpProto(bytes).spans;
+        expect(plain.every((s) => s.source === 'otlp' && s.shared === undefined && s.traceId.length === 32)).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });

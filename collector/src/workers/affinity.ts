@@ -11,13 +11,27 @@
  */
 import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
-import { deserialize, serialize } from 'node:v8';
 import type { Consumer } from '../component.js';
 import { BackpressureError, type BackpressureReason } from '../model/errors.js';
 import { HttpPoster } from '../net/http-client.js';
 import { readBody, sendJson } from '../net/http-server.js';
 import type { Span, SpanBatch } from '../model/span.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
+import { encodeOtlpProto } from '../protocol/otlp/encode.js';
+import { decodeOtlpProto } from '../protocol/otlp/decode.js';
+import { NO_LIMITS } from '../model/limits.js';
+
+/**
+ * Spans handed over by another worker: OTLP protobuf with span-relay's own fields (source, Zipkin
+ * `shared`, 64-bit trace IDs), so they arrive exactly as the sending worker decoded them. The
+ * sender's receiver already held them to its limits; a span that does not come back is an error
+ * (500 to the sender, the client's failure), never a silent loss.
+ */
+function handedOver(body: Buffer): Span[] {
+  const result = decodeOtlpProto(body, NO_LIMITS, { internal: true });
+  if (result.rejected.length > 0) throw new Error(`handoff: ${result.rejected.length} span(s) did not decode: ${result.rejected[0]!.message}`);
+  return result.spans;
+}
 
 /** The worker (0..n-1) that owns a trace: a mix of its low 64 bits, unrelated to the loadbalancing ring's hash. */
 export function workerOf(traceId: string, n: number): number {
@@ -50,10 +64,10 @@ class Peer {
   }
 
   async send(receiver: string, spans: Span[]): Promise<void> {
-    // Spans at a receiver's head carry no durability token (that is set further on), so they serialize as they are.
+    // Spans at a receiver's head carry no durability token (that is set further on): nothing is lost by encoding them.
     let answer;
     try {
-      answer = await this.poster.post(new URL(`http://worker/handoff/${encodeURIComponent(receiver)}`), serialize(spans), {});
+      answer = await this.poster.post(new URL(`http://worker/handoff/${encodeURIComponent(receiver)}`), encodeOtlpProto({ spans }, true), {});
     } catch (err) {
       // A peer that is gone (restarting) is backpressure to the client: it retries later.
       throw new BackpressureError(`the worker that owns these traces is unavailable (${(err as Error).message})`, 'shutting_down');
@@ -135,7 +149,7 @@ export class HandoffServer {
       }
       // The sending worker's receiver has already held the request to its own limits.
       readBody(req, Number.POSITIVE_INFINITY)
-        .then((b) => head.consume({ spans: deserialize(b) as Span[] }))
+        .then((b) => head.consume({ spans: handedOver(b) }))
         .then(
           () => res.writeHead(204).end(),
           (err: unknown) => {

@@ -8,6 +8,7 @@ import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type 
 import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
 import { setAttribute, type AttributeValue, type Attributes, type InstrumentationScope, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
+import { INTERNAL_FIELDS, SOURCES } from './internal.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 
 type LongLike = { low: number; high: number; unsigned?: boolean };
@@ -606,31 +607,34 @@ function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigin
   return { timeUnixNano: at, name, attributes };
 }
 
-function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string): SpanLink {
+function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string, internal: boolean): SpanLink {
   const start = r.pos;
   let traceAt = -1;
   let traceLen = 0;
   let spanAt = -1;
   let spanLen = 0;
   let traceState: string | undefined;
+  let trace64 = false;
   while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | LEN)) {
       const e = r.delimited();
       traceAt = r.pos;
-        traceLen = e - r.pos;
-        r.pos = e;
+      traceLen = e - r.pos;
+      r.pos = e;
     } else if (tag === ((2 << 3) | LEN)) {
       const e = r.delimited();
       spanAt = r.pos;
-        spanLen = e - r.pos;
-        r.pos = e;
+      spanLen = e - r.pos;
+      r.pos = e;
     } else if (tag === ((3 << 3) | LEN)) traceState = r.string();
+    else if (internal && tag === ((INTERNAL_FIELDS.trace64 << 3) | VARINT)) trace64 = r.bool();
     else r.skip(tag & 7);
   }
   r.pos = start;
+  const traceId = wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace');
   const link: SpanLink = {
-    traceId: wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace'),
+    traceId: trace64 ? traceId.slice(16) : traceId,
     spanId: wireId(r.buf, spanAt, spanLen, `${field}.spanId`, 'span'),
     attributes: wireAttributes(r, end, 4, limits, limits.maxAttributesPerSpan, () => `${field}.attributes`),
   };
@@ -638,7 +642,10 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   return link;
 }
 
-function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
+function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean): Span {
+  let source: Span['source'] = 'otlp';
+  let shared = false;
+  let trace64 = false;
   let traceAt = -1;
   let traceLen = 0;
   let spanAt = -1;
@@ -724,7 +731,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
       case (13 << 3) | LEN: {
         if (links.length === limits.maxLinksPerSpan) throw new LimitExceededError(`${field}.links`, links.length + 1, 'max_links_per_span', limits.maxLinksPerSpan);
         const linkEnd = r.delimited();
-        links.push(wireLink(r, linkEnd, limits, `${field}.links[${links.length}]`));
+        links.push(wireLink(r, linkEnd, limits, `${field}.links[${links.length}]`, internal));
         r.pos = linkEnd;
         break;
       }
@@ -745,11 +752,15 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
         flags = r.fixed32();
         break;
       default:
-        r.skip(tag & 7);
+        if (internal && tag === ((INTERNAL_FIELDS.source << 3) | VARINT)) source = SOURCES[r.uint32()] ?? 'otlp';
+        else if (internal && tag === ((INTERNAL_FIELDS.shared << 3) | VARINT)) shared = r.bool();
+        else if (internal && tag === ((INTERNAL_FIELDS.trace64 << 3) | VARINT)) trace64 = r.bool();
+        else r.skip(tag & 7);
     }
   }
+  const traceId = wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace');
   const span: Span = {
-    traceId: wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace'),
+    traceId: trace64 ? traceId.slice(16) : traceId,
     spanId: wireId(r.buf, spanAt, spanLen, `${field}.spanId`, 'span'),
     name,
     kind: enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
@@ -760,8 +771,9 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
     links,
     status: { code: enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`) },
     resource: { attributes: resource },
-    source: 'otlp',
+    source,
   };
+  if (shared) span.shared = true;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');
   if (parentLen > 0) {
     // Empty or all zeros: no parent.
@@ -808,9 +820,10 @@ function wireScope(r: ProtoReader, end: number): InstrumentationScope | undefine
 
 /**
  * An OTLP ExportTraceServiceRequest in protobuf (OTLP/gRPC, OTLP/HTTP with
- * `application/x-protobuf`), decoded straight into spans.
+ * `application/x-protobuf`), decoded straight into spans. `internal`: also read the fields
+ * `encodeOtlpProto(…, true)` adds (the hand-off between span-relay's own workers).
  */
-export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
+export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS, { internal = false } = {}): DecodeResult {
   const result = emptyResult();
   const max = maxPlausibleNanos();
   const r = new ProtoReader(body);
@@ -871,7 +884,7 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
             result.rejected.push(resource);
           } else {
             try {
-              result.spans.push(wireSpan(r, spanEnd, resource, scope, field, max, limits, result));
+              result.spans.push(wireSpan(r, spanEnd, resource, scope, field, max, limits, result, internal));
             } catch (err) {
               if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
               result.rejected.push(err);

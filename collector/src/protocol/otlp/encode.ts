@@ -5,6 +5,7 @@
 import { bytesToHex, traceIdTo128 } from '../../model/ids.js';
 import type { AttributeValue, Attributes, InstrumentationScope, Span, SpanBatch, SpanKind, StatusCode } from '../../model/span.js';
 import { I32, I64, ProtoWriter, VARINT } from '../protobuf.js';
+import { INTERNAL_FIELDS, SOURCES } from './internal.js';
 
 const KIND_NUMBERS: Record<SpanKind, number> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
 const STATUS_NUMBERS: Record<StatusCode, number> = { unset: 0, ok: 1, error: 2 };
@@ -108,7 +109,7 @@ function writeAttributes(w: ProtoWriter, field: number, attrs: Attributes): void
   }
 }
 
-function writeSpan(w: ProtoWriter, s: Span): void {
+function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
   w.hexBytes(1, traceIdTo128(s.traceId));
   w.hexBytes(2, s.spanId);
   if (s.traceState) w.string(3, s.traceState);
@@ -146,6 +147,10 @@ function writeSpan(w: ProtoWriter, s: Span): void {
     w.hexBytes(2, l.spanId);
     if (l.traceState) w.string(3, l.traceState);
     writeAttributes(w, 4, l.attributes);
+    if (internal && l.traceId.length === 16) {
+      w.tag(INTERNAL_FIELDS.trace64, VARINT);
+      w.varint(1);
+    }
     w.end(at);
   }
   if (s.droppedLinksCount) {
@@ -166,10 +171,26 @@ function writeSpan(w: ProtoWriter, s: Span): void {
     w.tag(16, I32);
     w.fixed32(s.flags);
   }
+  if (internal) {
+    w.tag(INTERNAL_FIELDS.source, VARINT);
+    w.varint(SOURCES.indexOf(s.source));
+    if (s.shared) {
+      w.tag(INTERNAL_FIELDS.shared, VARINT);
+      w.varint(1);
+    }
+    if (s.traceId.length === 16) {
+      w.tag(INTERNAL_FIELDS.trace64, VARINT);
+      w.varint(1);
+    }
+  }
 }
 
-/** An ExportTraceServiceRequest in protobuf: the body of OTLP/gRPC and OTLP/HTTP. */
-export function encodeOtlpProto(batch: SpanBatch): Buffer {
+/**
+ * An ExportTraceServiceRequest in protobuf: the body of OTLP/gRPC and OTLP/HTTP. `internal` adds
+ * the fields of INTERNAL_FIELDS, so that `decodeOtlpProto(…, { internal: true })` gives the spans
+ * back exactly as span-relay held them.
+ */
+export function encodeOtlpProto(batch: SpanBatch, internal = false): Buffer {
   const w = new ProtoWriter(Math.max(1024, batch.spans.length * 256));
   for (const group of groupSpans(batch.spans)) {
     const rs = w.begin(1);
@@ -186,7 +207,7 @@ export function encodeOtlpProto(batch: SpanBatch): Buffer {
       }
       for (const span of spans) {
         const sp = w.begin(2);
-        writeSpan(w, span);
+        writeSpan(w, span, internal);
         w.end(sp);
       }
       w.end(ss);
