@@ -47,6 +47,15 @@ export class HttpPoster {
   }
 
   post(url: URL, body: Uint8Array, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpAnswer> {
+    return this.attempt(url, body, headers, signal).catch((err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      // A kept-alive connection the server closed while this request was being written: the
+      // request never reached it, so it is sent once more on a new connection.
+      if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return this.attempt(url, body, headers, signal);
+      throw err;
+    });
+  }
+
+  private attempt(url: URL, body: Uint8Array, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpAnswer> {
     const secure = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
@@ -65,7 +74,10 @@ export class HttpPoster {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+        err.reusedSocket = req.reusedSocket;
+        reject(err);
+      });
       req.end(body);
     });
   }

@@ -59,7 +59,10 @@ interface Refusal {
 class Peer {
   private readonly poster: HttpPoster;
 
-  constructor(private readonly socketPath: string) {
+  constructor(
+    private readonly socketPath: string,
+    private readonly telemetry: Telemetry,
+  ) {
     this.poster = new HttpPoster(undefined, socketPath);
   }
 
@@ -70,6 +73,7 @@ class Peer {
       answer = await this.poster.post(new URL(`http://worker/handoff/${encodeURIComponent(receiver)}`), encodeOtlpProto({ spans }, true), {});
     } catch (err) {
       // A peer that is gone (restarting) is backpressure to the client: it retries later.
+      this.telemetry.warnLimited(`handoff:${this.socketPath}`, { peer: this.socketPath, err: (err as Error).message }, `hand-off to the worker at ${this.socketPath} failed: ${(err as Error).message}; the client is told to retry`);
       throw new BackpressureError(`the worker that owns these traces is unavailable (${(err as Error).message})`, 'shutting_down');
     }
     if (answer.status === 204) return;
@@ -134,7 +138,7 @@ export class HandoffServer {
     private readonly heads: (receiver: string) => Consumer | undefined,
     private readonly telemetry: Telemetry,
   ) {
-    this.peers = Array.from({ length: count }, (_, w) => (w === self ? undefined : new Peer(handoffSocketPath(socketDir, w))));
+    this.peers = Array.from({ length: count }, (_, w) => (w === self ? undefined : new Peer(handoffSocketPath(socketDir, w), telemetry)));
     this.server = createServer((req, res) => {
       const receiver = decodeURIComponent((req.url ?? '').replace(/^\/handoff\//, ''));
       const head = this.heads(receiver);
@@ -167,6 +171,8 @@ export class HandoffServer {
   }
 
   start(): Promise<void> {
+    // The peers keep their connections: no idle timeout to race a hand-off against.
+    this.server.keepAliveTimeout = 0;
     const path = handoffSocketPath(this.socketDir, this.self);
     rmSync(path, { force: true });
     return new Promise((resolve, reject) => {
