@@ -57,3 +57,15 @@ export function otlpCodecBench(requests: number, per: number): { decode: { proto
   };
 }
 
+/** Heap per span of decoded OTLP requests kept alive (needs --expose-gc): what the join window holds per span, before its own overhead. */
+export function heapPerDecodedSpan(requests: number, per: number): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return undefined;
+  const bodies = zipkinBodies(requests, per).map((b) => encodeOtlpProto({ spans: decodeZipkinV2Json(b).spans }));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const kept = bodies.map((b) => decodeOtlpProto(b).spans);
+  gc();
+  const bytes = (process.memoryUsage().heapUsed - before) / (requests * per);
+  return kept.length > 0 ? bytes : undefined;
+}

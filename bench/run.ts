@@ -11,7 +11,7 @@ import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
 import { storeBench } from './store.js';
 import { OTEL_FIGURES, saturationSearch, testbed } from './testbed.js';
-import { otlpCodecBench } from './otlp-codec.js';
+import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   console.log('\notlp protobuf ↔ span model, in process (median of 5): protobufjs (message objects, then the model) beside span-relay\'s hand-written codec');
   console.log(`  decode: protobufjs ${fmt(oc.decode.protobufjs)} spans/s, hand-written ${fmt(oc.decode.hand)} spans/s   ratio ${(oc.decode.hand / oc.decode.protobufjs).toFixed(2)}`);
   console.log(`  encode: protobufjs ${fmt(oc.encode.protobufjs)} spans/s, hand-written ${fmt(oc.encode.hand)} spans/s   ratio ${(oc.encode.hand / oc.encode.protobufjs).toFixed(2)}`);
+  const perSpan = heapPerDecodedSpan(300, spansPerBody);
+  if (perSpan) console.log(`  heap per decoded span, kept (short ASCII strings shared through the reader's table): ${perSpan.toFixed(0)} B`);
 
   const e2e = await endToEnd(bodies, spansPerBody);
   console.log('\nzipkin HTTP receiver → batch → otlp gRPC exporter, through sockets (8 concurrent POSTs)');

@@ -10,6 +10,11 @@ export class WireError extends Error {}
 
 const utf8 = new TextDecoder('utf-8');
 
+/** Strings up to this many bytes are looked up in (and kept in) a table of this many slots. */
+const MAX_INTERNED = 48;
+const INTERNED_SLOTS = 4096;
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
+
 export class ProtoReader {
   pos: number;
 
@@ -126,17 +131,33 @@ export class ProtoReader {
     const end = this.delimited();
     const start = this.pos;
     this.pos = end;
-    if (end - start < 16) {
-      // Short ASCII strings (keys, span names) are read without a trip into the decoder.
-      let s = '';
+    const buf = this.buf;
+    if (end - start <= MAX_INTERNED) {
+      // Short ASCII strings (keys, names, most values) repeat from span to span: one string each,
+      // kept in a small table, instead of a new copy per span held in memory.
+      let h = 0x811c9dc5;
       for (let i = start; i < end; i++) {
-        const c = this.buf[i]!;
-        if (c >= 0x80) return utf8.decode(this.buf.subarray(start, end));
-        s += String.fromCharCode(c);
+        const c = buf[i]!;
+        if (c >= 0x80) return utf8.decode(buf.subarray(start, end));
+        h = Math.imul(h ^ c, 0x01000193);
       }
-      return s;
+      const slot = (h >>> 0) & (INTERNED_SLOTS - 1);
+      const known = interned[slot];
+      if (known !== undefined && known.length === end - start) {
+        let same = true;
+        for (let i = 0; i < known.length; i++) {
+          if (known.charCodeAt(i) !== buf[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return known;
+      }
+      const str = buf.toString('latin1', start, end);
+      interned[slot] = str;
+      return str;
     }
-    return this.buf.toString('utf8', start, end);
+    return buf.toString('utf8', start, end);
   }
 
   skip(wireType: number): void {
