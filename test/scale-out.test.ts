@@ -5,21 +5,20 @@
  * 128-bit ID of the same request, with Zipkin shared spans; at the sink every request must be one
  * complete tree, nothing lost. Then a joiner leaves the ring and another joins while traffic flows.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OtlpGrpcSink, type FlatOtlpSpan } from '../collector/test/helpers/sinks.js';
-import { eventually, startCollector, type RunningCollector } from '../collector/test/helpers/collector.js';
+import { startCollector, type RunningCollector } from '../collector/test/helpers/collector.js';
 import { sendOtlp, sendZipkin, voteHops, type Hop } from './helpers/mesh-traffic.js';
+import { killCollectorProcesses, runCollectorProcess } from './helpers/collector-process.js';
 import type { LoadbalancingExporter } from '../collector/src/exporters/loadbalancing/index.js';
 
-const BIN = new URL('../collector/bin/span-relay.js', import.meta.url).pathname;
-const children: ChildProcess[] = [];
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killCollectorProcesses();
   for (const c of cleanup.reverse()) await c();
 });
 
@@ -33,10 +32,7 @@ async function joiner(sinkEndpoint: string): Promise<{ endpoint: string; child: 
     join(dir, 'config.yaml'),
     `receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:${port}\nprocessors:\n  join:\n    quiet_period: 300ms\n    check_interval: 20ms\n  batch:\n    timeout: 20ms\nexporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\nservice:\n  shutdown_timeout: 5s\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [join, batch]\n      exporters: [otlp]\n`,
   );
-  const child = spawn(process.execPath, [BIN, 'run', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  await eventually(() => fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false), 'the joiner to start', 15_000);
+  const { child, exited } = await runCollectorProcess(['--config', join(dir, 'config.yaml')], port + 1, 'the joiner to start');
   return { endpoint: `127.0.0.1:${port}`, child, exited };
 }
 

@@ -5,20 +5,19 @@
  * shared spans; the workers hand each span to the one that owns its trace, and at the sink every
  * request is one complete tree, nothing lost. Metrics come once, summed, from the primary.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, metricValue } from '../collector/test/helpers/collector.js';
+import { metricValue } from '../collector/test/helpers/collector.js';
 import { OtlpGrpcSink } from '../collector/test/helpers/sinks.js';
 import { sendOtlp, sendZipkin, voteHops, type Hop } from './helpers/mesh-traffic.js';
+import { BIN, killCollectorProcesses, runCollectorProcess } from './helpers/collector-process.js';
 
-const BIN = new URL('../collector/bin/span-relay.js', import.meta.url).pathname;
-const children: ChildProcess[] = [];
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killCollectorProcesses();
   for (const c of cleanup.reverse()) await c();
 });
 
@@ -76,11 +75,8 @@ describe('span-relay run --workers 2', () => {
     cleanup.push(() => sink.stop());
     const port = basePort();
     const file = config(mkdtempSync(join(tmpdir(), 'span-relay-workers-test-')), port, sink.endpoint);
-    const child = spawn(process.execPath, [BIN, 'run', '--workers', '2', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(child);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { child, exited } = await runCollectorProcess(['--workers', '2', '--config', file], port + 2, 'both workers ready');
     const admin = `http://127.0.0.1:${port + 2}`;
-    await eventually(() => fetch(`${admin}/readyz`).then((r) => r.status === 200, () => false), 'both workers ready', 15_000);
 
     const requests = Array.from({ length: 40 }, (_, i) => request(i + 1));
     let sent = 0;
