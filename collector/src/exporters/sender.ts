@@ -6,7 +6,7 @@ export { ExportError };
 import { settle, type SpanBatch } from '../model/span.js';
 import { estimateBytes } from '../model/size.js';
 import { decodeSpans, encodeSpans } from '../storage/span-codec.js';
-import type { SegmentLog } from '../storage/segment-log.js';
+import { ComponentLog } from '../storage/component-log.js';
 import type { Exporter, CreateContext } from '../component.js';
 import { duration, section } from '../config/schema-helpers.js';
 
@@ -85,7 +85,7 @@ export class QueuedExporter implements Exporter {
   /** Spans and bytes queued, kept as items come and go (the gauges read them). */
   private queuedSpans = 0;
   private queuedBytes = 0;
-  private log: SegmentLog | undefined;
+  private stored: ComponentLog | undefined;
   private readonly m;
   /**
    * Set by an owner that can send elsewhere what this queue could not (the loadbalancing exporter,
@@ -105,9 +105,6 @@ export class QueuedExporter implements Exporter {
     this.m = {
       spans: t.gauge('span_relay_exporter_queue_spans', 'Spans waiting in an exporter queue.', ['exporter'] as const),
       bytes: t.gauge('span_relay_exporter_queue_bytes', 'Bytes waiting in an exporter queue (counted with sizer: bytes, or on disk for a persistent queue).', ['exporter'] as const),
-      recovered: t.counter('span_relay_storage_recovered_spans_total', 'Spans read back from storage at start, to be sent again.', ['component'] as const),
-      storageBytes: t.gauge('span_relay_storage_bytes', 'Bytes a component holds in storage.', ['component'] as const),
-      oldest: t.gauge('span_relay_storage_oldest_entry_age_seconds', 'Age of the oldest record a component still holds in storage.', ['component'] as const),
     };
   }
 
@@ -119,11 +116,8 @@ export class QueuedExporter implements Exporter {
   async start(): Promise<void> {
     const q = this.config.sending_queue;
     if (q.enabled && q.storage) {
-      const storage = this.ctx.storage?.(q.storage);
-      if (!storage) throw new Error(`exporter ${this.ctx.id}: storage '${q.storage}' is not running`);
-      const { log, records, problems } = await storage.openLog(`exporter-${this.ctx.id}`);
-      this.log = log;
-      for (const p of problems) this.ctx.telemetry.logger.warn({ exporter: this.ctx.id, ...p }, `persistent queue: ${p.reason}; cut at the last good record`);
+      this.stored = await ComponentLog.open(this.ctx, 'exporter', q.storage, 'persistent queue');
+      const { records } = this.stored;
       let recovered = 0;
       for (const r of records) {
         const spans = r.body.readUInt32BE(0);
@@ -131,7 +125,7 @@ export class QueuedExporter implements Exporter {
         this.push({ seq: r.seq, spans, bytes: r.body.length });
       }
       if (recovered > 0) {
-        this.m.recovered.inc({ component: `exporter ${this.ctx.id}` }, recovered);
+        this.stored.recovered(recovered);
         this.ctx.telemetry.logger.info({ exporter: this.ctx.id, spans: recovered, requests: records.length }, 'persistent queue: sending again what the last run had not delivered');
       }
     }
@@ -153,10 +147,7 @@ export class QueuedExporter implements Exporter {
     this.ctx.telemetry.queueSize.set(id, this.queue.length);
     this.m.spans.set(id, this.queuedSpans);
     this.m.bytes.set(id, this.queuedBytes);
-    if (this.log) {
-      this.m.storageBytes.set({ component: `exporter ${this.ctx.id}` }, this.log.bytes);
-      this.m.oldest.set({ component: `exporter ${this.ctx.id}` }, this.log.oldestAgeMs() / 1000);
-    }
+    this.stored?.gauges();
   }
 
   async consume(batch: SpanBatch): Promise<void> {
@@ -168,7 +159,7 @@ export class QueuedExporter implements Exporter {
       else this.lostAtShutdown(batch);
       return;
     }
-    const body = this.log ? queueRecord(batch) : undefined;
+    const body = this.stored ? queueRecord(batch) : undefined;
     // Estimating bytes walks every attribute: only when the queue is sized in bytes.
     const item: Item = { spans: batch.spans.length, bytes: body ? body.length : q.sizer === 'bytes' ? batchBytes(batch) : 0 };
     if (this.queue.length > 0 && this.used + this.size(item) > q.queue_size) {
@@ -180,8 +171,8 @@ export class QueuedExporter implements Exporter {
       }
       throw new BackpressureError(`exporter ${this.ctx.id}: sending queue is full (${this.used} of ${q.queue_size} ${q.sizer})`, 'queue_full');
     }
-    if (this.log && body) {
-      item.seq = await this.log.append(body);
+    if (this.stored && body) {
+      item.seq = await this.stored.log.append(body);
       // On disk now: what the join's log held for these spans can go.
       settle(batch.spans);
     } else item.batch = batch;
@@ -202,7 +193,7 @@ export class QueuedExporter implements Exporter {
       this.gauges();
       let batch = item.batch;
       if (!batch && item.seq !== undefined) {
-        const body = await this.log!.read(item.seq);
+        const body = await this.stored!.log.read(item.seq);
         if (!body) continue;
         batch = { spans: decodeSpans(body.subarray(4)) };
       }
@@ -212,7 +203,7 @@ export class QueuedExporter implements Exporter {
         if (item.seq === undefined) this.lostAtShutdown(batch!);
         continue;
       }
-      if (item.seq !== undefined) this.log!.release(item.seq);
+      if (item.seq !== undefined) this.stored!.log.release(item.seq);
       else settle(batch!.spans);
     }
   }

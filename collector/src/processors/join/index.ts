@@ -18,7 +18,7 @@ import {
 import { TraceWindow, estimateBytes, type HeldTrace } from './window.js';
 import { BoundedLabel } from '../../telemetry/telemetry.js';
 import { RecordAck } from '../../storage/ack.js';
-import type { SegmentLog } from '../../storage/segment-log.js';
+import { ComponentLog } from '../../storage/component-log.js';
 import { decodeSpans, encodeSpans } from '../../storage/span-codec.js';
 
 export const joinConfig = section(
@@ -65,10 +65,7 @@ export class JoinProcessor implements Processor {
   private pendingBytes = 0;
   private releasing: Promise<void> = Promise.resolve();
   private readonly m;
-  private log: SegmentLog | undefined;
-  private readonly mRecovered;
-  private readonly mStorageBytes;
-  private readonly mOldest;
+  private stored: ComponentLog | undefined;
   /** Orphan series are labelled by service name, which comes from span data: bounded. */
   private readonly serviceLabel = new BoundedLabel(100);
   /** For tests and `check`: called with every trace as it leaves. */
@@ -89,9 +86,6 @@ export class JoinProcessor implements Processor {
       heldTraces: t.gauge('span_relay_join_traces_held', 'Traces held in the join window.', p),
       heldBytes: t.gauge('span_relay_join_bytes_held', 'Estimated bytes of spans held in the join window.', p),
     };
-    this.mRecovered = t.counter('span_relay_storage_recovered_spans_total', 'Spans read back from storage at start, to be sent again.', ['component'] as const);
-    this.mStorageBytes = t.gauge('span_relay_storage_bytes', 'Bytes a component holds in storage.', ['component'] as const);
-    this.mOldest = t.gauge('span_relay_storage_oldest_entry_age_seconds', 'Age of the oldest record a component still holds in storage.', ['component'] as const);
   }
 
   async start(next: Consumer): Promise<void> {
@@ -117,10 +111,11 @@ export class JoinProcessor implements Processor {
       throw new BackpressureError(`join: ${this.pending.length} released batches wait for the exporters; refusing new spans`, 'buffer_full');
     }
     let spans = batch.spans;
-    if (this.log && spans.length > 0) {
+    const log = this.stored?.log;
+    if (log && spans.length > 0) {
       // On disk before the client hears "accepted"; a refusal here is the client's 503.
-      const seq = await this.log.append(encodeSpans(spans));
-      const ack = new RecordAck(this.log, seq, spans.length, this.ctx.exporters ?? 1);
+      const seq = await log.append(encodeSpans(spans));
+      const ack = new RecordAck(log, seq, spans.length, this.ctx.exporters ?? 1);
       // Copies: a receiver in several pipelines hands each the same span objects.
       spans = spans.map((s) => ({ ...s, ack }));
     }
@@ -160,11 +155,8 @@ export class JoinProcessor implements Processor {
 
   /** Opens the log and puts back through the window what the last run acknowledged but did not deliver. */
   private async recover(storageId: string): Promise<void> {
-    const storage = this.ctx.storage?.(storageId);
-    if (!storage) throw new Error(`processor ${this.ctx.id}: storage '${storageId}' is not running`);
-    const { log, records, problems } = await storage.openLog(`processor-${this.ctx.id}`);
-    this.log = log;
-    for (const p of problems) this.ctx.telemetry.logger.warn({ processor: this.ctx.id, ...p }, `join log: ${p.reason}; cut at the last good record`);
+    this.stored = await ComponentLog.open(this.ctx, 'processor', storageId, 'join log');
+    const { log, records } = this.stored;
     let recovered = 0;
     for (const r of records) {
       let spans: Span[];
@@ -180,16 +172,13 @@ export class JoinProcessor implements Processor {
       recovered += spans.length;
     }
     if (recovered > 0) {
-      this.mRecovered.inc({ component: `processor ${this.ctx.id}` }, recovered);
+      this.stored.recovered(recovered);
       this.ctx.telemetry.logger.info({ processor: this.ctx.id, spans: recovered, records: records.length }, 'join log: sending again what the last run acknowledged but had not delivered');
     }
   }
 
   private gauges(): void {
-    if (this.log) {
-      this.mStorageBytes.set({ component: `processor ${this.ctx.id}` }, this.log.bytes);
-      this.mOldest.set({ component: `processor ${this.ctx.id}` }, this.log.oldestAgeMs() / 1000);
-    }
+    this.stored?.gauges();
     this.m.heldTraces.set({ processor: this.ctx.id }, this.window.size);
     this.m.heldBytes.set({ processor: this.ctx.id }, this.window.bytes);
   }
