@@ -566,25 +566,6 @@ function wireAttributes(r: ProtoReader, end: number, fieldNo: number, limits: De
   return out;
 }
 
-const ZERO_HEX = '00000000000000000000000000000000';
-
-/**
- * A trace ID (16 bytes) or span ID (8) at [at, at + len) of the message, as lowercase hex; `at` -1
- * when the field was absent. Read with one native hex conversion, no view of the bytes made.
- */
-function wireId(buf: Buffer, at: number, len: number, field: string, kind: 'trace' | 'span', zeroIsNone = false): string {
-  const want = kind === 'trace' ? 16 : 8;
-  if (at < 0 || len !== want) {
-    throw new DecodeError(kind === 'trace' ? 'invalid_trace_id' : 'invalid_span_id', field, at < 0 ? undefined : buf.toString('hex', at, at + len), `expected ${want} bytes, got ${at < 0 ? 0 : len}`);
-  }
-  const hex = buf.toString('hex', at, at + len);
-  if (ZERO_HEX.startsWith(hex)) {
-    if (zeroIsNone) return '';
-    throw new DecodeError(kind === 'trace' ? 'invalid_trace_id' : 'invalid_span_id', field, hex, `${kind === 'trace' ? 'trace' : 'span'} ID is all zeros`);
-  }
-  return hex;
-}
-
 function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigint, field: () => string): SpanEvent | undefined {
   let at = 0n;
   let name = '';
@@ -609,33 +590,23 @@ function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigin
 
 function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string, internal: boolean): SpanLink {
   const start = r.pos;
-  let traceAt = -1;
-  let traceLen = 0;
-  let spanAt = -1;
-  let spanLen = 0;
+  let traceIdBytes: Buffer | undefined;
+  let spanIdBytes: Buffer | undefined;
   let traceState: string | undefined;
   let trace64 = false;
   while (r.more(end)) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | LEN)) {
-      const e = r.delimited();
-      traceAt = r.pos;
-      traceLen = e - r.pos;
-      r.pos = e;
-    } else if (tag === ((2 << 3) | LEN)) {
-      const e = r.delimited();
-      spanAt = r.pos;
-      spanLen = e - r.pos;
-      r.pos = e;
-    } else if (tag === ((3 << 3) | LEN)) traceState = r.string();
+    if (tag === ((1 << 3) | LEN)) traceIdBytes = r.bytes();
+    else if (tag === ((2 << 3) | LEN)) spanIdBytes = r.bytes();
+    else if (tag === ((3 << 3) | LEN)) traceState = r.string();
     else if (internal && tag === ((INTERNAL_FIELDS.trace64 << 3) | VARINT)) trace64 = r.bool();
     else r.skip(tag & 7);
   }
   r.pos = start;
-  const traceId = wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace');
+  const traceId = id(traceIdBytes, `${field}.traceId`, false, 'trace');
   const link: SpanLink = {
     traceId: trace64 ? traceId.slice(16) : traceId,
-    spanId: wireId(r.buf, spanAt, spanLen, `${field}.spanId`, 'span'),
+    spanId: id(spanIdBytes, `${field}.spanId`, false, 'span'),
     attributes: wireAttributes(r, end, 4, limits, limits.maxAttributesPerSpan, () => `${field}.attributes`),
   };
   if (traceState) link.traceState = traceState;
@@ -646,12 +617,9 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
   let source: Span['source'] = 'otlp';
   let shared = false;
   let trace64 = false;
-  let traceAt = -1;
-  let traceLen = 0;
-  let spanAt = -1;
-  let spanLen = 0;
-  let parentAt = -1;
-  let parentLen = 0;
+  let traceIdBytes: Buffer | undefined;
+  let spanIdBytes: Buffer | undefined;
+  let parentBytes: Buffer | undefined;
   let traceState = '';
   let name = '';
   let kind = 0;
@@ -672,30 +640,18 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
   while (r.more(end)) {
     const tag = r.uint32();
     switch (tag) {
-      case (1 << 3) | LEN: {
-        const e = r.delimited();
-        traceAt = r.pos;
-        traceLen = e - r.pos;
-        r.pos = e;
+      case (1 << 3) | LEN:
+        traceIdBytes = r.bytes();
         break;
-      }
-      case (2 << 3) | LEN: {
-        const e = r.delimited();
-        spanAt = r.pos;
-        spanLen = e - r.pos;
-        r.pos = e;
+      case (2 << 3) | LEN:
+        spanIdBytes = r.bytes();
         break;
-      }
       case (3 << 3) | LEN:
         traceState = r.string();
         break;
-      case (4 << 3) | LEN: {
-        const e = r.delimited();
-        parentAt = r.pos;
-        parentLen = e - r.pos;
-        r.pos = e;
+      case (4 << 3) | LEN:
+        parentBytes = r.bytes();
         break;
-      }
       case (5 << 3) | LEN:
         name = r.string();
         break;
@@ -758,10 +714,10 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
         else r.skip(tag & 7);
     }
   }
-  const traceId = wireId(r.buf, traceAt, traceLen, `${field}.traceId`, 'trace');
+  const traceId = id(traceIdBytes, `${field}.traceId`, false, 'trace');
   const span: Span = {
     traceId: trace64 ? traceId.slice(16) : traceId,
-    spanId: wireId(r.buf, spanAt, spanLen, `${field}.spanId`, 'span'),
+    spanId: id(spanIdBytes, `${field}.spanId`, false, 'span'),
     name,
     kind: enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
     startTimeUnixNano: checkPlausible(start, `${field}.startTimeUnixNano`, max),
@@ -775,11 +731,8 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
   };
   if (shared) span.shared = true;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');
-  if (parentLen > 0) {
-    // Empty or all zeros: no parent.
-    const parentSpanId = wireId(r.buf, parentAt, parentLen, `${field}.parentSpanId`, 'span', true);
-    if (parentSpanId) span.parentSpanId = parentSpanId;
-  }
+  const parent = parentId(parentBytes, `${field}.parentSpanId`, false);
+  if (parent) span.parentSpanId = parent;
   if (traceState) span.traceState = traceState;
   if (flags) span.flags = flags;
   if (statusMessage) span.status.message = statusMessage;
