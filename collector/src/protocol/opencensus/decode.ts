@@ -83,7 +83,8 @@ function wireTimestamp(r: ProtoReader, end: number): OcTimestamp {
 }
 
 /** A map<string, string> entry into `out`. */
-function wireStringEntry(r: ProtoReader, end: number, out: Record<string, string>): void {
+/** A message of two strings, key (1) and value (2): a map<string, string> entry, a Tracestate entry. */
+function wireStringPair(r: ProtoReader, end: number): [string, string] {
   let key = '';
   let value = '';
   while (r.more(end)) {
@@ -92,6 +93,12 @@ function wireStringEntry(r: ProtoReader, end: number, out: Record<string, string
     else if (t === tag(2, LEN)) value = r.string();
     else r.skip(t & 7);
   }
+  return [key, value];
+}
+
+/** A map<string, string> entry into `out`. */
+function wireStringEntry(r: ProtoReader, end: number, out: Record<string, string>): void {
+  const [key, value] = wireStringPair(r, end);
   setAttribute(out, key, value);
 }
 
@@ -366,15 +373,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, field: stri
             r.skip(u & 7);
             continue;
           }
-          let key = '';
-          let value = '';
-          const ee = r.delimited();
-          while (r.more(ee)) {
-            const v = r.uint32();
-            if (v === tag(1, LEN)) key = r.string();
-            else if (v === tag(2, LEN)) value = r.string();
-            else r.skip(v & 7);
-          }
+          const [key, value] = wireStringPair(r, r.delimited());
           entries.push(`${key}=${value}`);
         }
         break;
