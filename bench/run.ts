@@ -12,6 +12,7 @@ import { walBench } from './wal.js';
 import { storeBench } from './store.js';
 import { OTEL_FIGURES, saturationSearch, testbed } from './testbed.js';
 import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
+import { startupBench } from './startup.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -53,6 +54,13 @@ async function main(): Promise<void> {
   for (const w of wal) {
     console.log(`  ${w.mode.padEnd(10)} CPU ${w.cpuPercent.toFixed(1).padStart(5)}% of one core (${w === none ? 'baseline' : `+${(w.cpuPercent - none.cpuPercent).toFixed(1)} points`})   ack p50 ${w.p50Ms.toFixed(2)} ms, p99 ${w.p99Ms.toFixed(2)} ms`);
   }
+
+  const st = await startupBench(Number(process.env.BENCH_STARTUP_RUNS ?? 5));
+  console.log('\nstartup, span-relay run on the embedded default config (every receiver, join, the store and its page; ports moved), compiled, from the CLI: spawn → /readyz 200, RSS 2 s and 12 s later (idle: V8 gives memory back after 8 s idle); median of 5, interleaved');
+  for (const [name, r] of [['single-file bundle (npm start)', st.bundle], ['per-module build', st.modules], ['bare node, as the floor', st.node]] as const) {
+    console.log(`  ${name.padEnd(31)} ready ${r.readyMs.toFixed(0).padStart(4)} ms   RSS at 2 s ${r.startedRssMiB.toFixed(0).padStart(3)} MiB, idle (12 s) ${r.idleRssMiB.toFixed(0).padStart(3)} MiB`);
+  }
+  console.log(`  the bundle starts in ${(st.bundle.readyMs / st.modules.readyMs).toFixed(2)}× the per-module build's time (issue #10's goal: ready ≤ 300 ms, idle ≤ 70 MiB)`);
 
   const tb = await testbed(Number(process.env.BENCH_TESTBED_SECONDS ?? 10));
   console.log('\ntestbed (the OpenTelemetry Collector load test\'s shape): 10,000 spans/s in requests of 100 from a separate process → receiver → [join →] batch → otlp gRPC → sink; the collector compiled, from the CLI');

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
+import { PROTO_DIR } from '../src/paths.js';
 import { eventually } from './helpers/collector.js';
 
 const BIN = new URL('../bin/span-relay.js', import.meta.url).pathname;
@@ -123,6 +125,33 @@ describe('span-relay CLI', () => {
     r.child.kill('SIGTERM');
     expect(await r.done).toBe(0);
     expect(existsSync(join(dir, 'data/traces.jsonl'))).toBe(true);
+  });
+
+  it.each([
+    ['the single-file bundle (what npm start runs)', {}],
+    ['the per-module build (SPAN_RELAY_UNBUNDLED=1)', { SPAN_RELAY_UNBUNDLED: '1' }],
+  ])('run from %s: files read at run time are found (the trace page, the Zipkin proto3 schema)', async (_what, env) => {
+    expect(existsSync(new URL('../dist/span-relay.js', import.meta.url))).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nexporters:\n  embedded:\n    path: ./traces.db\n    query:\n      endpoint: 127.0.0.1:${port + 2}\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [embedded]\n`,
+    );
+    const r = cli(['run', '--config', 'config.yaml'], env, dir);
+    try {
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port + 1}/readyz`).catch(() => undefined))?.status === 200, 'readyz', 20_000);
+      const page = await fetch(`http://127.0.0.1:${port + 2}/static/app.js`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('function');
+      const ListOfSpans = protobuf.loadSync(join(PROTO_DIR, 'zipkin.proto')).lookupType('zipkin.proto3.ListOfSpans');
+      const body = ListOfSpans.encode({ spans: [{ traceId: Buffer.alloc(16, 1), id: Buffer.alloc(8, 2), name: 'get', timestamp: 1_700_000_000_000_000, duration: 5, localEndpoint: { serviceName: 'bundle' } }] }).finish();
+      const res = await fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+      expect(res.status).toBe(202);
+    } finally {
+      r.child.kill('SIGTERM');
+      expect(await r.done).toBe(0);
+    }
   });
 
   it('check - reads standard input (and /dev/stdin does not crash)', async () => {

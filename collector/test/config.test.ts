@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
-import { PROTO_DIR } from '../src/protocol/proto.js';
+import { PROTO_DIR } from '../src/paths.js';
 
 const LINKERD = readFileSync(new URL('../../../shared/fixtures/config/linkerd-jaeger-collector.yaml', import.meta.url), 'utf8');
 

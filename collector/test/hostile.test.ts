@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_DIR } from '../src/protocol/proto.js';
+import { PROTO_DIR } from '../src/paths.js';
 import { OtlpGrpcSink } from './helpers/sinks.js';
 import { capturingLogger, metricValue, startCollector, type RunningCollector } from './helpers/collector.js';
 import { parseConfig } from '../src/config/load.js';

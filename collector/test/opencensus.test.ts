@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { OtlpGrpcSink } from './helpers/sinks.js';
 import { metricValue, otlpPipelineYaml, startCollector, type RunningCollector } from './helpers/collector.js';
-import { PROTO_DIR } from '../src/protocol/proto.js';
+import { PROTO_DIR } from '../src/paths.js';
 
 // A grpc-js client built from the agent protocol's service definition, as an OpenCensus library
 // would talk to the agent (emojivoto's Go services with OC_AGENT_HOST do the same over HTTP/2).

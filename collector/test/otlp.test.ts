@@ -10,7 +10,7 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { OtlpHttpSink } from './helpers/sinks.js';
 import { FAST_RETRY, metricValue, startCollector, ZIPKIN_OC_OTLP_RECEIVERS, type RunningCollector } from './helpers/collector.js';
-import { PROTO_DIR } from '../src/protocol/proto.js';
+import { PROTO_DIR } from '../src/paths.js';
 
 let sink: OtlpHttpSink;
 let relay: RunningCollector;

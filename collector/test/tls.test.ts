@@ -18,7 +18,7 @@ import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Annotation, BatchRecorder, ExplicitContext, Tracer, jsonEncoder } from 'zipkin';
 import { HttpLogger } from 'zipkin-transport-http';
-import { PROTO_DIR } from '../src/protocol/proto.js';
+import { PROTO_DIR } from '../src/paths.js';
 import { parseConfig } from '../src/config/load.js';
 import { builtinComponents } from '../src/components.js';
 import { Collector } from '../src/pipeline.js';

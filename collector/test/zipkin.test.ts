@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { OtlpGrpcSink, type FlatOtlpSpan } from './helpers/sinks.js';
 import { metricValue, otlpPipelineYaml, startCollector, type RunningCollector } from './helpers/collector.js';
-import { PROTO_DIR } from '../src/protocol/proto.js';
+import { PROTO_DIR } from '../src/paths.js';
 
 const FIXTURES = new URL('../../../shared/fixtures/zipkin/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');

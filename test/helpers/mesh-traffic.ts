@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_DIR } from '../../collector/src/protocol/proto.js';
+import { PROTO_DIR } from '../../collector/src/paths.js';
 
 export const T0_US = 1_700_000_000_000_000; // µs
 

@@ -1,5 +1,6 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import protobuf from 'protobufjs';
+import { PROTO_DIR } from '../paths.js';
 
 /** The wire schemas, loaded on first use (no work at import time). */
 const files = {
@@ -14,7 +15,7 @@ const roots = new Map<keyof typeof files, protobuf.Root>();
 export function protoRoot(name: keyof typeof files): protobuf.Root {
   let root = roots.get(name);
   if (!root) {
-    root = protobuf.loadSync(fileURLToPath(new URL(`../../proto/${files[name]}`, import.meta.url)));
+    root = protobuf.loadSync(join(PROTO_DIR, files[name]));
     root.resolveAll();
     roots.set(name, root);
   }
@@ -31,5 +32,3 @@ export type Decoded = Record<string, unknown>;
 export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array): T {
   return type.decode(bytes) as unknown as T;
 }
-
-export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));

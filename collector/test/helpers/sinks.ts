@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
-import { PROTO_DIR } from '../../src/protocol/proto.js';
+import { PROTO_DIR } from '../../src/paths.js';
 
 const require = createRequire(import.meta.url);
 

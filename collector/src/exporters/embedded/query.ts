@@ -8,9 +8,9 @@ import { parseDuration } from '../../config/schema-helpers.js';
 import type { Span } from '../../model/span.js';
 import { encodeJaegerJsonTrace, type JaegerJsonOutTrace } from '../../formats/jaeger-json.js';
 import { sendJson, sendText } from '../../net/http-server.js';
+import { TRACE_PAGE_DIR } from '../../paths.js';
 import type { TraceStore, TraceSummary } from './store.js';
 
-const UI = new URL('./ui/', import.meta.url);
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/static/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
@@ -40,7 +40,7 @@ export function queryHandler(store: TraceStore): (req: IncomingMessage, res: Ser
   const files = new Map<string, Buffer>();
   const file = (name: string): Buffer => {
     let b = files.get(name);
-    if (!b) files.set(name, (b = readFileSync(new URL(name, UI))));
+    if (!b) files.set(name, (b = readFileSync(new URL(name, TRACE_PAGE_DIR))));
     return b;
   };
   return async (req, res) => {

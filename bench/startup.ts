@@ -1,0 +1,107 @@
+/**
+ * Startup as users meet it (a part of `npm run bench`; alone: `node --import tsx bench/startup.ts`):
+ * `span-relay run` on the embedded default config (every receiver, memory_limiter, join, batch, the
+ * embedded store and its trace page), compiled, from the CLI, in an empty directory. Each endpoint is
+ * moved to a random high port (the bench must not take the standard ones); nothing else changes.
+ * Measured: from spawn to /readyz answering 200 (polled every 5 ms), the RSS 2 s later, and the RSS
+ * when idle (12 s later: V8's memory reducer gives back what startup left behind after 8 s idle).
+ * Beside it, the per-module build (SPAN_RELAY_UNBUNDLED=1) and bare node started the same way, the
+ * floor no Node program goes below.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { DEFAULT_CONFIG_YAML } from '../collector/src/config/default.js';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+
+export interface StartupRow {
+  readyMs: number;
+  /** RSS 2 s after ready. */
+  startedRssMiB: number;
+  /** RSS 12 s after ready: idle long enough for V8's memory reducer (its first pass is at 8 s). */
+  idleRssMiB: number;
+}
+
+/** The default config with every listening endpoint on `base + i`. */
+function defaultConfigOn(base: number): string {
+  const doc = parseDocument(DEFAULT_CONFIG_YAML);
+  let next = base;
+  const at = () => `127.0.0.1:${next++}`;
+  doc.setIn(['receivers', 'zipkin'], { endpoint: at() });
+  doc.setIn(['receivers', 'opencensus'], { endpoint: at() });
+  doc.setIn(['receivers', 'otlp', 'protocols'], { grpc: { endpoint: at() }, http: { endpoint: at() } });
+  doc.setIn(['receivers', 'jaeger', 'protocols'], { grpc: { endpoint: at() }, thrift_http: { endpoint: at() }, thrift_compact: { endpoint: at() }, thrift_binary: { endpoint: at() } });
+  doc.setIn(['exporters', 'embedded', 'query'], { endpoint: at() });
+  const admin = at();
+  doc.setIn(['service', 'telemetry'], { logs: { level: 'warn' }, metrics: { address: admin } });
+  return String(doc);
+}
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+async function once(env: NodeJS.ProcessEnv): Promise<StartupRow> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-startup-'));
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(join(dir, 'config.yaml'), defaultConfigOn(base));
+    const t0 = performance.now();
+    const proc = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--config', join(dir, 'config.yaml')], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    let exited = false;
+    const exit = new Promise<void>((resolve) => proc.on('exit', () => resolve(void (exited = true))));
+    let readyMs = 0;
+    for (let i = 0; i < 1000 && !exited && !readyMs; i++) {
+      if (await fetch(`http://127.0.0.1:${base + 9}/readyz`).then((r) => r.status === 200, () => false)) readyMs = performance.now() - t0;
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+    let started = 0;
+    let idle = 0;
+    if (readyMs) {
+      await new Promise((r) => setTimeout(r, 2000));
+      started = rssMiB(proc.pid!);
+      await new Promise((r) => setTimeout(r, 10_000));
+      idle = rssMiB(proc.pid!);
+    }
+    proc.kill('SIGTERM');
+    await exit;
+    rmSync(dir, { recursive: true, force: true });
+    if (readyMs) return { readyMs, startedRssMiB: started, idleRssMiB: idle };
+    if (attempt === 5) throw new Error('bench: the collector did not become ready (5 attempts)');
+  }
+}
+
+/** Bare node, spawned and timed the same way: from spawn to the child's first output. */
+async function bareNode(): Promise<StartupRow> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, ['-e', 'console.log(1); setTimeout(() => {}, 2500)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const readyMs = await new Promise<number>((resolve) => proc.stdout!.once('data', () => resolve(performance.now() - t0)));
+  await new Promise((r) => setTimeout(r, 2000));
+  const rss = rssMiB(proc.pid!);
+  await new Promise((r) => proc.on('exit', r));
+  return { readyMs, startedRssMiB: rss, idleRssMiB: rss };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const medianRow = (rows: StartupRow[]): StartupRow => ({ readyMs: median(rows.map((r) => r.readyMs)), startedRssMiB: median(rows.map((r) => r.startedRssMiB)), idleRssMiB: median(rows.map((r) => r.idleRssMiB)) });
+
+/** Median of `runs` starts of each, interleaved: the bundle (what users run), the per-module build, bare node. */
+export async function startupBench(runs = 5): Promise<{ bundle: StartupRow; modules: StartupRow; node: StartupRow }> {
+  const b: StartupRow[] = [];
+  const m: StartupRow[] = [];
+  const n: StartupRow[] = [];
+  for (let i = 0; i < runs; i++) {
+    b.push(await once({}));
+    m.push(await once({ SPAN_RELAY_UNBUNDLED: '1' }));
+    n.push(await bareNode());
+  }
+  return { bundle: medianRow(b), modules: medianRow(m), node: medianRow(n) };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await startupBench(Number(process.env.BENCH_STARTUP_RUNS ?? 5))));
+}
