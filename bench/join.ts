@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { JoinProcessor, joinConfig } from '../collector/src/processors/join/index.js';
 import { Telemetry } from '../collector/src/telemetry/telemetry.js';
 import type { Span, SpanBatch } from '../collector/src/model/span.js';
+import { settledHeapUsed } from './heap.js';
 
 const MS = 1_000_000n;
 const T0 = 1_700_000_000_000n * MS;
@@ -107,21 +108,17 @@ export async function joinThroughput(traces: number): Promise<{ floor: number; j
  * spans still join it and retries are dropped.
  */
 export async function bytesPerHeldSpan(traces: number): Promise<{ measured: number; estimated: number; remembered: number } | undefined> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return undefined;
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = await settledHeapUsed();
+  if (before === undefined) return undefined;
   const { join } = newJoin();
   let spans = voteTraces(traces);
   const n = spans.length;
   await chunks(spans, 500, (b) => join.consume(b));
   spans = [];
-  gc();
-  const after = process.memoryUsage().heapUsed;
+  const after = (await settledHeapUsed())!;
   const held = await join['ctx'].telemetry.registry.getSingleMetric('span_relay_join_bytes_held')!.get();
   const estimated = held.values[0]!.value / n;
   await join.shutdown();
-  gc();
-  const remembered = (process.memoryUsage().heapUsed - before) / n;
+  const remembered = ((await settledHeapUsed())! - before) / n;
   return { measured: (after - before) / n, estimated, remembered };
 }

@@ -11,6 +11,7 @@ import type { AttributeValue, Attributes, Span } from '../collector/src/model/sp
 import { traceIdTo128 } from '../collector/src/model/ids.js';
 import { bigIntToLong } from '../collector/src/model/time.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
+import { settledHeapUsed } from './heap.js';
 
 const KIND = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
 const value = (v: AttributeValue): Record<string, unknown> =>
@@ -58,14 +59,12 @@ export function otlpCodecBench(requests: number, per: number): { decode: { proto
 }
 
 /** Heap per span of decoded OTLP requests kept alive (needs --expose-gc): what the join window holds per span, before its own overhead. */
-export function heapPerDecodedSpan(requests: number, per: number): number | undefined {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return undefined;
+export async function heapPerDecodedSpan(requests: number, per: number): Promise<number | undefined> {
   const bodies = zipkinBodies(requests, per).map((b) => encodeOtlpProto({ spans: decodeZipkinV2Json(b).spans }));
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  decodeOtlpProto(bodies[0]!); // the reader's string table and the code, not counted
+  const before = await settledHeapUsed();
+  if (before === undefined) return undefined;
   const kept = bodies.map((b) => decodeOtlpProto(b).spans);
-  gc();
-  const bytes = (process.memoryUsage().heapUsed - before) / (requests * per);
+  const bytes = ((await settledHeapUsed())! - before) / (requests * per);
   return kept.length > 0 ? bytes : undefined;
 }

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   console.log('\notlp protobuf ↔ span model, in process (median of 5): protobufjs (message objects, then the model) beside span-relay\'s hand-written codec');
   console.log(`  decode: protobufjs ${fmt(oc.decode.protobufjs)} spans/s, hand-written ${fmt(oc.decode.hand)} spans/s   ratio ${(oc.decode.hand / oc.decode.protobufjs).toFixed(2)}`);
   console.log(`  encode: protobufjs ${fmt(oc.encode.protobufjs)} spans/s, hand-written ${fmt(oc.encode.hand)} spans/s   ratio ${(oc.encode.hand / oc.encode.protobufjs).toFixed(2)}`);
-  const perSpan = heapPerDecodedSpan(300, spansPerBody);
+  const perSpan = await heapPerDecodedSpan(300, spansPerBody);
   if (perSpan) console.log(`  heap per decoded span, kept (short ASCII strings shared through the reader's table): ${perSpan.toFixed(0)} B`);
 
   const e2e = await endToEnd(bodies, spansPerBody);

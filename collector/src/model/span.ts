@@ -96,6 +96,34 @@ export interface SpanBatch {
   spans: Span[];
 }
 
+/**
+ * Shared and frozen, so that a span held in memory (the join holds seconds of traffic) does not carry
+ * an object of its own for what most spans have: no attributes on an event or link, a status with
+ * no message. Decoders use these; a stage that changes one makes a new object (frozen: writing to
+ * a shared one throws instead of changing every span).
+ */
+export const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const STATUSES: Readonly<Record<StatusCode, SpanStatus>> = Object.freeze({
+  unset: Object.freeze({ code: 'unset' }),
+  ok: Object.freeze({ code: 'ok' }),
+  error: Object.freeze({ code: 'error' }),
+});
+
+export function spanStatus(code: StatusCode, message?: string): SpanStatus {
+  return message ? { code, message } : STATUSES[code];
+}
+
+/** `attrs`, or the shared NO_ATTRIBUTES when it is empty. */
+export function sharedIfEmpty(attrs: Attributes): Attributes {
+  for (const _ in attrs) return attrs;
+  return NO_ATTRIBUTES;
+}
+
+/** `xs` in an array of its own length: one grown by push keeps room for 17 elements. */
+export function trimmed<T>(xs: T[]): T[] {
+  return xs.length === 0 ? xs : xs.slice();
+}
+
 export const SERVICE_NAME = 'service.name';
 
 export function serviceNameOf(span: Span): string | undefined {

@@ -7,7 +7,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { setAttribute, type AttributeValue, type Attributes, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
+import { setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
 import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
@@ -269,7 +269,7 @@ function wireTimeEvent(r: ProtoReader, end: number, start: bigint, limits: Decod
     }
     r.pos = end;
   }
-  return { at: at ?? start, event: { name, attributes } };
+  return { at: at ?? start, event: { name, attributes: sharedIfEmpty(attributes) } };
 }
 
 function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string): SpanLink {
@@ -286,7 +286,7 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
     else r.skip(t & 7);
   }
   if (type) attributes['opencensus.link.type'] = LINK_TYPES[type] ?? String(type);
-  return { traceId: traceIdFromBytes(traceId, `${field}.trace_id`), spanId: spanIdFromBytes(spanId, `${field}.span_id`), attributes };
+  return { traceId: traceIdFromBytes(traceId, `${field}.trace_id`), spanId: spanIdFromBytes(spanId, `${field}.span_id`), attributes: sharedIfEmpty(attributes) };
 }
 
 function time(ts: OcTimestamp | undefined, field: string, max: bigint): bigint {
@@ -294,7 +294,7 @@ function time(ts: OcTimestamp | undefined, field: string, max: bigint): bigint {
   return checkPlausible(ocNanos(ts), field, max);
 }
 
-function wireSpan(r: ProtoReader, end: number, resource: Attributes, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
+function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
   let traceIdBytes: Buffer | undefined;
   let spanIdBytes: Buffer | undefined;
   let parentBytes: Buffer | undefined;
@@ -403,7 +403,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, field: stri
         if (++n > limits.maxEventsPerSpan) throw new LimitExceededError(`${field}.events`, n, 'max_events_per_span', limits.maxEventsPerSpan);
         const { at, event } = wireTimeEvent(r, r.delimited(), start, limits, `${field}.time_events[${n - 1}]`);
         // An event with an absurd time must not cost the span: dropped and counted.
-        if (isPlausible(at, max)) events.push({ timeUnixNano: at, ...event });
+        if (isPlausible(at, max)) events.push({ timeUnixNano: at, name: event.name, attributes: event.attributes });
         else countDropped(result, 'event_timestamp');
       } else if (t === tag(2, VARINT) || t === tag(3, VARINT)) droppedEvents += Number(r.int64());
       else r.skip(t & 7);
@@ -432,11 +432,11 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, field: stri
     startTimeUnixNano: start,
     endTimeUnixNano: endTime,
     attributes,
-    events,
-    links,
+    events: trimmed(events),
+    links: trimmed(links),
     // OpenCensus status codes are gRPC codes: 0 is OK, anything else an error.
-    status: status?.code ? { code: 'error', ...(status.message ? { message: status.message } : {}) } : { code: 'unset' },
-    resource: { attributes: resource },
+    status: status?.code ? spanStatus('error', status.message) : spanStatus('unset'),
+    resource,
     source: 'opencensus',
   };
   if (status?.code) attributes['opencensus.status_code'] = status.code;
@@ -457,11 +457,12 @@ export function ocRequestToModel(spans: OcSpans, resource: Attributes, limits: D
   const result = emptyResult();
   const max = maxPlausibleNanos();
   const r = new ProtoReader(spans.buf);
+  const shared: Resource = { attributes: resource };
   for (let i = 0; i < count; i++) {
     const end = spans.ranges[2 * i + 1]!;
     r.pos = spans.ranges[2 * i]!;
     try {
-      result.spans.push(wireSpan(r, end, resource, `spans[${i}]`, max, limits, result));
+      result.spans.push(wireSpan(r, end, shared, `spans[${i}]`, max, limits, result));
     } catch (err) {
       if (err instanceof WireError) throw new DecodeError('malformed_protobuf', `spans[${i}]`, bytesToHex(spans.buf.subarray(r.pos, r.pos + 16)), `not an opencensus Span: ${err.message}`);
       if (err instanceof DecodeError) result.rejected.push(err);

@@ -6,7 +6,7 @@ import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { setAttribute, type AttributeValue, type Attributes, type InstrumentationScope, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
+import { NO_ATTRIBUTES, setAttribute, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
@@ -563,7 +563,7 @@ function wireAttributes(r: ProtoReader, end: number, fieldNo: number, limits: De
     if (++n > max) throw new LimitExceededError(field(), n, 'max_attributes_per_span', max);
     wireKeyValue(r, r.delimited(), out, limits, field, 0);
   }
-  return out;
+  return n === 0 ? NO_ATTRIBUTES : out;
 }
 
 function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigint, field: () => string): SpanEvent | undefined {
@@ -580,7 +580,7 @@ function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigin
     }
   }
   if (!isPlausible(at, max)) return undefined;
-  let attributes: Attributes = {};
+  let attributes = NO_ATTRIBUTES;
   if (attrsAt >= 0) {
     r.pos = attrsAt;
     attributes = wireAttributes(r, end, 3, limits, limits.maxAttributesPerSpan, () => `${field()}.attributes`);
@@ -613,7 +613,7 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   return link;
 }
 
-function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean): Span {
+function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean): Span {
   let source: Span['source'] = 'otlp';
   let shared = false;
   let trace64 = false;
@@ -723,10 +723,10 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
     startTimeUnixNano: checkPlausible(start, `${field}.startTimeUnixNano`, max),
     endTimeUnixNano: checkPlausible(endTime, `${field}.endTimeUnixNano`, max),
     attributes,
-    events,
-    links,
-    status: { code: enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`) },
-    resource: { attributes: resource },
+    events: trimmed(events),
+    links: trimmed(links),
+    status: spanStatus(enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), statusMessage),
+    resource,
     source,
   };
   if (shared) span.shared = true;
@@ -735,7 +735,6 @@ function wireSpan(r: ProtoReader, end: number, resource: Attributes, scope: Inst
   if (parent) span.parentSpanId = parent;
   if (traceState) span.traceState = traceState;
   if (flags) span.flags = flags;
-  if (statusMessage) span.status.message = statusMessage;
   if (scope) span.scope = scope;
   if (droppedAttributes) span.droppedAttributesCount = droppedAttributes;
   if (droppedEvents) span.droppedEventsCount = droppedEvents;
@@ -794,11 +793,12 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
       const rf = `resourceSpans[${ri++}]`;
       // Resource first, wherever it is in the message: every span of it needs it.
       const res = findField(r, rsEnd, 1);
-      let resource: Attributes | DecodeError = {};
+      // One Resource object for all the spans of this ResourceSpans.
+      let resource: Resource | DecodeError = { attributes: {} };
       if (res) {
         r.pos = res[0];
         try {
-          resource = wireAttributes(r, res[1], 1, limits, limits.maxAttributesPerSpan, () => `${rf}.resource.attributes`);
+          resource = { attributes: wireAttributes(r, res[1], 1, limits, limits.maxAttributesPerSpan, () => `${rf}.resource.attributes`) };
         } catch (err) {
           if (!(err instanceof DecodeError) || err instanceof WireError) throw err;
           resource = err;

@@ -9,7 +9,7 @@ import {
   spanIdFromBytes,
   traceIdFromBytes,
 } from '../../model/ids.js';
-import { setAttribute, type Attributes, type InstrumentationScope, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
+import { NO_ATTRIBUTES, setAttribute, spanStatus, trimmed, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
 import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
 import { protoType } from '../proto.js';
 import { canonicalIPv6, ipv6FromBytes } from '../../model/ip.js';
@@ -507,19 +507,16 @@ function statusFromTags(tags: Record<string, string>, attrs: Attributes): SpanSt
   const errorTag = tags.error;
   let status: SpanStatus;
   if (censusCode !== undefined) {
-    status = { code: censusCode === 0 ? 'ok' : 'error' };
-    if (censusMessage) status.message = censusMessage;
+    status = spanStatus(censusCode === 0 ? 'ok' : 'error', censusMessage);
   } else if (otelCode === 'ERROR' || otelCode === 'OK' || otelCode === 'UNSET') {
-    status = { code: otelCode === 'ERROR' ? 'error' : otelCode === 'OK' ? 'ok' : 'unset' };
+    const code = otelCode === 'ERROR' ? 'error' : otelCode === 'OK' ? 'ok' : 'unset';
     // @opentelemetry/exporter-zipkin puts the description in the `error` tag, not otel.status_description.
     const message = otelMessage ?? censusMessage ?? (errorTag !== undefined && errorTag !== 'true' && errorTag !== '' ? errorTag : undefined);
-    if (message && status.code === 'error') status.message = message;
+    status = spanStatus(code, code === 'error' ? message : undefined);
   } else if (errorTag !== undefined) {
-    status = { code: 'error' };
-    const message = censusMessage ?? otelMessage ?? (errorTag !== 'true' && errorTag !== '' ? errorTag : undefined);
-    if (message) status.message = message;
+    status = spanStatus('error', censusMessage ?? otelMessage ?? (errorTag !== 'true' && errorTag !== '' ? errorTag : undefined));
   } else {
-    status = { code: 'unset' };
+    status = spanStatus('unset');
   }
   // `delete` turns an object into a slow dictionary: only when the key is there.
   if (censusRaw !== undefined && censusCode !== undefined) delete attrs[CENSUS_CODE];
@@ -596,6 +593,22 @@ function sameEndpoint(a: ZipkinEndpoint | undefined, b: ZipkinEndpoint | undefin
   return a?.serviceName === b?.serviceName && a?.ipv4 === b?.ipv4 && a?.ipv6 === b?.ipv6 && a?.port === b?.port;
 }
 
+/**
+ * A Zipkin span's resource is its service name alone: one shared, frozen Resource per name (a stage
+ * that changes a resource makes its own), instead of an object per span held by the join. Bounded:
+ * past 1,024 names the table starts over.
+ */
+const resources = new Map<string | undefined, Resource>();
+function resourceOf(service: string | undefined): Resource {
+  let r = resources.get(service);
+  if (!r) {
+    if (resources.size >= 1024) resources.clear();
+    r = Object.freeze({ attributes: service ? Object.freeze({ 'service.name': service }) : NO_ATTRIBUTES });
+    resources.set(service, r);
+  }
+  return r;
+}
+
 function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: bigint): void {
   const maxMicros = Number(maxNanos / 1000n);
   const plausible = (t: number | undefined): number | undefined => (t !== undefined && t >= MIN_MICROS && t <= maxMicros ? t : undefined);
@@ -608,7 +621,7 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
       continue;
     }
     if (inferred.length > 0 && CORE.has(a.value)) continue;
-    events.push({ timeUnixNano: BigInt(a.timestamp) * 1000n, name: a.value, attributes: {} });
+    events.push({ timeUnixNano: BigInt(a.timestamp) * 1000n, name: a.value, attributes: NO_ATTRIBUTES });
   }
 
   const parts: Half[] = inferred.length > 0 ? inferred : [{ kind: z.kind ? KINDS[z.kind]! : 'unspecified' }];
@@ -638,8 +651,6 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
     // Object.assign sets `__proto__` through the prototype setter: a tag of that name is copied as itself.
     if (Object.hasOwn(z.tags, '__proto__')) setAttribute(attributes, '__proto__', z.tags['__proto__']);
     endpointAttributes(local, z.remoteEndpoint, attributes);
-    const resource: Attributes = {};
-    if (local?.serviceName) resource['service.name'] = local.serviceName;
     const startNanos = BigInt(start) * 1000n;
     const endNanos = BigInt(end) * 1000n;
 
@@ -651,10 +662,10 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
       startTimeUnixNano: startNanos,
       endTimeUnixNano: endNanos,
       attributes,
-      events: split ? events.filter((e) => e.timeUnixNano >= startNanos && e.timeUnixNano <= endNanos) : events,
+      events: split ? events.filter((e) => e.timeUnixNano >= startNanos && e.timeUnixNano <= endNanos) : trimmed(events),
       links: [],
       status: statusFromTags(z.tags, attributes),
-      resource: { attributes: resource },
+      resource: resourceOf(local?.serviceName),
       source: 'zipkin',
     };
     const scope = scopeFromTags(z.tags, attributes);
