@@ -54,8 +54,14 @@ function suspectFor(span: Span): string {
   return `${service} itself (a span of the same process: a local parent that was not exported)`;
 }
 
+/** Span IDs reported earlier for a trace (spans the join already released). */
+export interface KnownSpanIds {
+  has(spanId: string): boolean;
+  readonly size: number;
+}
+
 /** `known` holds span IDs reported earlier for this trace (spans already released by the join). */
-export function analyzeTrace(spans: Span[], known: ReadonlySet<string> = new Set()): TraceReport {
+export function analyzeTrace(spans: Span[], known: KnownSpanIds = new Set<string>()): TraceReport {
   const byId = new Map<string, Span>();
   for (const s of spans) if (!byId.has(s.spanId)) byId.set(s.spanId, s);
   const children = new Map<string, Span[]>();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CLIENT, LONE_SERVER, SENT } from '../../src/processors/join/span-ids.js';
 import { adjustClockSkew, emptyMemory, lateClientHalfId, splitSharedSpans, unifyTraceIds, serverHalfId, ATTR_CLOCK_SKEW, ATTR_ORIGINAL_SPAN_ID, ATTR_ORIGINAL_TRACE_ID, type NormalizeStats } from '../../src/processors/join/normalize.js';
 import { analyzeTrace, describeOrphan } from '../../src/continuity/analyze.js';
 
@@ -80,14 +81,13 @@ describe('splitSharedSpans: lone shared spans and who moves', () => {
 
   it('splits a server half whose client half went out earlier (remembered), and a late client half of a lone server takes a new ID beside it', () => {
     const memory = emptyMemory('4ed11df465275600', 0);
-    memory.clientIds = new Set(['000000000000000c']);
-    memory.spanIds.add('000000000000000c');
+    memory.ids.mark('000000000000000c', SENT | CLIENT);
     const { spans } = splitSharedSpans([span('c', 'r', 'voting', 12, 48, { kind: 'server', shared: true })], memory, stats());
     expect(spans[0]!.spanId).toBe(serverHalfId('4ed11df465275600', '000000000000000c'));
     expect(spans[0]!.parentSpanId).toBe('000000000000000c');
 
     const lone = emptyMemory('4ed11df465275600', 0);
-    lone.loneServerIds = new Set(['000000000000000c']);
+    lone.ids.mark('000000000000000c', SENT | LONE_SERVER);
     const late = splitSharedSpans([span('c', 'r', 'web', 10, 50, { kind: 'client' })], lone, stats()).spans[0]!;
     expect(late.spanId).toBe(lateClientHalfId('4ed11df465275600', '000000000000000c'));
     expect(late.parentSpanId).toBe('000000000000000r');

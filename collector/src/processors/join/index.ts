@@ -16,6 +16,7 @@ import {
   type TraceMemory,
 } from './normalize.js';
 import { TraceWindow, estimateBytes, type HeldTrace } from './window.js';
+import { CLIENT, LONE_SERVER, SENT } from './span-ids.js';
 import { BoundedLabel } from '../../telemetry/telemetry.js';
 import { RecordAck } from '../../storage/ack.js';
 import { ComponentLog } from '../../storage/component-log.js';
@@ -128,7 +129,7 @@ export class JoinProcessor implements Processor {
     const over: { trace: HeldTrace; reason: string }[] = [];
     for (const s of spans) {
       const remembered = this.memory.get(traceKey(s.traceId));
-      const held = remembered && remembered.seen.has(s) ? undefined : this.window.add(s, now);
+      const held = remembered && remembered.ids.hasSeen(s) ? undefined : this.window.add(s, now);
       if (!held) {
         dups++;
         s.ack?.drop();
@@ -233,7 +234,7 @@ export class JoinProcessor implements Processor {
       const { spans: split, splits } = splitSharedSpans(group, memory, stats);
       let spans = this.config.clock_skew ? adjustClockSkew(split, stats) : split;
       if (incomplete) spans = spans.map((s) => ({ ...s, attributes: { ...s.attributes, [ATTR_INCOMPLETE]: incomplete } }));
-      const report = analyzeTrace(spans, memory?.spanIds);
+      const report = analyzeTrace(spans, memory && { has: (id) => memory.ids.has(id, SENT), size: memory.ids.sentCount });
       this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
       for (const o of report.orphans) {
         const service = this.serviceLabel.value(o.service);
@@ -251,15 +252,16 @@ export class JoinProcessor implements Processor {
           `trace ${report.traceId} has ${report.roots.length} roots (${report.roots.slice(0, 10).map((r) => serviceOf(r)).join(', ')}): a service started a new trace instead of continuing the incoming one`,
         );
       }
-      const mem: TraceMemory = memory ?? emptyMemory(spans[0]!.traceId, now);
+      // A trace not remembered yet takes over the rows of the spans the window saw.
+      const mem: TraceMemory = memory ?? emptyMemory(spans[0]!.traceId, now, trace.seen);
       mem.releasedAt = now;
       if (mem.traceId.length < spans[0]!.traceId.length || mem.traceId.startsWith('0000000000000000')) mem.traceId = spans[0]!.traceId;
       for (const s of spans) {
-        mem.spanIds.add(s.spanId);
-        if (s.kind === 'client') (mem.clientIds ??= new Set()).add(s.spanId);
-        else if (s.kind === 'server' && s.attributes[ATTR_ORIGINAL_SPAN_ID] === undefined) (mem.loneServerIds ??= new Set()).add(s.spanId);
+        const role = s.kind === 'client' ? CLIENT : s.kind === 'server' && s.attributes[ATTR_ORIGINAL_SPAN_ID] === undefined ? LONE_SERVER : 0;
+        mem.ids.mark(s.spanId, SENT | role);
       }
-      for (const s of trace.spans) mem.seen.add(s);
+      if (memory) for (const s of trace.spans) mem.ids.addSeen(s);
+      mem.ids.compact();
       for (const [k, v] of splits) (mem.shared ??= new Map()).set(k, v);
       this.memory.delete(key);
       this.memory.set(key, mem);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Span } from '../../model/span.js';
 import { processOf } from '../../continuity/analyze.js';
 import { serviceNameOf } from '../../model/span.js';
-import { SeenSpans } from './seen.js';
+import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
 
 export const ATTR_ORIGINAL_TRACE_ID = 'span_relay.original_trace_id';
 export const ATTR_ORIGINAL_SPAN_ID = 'span_relay.original_span_id';
@@ -27,24 +27,23 @@ export function isFull128(traceId: string): boolean {
 /** What the join remembers of a trace it already sent on, so late spans still join it. */
 export interface TraceMemory {
   traceId: string;
-  spanIds: Set<string>;
-  /** Every span sent, to drop late exact duplicates. */
-  seen: SeenSpans;
   /**
-   * Shared Zipkin span ID → the new ID its server half got, with where the server half ran.
-   * This and the two sets below are made when first needed: most traces need none of them, and a
-   * trace is remembered for `late_span_memory` (tens of thousands of traces at once).
+   * Every span received (SEEN, to drop late exact duplicates) and every ID sent on (SENT), with the
+   * client spans (CLIENT: a server half arriving later with one of their IDs is split) and the lone
+   * server spans sent with their own shared ID (LONE_SERVER: a late client half gets a new ID).
+   */
+  ids: SpanIds;
+  /**
+   * Shared Zipkin span ID → the new ID its server half got, with where the server half ran. Made
+   * when first needed: most traces need none, and a trace is remembered for `late_span_memory`
+   * (tens of thousands of traces at once).
    */
   shared?: Map<string, SharedSplit>;
-  /** IDs of client spans sent: a server half arriving later with one of them is split. */
-  clientIds?: Set<string>;
-  /** IDs of lone server spans sent with their own (shared) ID: a late client half gets a new ID. */
-  loneServerIds?: Set<string>;
   releasedAt: number;
 }
 
-export function emptyMemory(traceId: string, now: number): TraceMemory {
-  return { traceId, spanIds: new Set(), seen: new SeenSpans(), releasedAt: now };
+export function emptyMemory(traceId: string, now: number, ids = new SpanIds()): TraceMemory {
+  return { traceId, ids, releasedAt: now };
 }
 
 export interface SharedSplit {
@@ -142,13 +141,13 @@ export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined,
   const splits = new Map<string, SharedSplit>(memory?.shared ?? []);
   let changed = false;
   const out = spans.map((s) => {
-    if (s.kind === 'client' && memory?.loneServerIds?.has(s.spanId) && !serverIds.has(s.spanId)) {
+    if (s.kind === 'client' && memory?.ids.has(s.spanId, LONE_SERVER) && !serverIds.has(s.spanId)) {
       changed = true;
       stats.sharedSplit++;
       return { ...s, spanId: lateClientHalfId(key, s.spanId), attributes: { ...s.attributes, [ATTR_ORIGINAL_SPAN_ID]: s.spanId } };
     }
     if (s.kind !== 'server') return s;
-    if (!clientIds.has(s.spanId) && !memory?.clientIds?.has(s.spanId)) return s;
+    if (!clientIds.has(s.spanId) && !memory?.ids.has(s.spanId, CLIENT)) return s;
     const newId = serverHalfId(key, s.spanId);
     splits.set(s.spanId, { serverSpanId: newId, serverService: serviceNameOf(s), serverHost: hostOf(s) });
     stats.sharedSplit++;

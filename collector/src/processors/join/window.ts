@@ -1,14 +1,14 @@
 import type { Span } from '../../model/span.js';
 import { traceKey } from './normalize.js';
 import { estimateBytes } from '../../model/size.js';
-import { SeenSpans } from './seen.js';
+import { SpanIds } from './span-ids.js';
 export { estimateBytes };
 
 export interface HeldTrace {
   key: string;
   spans: Span[];
   /** Each span held, to drop the same span received twice. */
-  seen: SeenSpans;
+  seen: SpanIds;
   firstSeen: number;
   lastSeen: number;
   bytes: number;
@@ -35,11 +35,11 @@ export class TraceWindow {
     const key = traceKey(span.traceId);
     let t = this.byFirst.get(key);
     if (!t) {
-      t = { key, spans: [], seen: new SeenSpans(), firstSeen: now, lastSeen: now, bytes: 0 };
+      t = { key, spans: [], seen: new SpanIds(), firstSeen: now, lastSeen: now, bytes: 0 };
       this.byFirst.set(key, t);
       this.byLast.set(key, t);
     }
-    if (!t.seen.add(span)) return undefined;
+    if (!t.seen.addSeen(span)) return undefined;
     t.spans.push(span);
     if (t.lastSeen !== now) {
       t.lastSeen = now;

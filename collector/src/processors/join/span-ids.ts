@@ -1,0 +1,171 @@
+import type { Span, SpanKind } from '../../model/span.js';
+
+const KIND_CODE: Record<SpanKind, number> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+const FNV_PRIME = 0x01000193;
+
+/** 32 bits of what identifies a span besides its ID: kind, parent, start and end. */
+export function contentHash(s: Span): number {
+  let h = 0x811c9dc5 ^ KIND_CODE[s.kind];
+  const p = s.parentSpanId;
+  if (p) for (let i = 0; i < p.length; i++) h = Math.imul(h ^ p.charCodeAt(i), FNV_PRIME);
+  const start = Number(s.startTimeUnixNano);
+  const end = Number(s.endTimeUnixNano);
+  h = Math.imul(h ^ (start % 4294967296), FNV_PRIME);
+  h = Math.imul(h ^ Math.floor(start / 4294967296), FNV_PRIME);
+  h = Math.imul(h ^ (end % 4294967296), FNV_PRIME);
+  h = Math.imul(h ^ Math.floor(end / 4294967296), FNV_PRIME);
+  return h | 0;
+}
+
+/** What a row says about its span ID (bits of its fourth number). */
+export const SEEN = 1;
+/** Sent on by the join (under this ID, after its renames): a late span may name it as parent. */
+export const SENT = 2;
+/** A client span sent on: a server half arriving later with this ID is split from it. */
+export const CLIENT = 4;
+/** A lone server span sent with its own (shared) ID: a late client half gets a new ID. */
+export const LONE_SERVER = 8;
+
+const ROW = 4;
+/** Past this many rows, lookups go through an index instead of a scan. */
+const INDEX_AT = 32;
+
+// The two 32-bit halves of the last ID parsed (no allocation per lookup).
+let HI = 0;
+let LO = 0;
+
+function hexWord(id: string, from: number): number {
+  let w = 0;
+  for (let i = from; i < from + 8; i++) {
+    const c = id.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return NaN;
+    w = (w << 4) | d;
+  }
+  return w | 0;
+}
+
+function fnv(id: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), FNV_PRIME);
+  return h | 0;
+}
+
+/** A span ID as two int32 halves: exact for 16 lowercase hex digits (every decoder's form), hashed otherwise. */
+function parse(id: string): void {
+  if (id.length === 16) {
+    HI = hexWord(id, 0);
+    LO = hexWord(id, 8);
+    if (HI === HI && LO === LO) return; // not NaN
+  }
+  HI = fnv(id, 0x811c9dc5);
+  LO = fnv(id, 0x050c5d1f);
+}
+
+/**
+ * The span IDs of one trace the join holds or remembers, packed: a row of four small integers per
+ * span (ID high and low halves, a 32-bit hash of kind, parent and times, and what the row says) in
+ * one array, instead of an entry in a Set or Map per span with the ID string kept as its key. A
+ * released trace is remembered for `late_span_memory`, tens of thousands at once: that is where
+ * the bytes went (the bench measures bytes per remembered span).
+ *
+ * Seen rows drop the same span received twice (a retry): two spans are taken for one only when
+ * their IDs match and so do their hashes, so a false match needs two different spans with one ID
+ * in one trace whose hashes collide (about 1 in 4 billion per such pair).
+ */
+export class SpanIds {
+  private rows: number[] = [];
+  private index: Map<number, number[]> | undefined;
+  /** Rows marked SENT. */
+  sentCount = 0;
+
+  /** Adds a span received; false when the same span was already seen. */
+  addSeen(s: Span): boolean {
+    parse(s.spanId);
+    const hi = HI;
+    const lo = LO;
+    const h = contentHash(s);
+    const rows = this.rows;
+    let free = -1;
+    for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) {
+      const flags = rows[o + 3]!;
+      if (flags & SEEN) {
+        if (rows[o + 2] === h) return false;
+      } else if (free < 0) free = o;
+    }
+    if (free >= 0) {
+      rows[free + 2] = h;
+      rows[free + 3] = rows[free + 3]! | SEEN;
+    } else this.push(hi, lo, h, SEEN);
+    return true;
+  }
+
+  /** Whether the same span (ID, kind, parent, times) was already seen. */
+  hasSeen(s: Span): boolean {
+    parse(s.spanId);
+    const hi = HI;
+    const lo = LO;
+    let h: number | undefined;
+    for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) {
+      if (this.rows[o + 3]! & SEEN && this.rows[o + 2] === (h ??= contentHash(s))) return true;
+    }
+    return false;
+  }
+
+  /** Marks an ID (SENT, CLIENT, LONE_SERVER). */
+  mark(id: string, bits: number): void {
+    parse(id);
+    const o = this.next(HI, LO, -ROW);
+    if (o < 0) {
+      this.push(HI, LO, 0, bits);
+      if (bits & SENT) this.sentCount++;
+      return;
+    }
+    const flags = this.rows[o + 3]!;
+    if (bits & SENT && !(flags & SENT)) this.sentCount++;
+    this.rows[o + 3] = flags | bits;
+  }
+
+  /** Whether some row of this ID carries `bit`. */
+  has(id: string, bit: number): boolean {
+    parse(id);
+    const hi = HI;
+    const lo = LO;
+    for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) if (this.rows[o + 3]! & bit) return true;
+    return false;
+  }
+
+  /** Drops the room a growing array keeps (about half again): for a trace that is now only remembered. */
+  compact(): void {
+    this.rows = this.rows.slice();
+  }
+
+  /** The offset of the next row of ID (hi, lo) after offset `after`, or -1. */
+  private next(hi: number, lo: number, after: number): number {
+    const rows = this.rows;
+    if (this.index) {
+      const list = this.index.get(lo);
+      if (list) for (const o of list) if (o > after && rows[o] === hi) return o;
+      return -1;
+    }
+    for (let o = after + ROW; o < rows.length; o += ROW) if (rows[o + 1] === lo && rows[o] === hi) return o;
+    return -1;
+  }
+
+  private push(hi: number, lo: number, hash: number, flags: number): void {
+    const o = this.rows.length;
+    this.rows.push(hi, lo, hash, flags);
+    if (this.index) this.indexRow(o);
+    else if (o + ROW >= INDEX_AT * ROW) {
+      this.index = new Map();
+      for (let r = 0; r < this.rows.length; r += ROW) this.indexRow(r);
+    }
+  }
+
+  private indexRow(o: number): void {
+    const lo = this.rows[o + 1]!;
+    const list = this.index!.get(lo);
+    if (list) list.push(o);
+    else this.index!.set(lo, [o]);
+  }
+}
