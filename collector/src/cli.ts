@@ -7,6 +7,7 @@ import { ConfigError, DecodeError, ListenError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
 import { replayCommand, UsageError } from './replay/cli.js';
 import { Collector } from './pipeline.js';
+import { applyHeapPolicy } from './heap-policy.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { parseWorkers, runPrimary, workerIndex, workerRole } from './workers/cluster.js';
 
@@ -106,6 +107,7 @@ async function configFrom(path: string | undefined): Promise<CollectorConfig> {
 }
 
 async function run(path: string | undefined, workersFlag: string | undefined): Promise<number> {
+  applyHeapPolicy();
   const config = await configFrom(path);
   const workers = parseWorkers(workersFlag);
   if (cluster.isPrimary && workers > 1) return runPrimary(config, workers);
