@@ -2,7 +2,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex } from '../../model/ids.js';
-import type { AttributeValue, Attributes } from '../../model/span.js';
+import type { AttributeValue, Attributes, Resource } from '../../model/span.js';
 import { longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 import { protoType } from '../proto.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
@@ -80,14 +80,14 @@ function traceHalves(b: Uint8Array | undefined): { traceIdHigh: string; traceIdL
   return { traceIdHigh: '0000000000000000', traceIdLow: hex.length === 16 ? hex : '' };
 }
 
-function resourceOf(p: PbProcess | undefined): Attributes {
+function resourceOf(p: PbProcess | undefined): Resource {
   const out: Attributes = {};
   if (p?.serviceName) out['service.name'] = p.serviceName;
   for (const kv of p?.tags ?? []) {
     const t = tag(kv);
     out[t.key] = t.value;
   }
-  return out;
+  return { attributes: out };
 }
 
 export function decodeJaegerPostSpans(body: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {

@@ -2,7 +2,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
-import type { AttributeValue, Attributes, Span, SpanKind, SpanLink, SpanStatus } from '../../model/span.js';
+import { NO_ATTRIBUTES, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { maxPlausibleNanos, checkPlausible, isPlausible } from '../../model/time.js';
 import { BinaryThriftReader, T, type ThriftReader } from '../thrift/reader.js';
 
@@ -124,27 +124,27 @@ const KINDS = new Set<SpanKind>(['server', 'client', 'producer', 'consumer', 'in
 const traceId = (high: string, low: string): string => (high === ZERO ? low : high + low);
 
 /** A Jaeger span (either wire format) → model, in the OpenTelemetry Collector's mapping. */
-export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field: string, max: bigint, result?: DecodeResult): Span {
+export function jaegerSpanToModel(s: RawJaegerSpan, resource: Resource, field: string, max: bigint, result?: DecodeResult): Span {
   if (!s.traceIdLow || (s.traceIdLow === ZERO && s.traceIdHigh === ZERO)) throw new DecodeError('invalid_trace_id', `${field}.traceIdLow`, s.traceIdLow, 'trace ID is missing or zero');
   if (!s.spanId || s.spanId === ZERO) throw new DecodeError('invalid_span_id', `${field}.spanId`, s.spanId, 'span ID is missing or zero');
   if (s.durationNanos < 0n) throw new DecodeError('invalid_duration', `${field}.duration`, s.durationNanos, 'negative duration');
   const start = checkPlausible(s.startNanos, `${field}.startTime`, max);
   const attributes: Attributes = {};
   let kind: SpanKind = 'unspecified';
-  let status: SpanStatus = { code: 'unset' };
+  let code: StatusCode = 'unset';
+  let message: string | undefined;
   for (const tag of s.tags) {
     if (tag.key === 'span.kind' && typeof tag.value === 'string' && KINDS.has(tag.value as SpanKind)) kind = tag.value as SpanKind;
-    else if (tag.key === 'error' && (tag.value === true || tag.value === 'true')) status = { code: 'error', ...(status.message ? { message: status.message } : {}) };
-    else if (tag.key === 'otel.status_code') status = { ...status, code: tag.value === 'ERROR' ? 'error' : tag.value === 'OK' ? 'ok' : status.code };
-    else if (tag.key === 'otel.status_description' && typeof tag.value === 'string') status = { ...status, message: tag.value };
+    else if (tag.key === 'error' && (tag.value === true || tag.value === 'true')) code = 'error';
+    else if (tag.key === 'otel.status_code') code = tag.value === 'ERROR' ? 'error' : tag.value === 'OK' ? 'ok' : code;
+    else if (tag.key === 'otel.status_description' && typeof tag.value === 'string') message = tag.value;
     else attributes[tag.key] = tag.value;
   }
-  if (status.code !== 'error') delete status.message;
   const links: SpanLink[] = [];
   let parent = s.parentSpanId !== ZERO ? s.parentSpanId : undefined;
   for (const ref of s.refs) {
     if (ref.type === 0 && !parent && ref.spanId !== ZERO) parent = ref.spanId;
-    else if (ref.spanId !== parent) links.push({ traceId: traceId(ref.traceIdHigh || ZERO, ref.traceIdLow), spanId: ref.spanId, attributes: {} });
+    else if (ref.spanId !== parent) links.push({ traceId: traceId(ref.traceIdHigh || ZERO, ref.traceIdLow), spanId: ref.spanId, attributes: NO_ATTRIBUTES });
   }
   const span: Span = {
     traceId: traceId(s.traceIdHigh, s.traceIdLow),
@@ -166,11 +166,11 @@ export function jaegerSpanToModel(s: RawJaegerSpan, resource: Attributes, field:
         if (f.key === 'event' && typeof f.value === 'string') name = f.value;
         else fields[f.key] = f.value;
       }
-      return [{ timeUnixNano: l.timestampNanos, name, attributes: fields }];
+      return [{ timeUnixNano: l.timestampNanos, name, attributes: sharedIfEmpty(fields) }];
     }),
-    links,
-    status,
-    resource: { attributes: resource },
+    links: trimmed(links),
+    status: spanStatus(code, code === 'error' ? message : undefined),
+    resource,
     source: 'jaeger',
   };
   if (parent) span.parentSpanId = parent;
@@ -206,10 +206,12 @@ export function readJaegerBatch(r: ThriftReader, limits: DecodeLimits = DEFAULT_
   if (processRefused) throw processRefused;
   const result = emptyResult();
   const max = maxPlausibleNanos();
+  // One Resource object for all the spans of the batch (its one process).
+  const shared: Resource = { attributes: resource };
   raw.forEach(({ raw: s, refused }, i) => {
     try {
       if (refused) throw refused;
-      result.spans.push(jaegerSpanToModel(s, resource, `spans[${i}]`, max, result));
+      result.spans.push(jaegerSpanToModel(s, shared, `spans[${i}]`, max, result));
     } catch (err) {
       if (err instanceof DecodeError) result.rejected.push(err);
       else throw err;

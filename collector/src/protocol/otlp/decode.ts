@@ -6,7 +6,7 @@ import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { NO_ATTRIBUTES, setAttribute, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
+import { NO_ATTRIBUTES, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
@@ -159,7 +159,7 @@ function time(value: LongLike | number | string | undefined, field: string, max:
   return checkPlausible(nanos, field, max);
 }
 
-export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name?: string; version?: string } | undefined, field: string, json: boolean, max = maxPlausibleNanos(), limits: DecodeLimits = DEFAULT_LIMITS, result?: DecodeResult): Span {
+export function otlpSpanToModel(s: OtlpSpan, resource: Resource, scope: { name?: string; version?: string } | undefined, field: string, json: boolean, max = maxPlausibleNanos(), limits: DecodeLimits = DEFAULT_LIMITS, result?: DecodeResult): Span {
   checkPerSpan(field, s.attributes?.length ?? 0, s.events?.length ?? 0, s.links?.length ?? 0, limits);
   const traceId = id(s.traceId, `${field}.traceId`, json, 'trace');
   const spanId = id(s.spanId, `${field}.spanId`, json, 'span');
@@ -174,13 +174,13 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name
       if (result) countDropped(result, 'event_timestamp');
       return;
     }
-    events.push({ timeUnixNano: at, name: e.name ?? '', attributes: keyValuesToModel(e.attributes, limits, () => `${field}.events[${i}].attributes`) });
+    events.push({ timeUnixNano: at, name: e.name ?? '', attributes: sharedIfEmpty(keyValuesToModel(e.attributes, limits, () => `${field}.events[${i}].attributes`)) });
   });
   const links: SpanLink[] = (s.links ?? []).map((l, i) => {
     const link: SpanLink = {
       traceId: id(l.traceId, `${field}.links[${i}].traceId`, json, 'trace'),
       spanId: id(l.spanId, `${field}.links[${i}].spanId`, json, 'span'),
-      attributes: keyValuesToModel(l.attributes, limits, () => `${field}.links[${i}].attributes`),
+      attributes: sharedIfEmpty(keyValuesToModel(l.attributes, limits, () => `${field}.links[${i}].attributes`)),
     };
     if (l.traceState) link.traceState = l.traceState;
     return link;
@@ -193,17 +193,16 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Attributes, scope: { name
     startTimeUnixNano: start,
     endTimeUnixNano: end,
     attributes: keyValuesToModel(s.attributes, limits, () => `${field}.attributes`),
-    events,
+    events: trimmed(events),
     links,
-    status: { code: enumValue(s.status?.code, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`) },
-    resource: { attributes: resource },
+    status: spanStatus(enumValue(s.status?.code, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), s.status?.message),
+    resource,
     source: 'otlp',
   };
   const parent = parentId(s.parentSpanId, `${field}.parentSpanId`, json);
   if (parent) span.parentSpanId = parent;
   if (s.traceState) span.traceState = s.traceState;
   if (s.flags) span.flags = s.flags;
-  if (s.status?.message) span.status.message = s.status.message;
   if (scope?.name) span.scope = scope.version ? { name: scope.name, version: scope.version } : { name: scope.name };
   if (s.droppedAttributesCount) span.droppedAttributesCount = s.droppedAttributesCount;
   if (s.droppedEventsCount) span.droppedEventsCount = s.droppedEventsCount;
@@ -218,9 +217,10 @@ export function otlpRequestToModel(req: OtlpExportRequest, json: boolean, limits
   for (const rs of req.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) total += ss.spans?.length ?? 0;
   checkSpanCount(total, limits, 'resourceSpans[*].scopeSpans[*].spans');
   (req.resourceSpans ?? []).forEach((rs, r) => {
-    let resource: Attributes;
+    // One Resource object for all the spans of this ResourceSpans, as the protobuf reader does.
+    let resource: Resource;
     try {
-      resource = keyValuesToModel(rs.resource?.attributes, limits, `resourceSpans[${r}].resource.attributes`);
+      resource = { attributes: keyValuesToModel(rs.resource?.attributes, limits, `resourceSpans[${r}].resource.attributes`) };
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       // A resource that cannot be read costs its own spans, each refused with the reason.
