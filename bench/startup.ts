@@ -9,13 +9,10 @@
  * floor no Node program goes below.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { DEFAULT_CONFIG_YAML } from '../collector/src/config/default.js';
-
-const ROOT = new URL('../', import.meta.url).pathname;
+import { launchCollector } from './testbed.js';
 
 export interface StartupRow {
   readyMs: number;
@@ -25,18 +22,17 @@ export interface StartupRow {
   idleRssMiB: number;
 }
 
-/** The default config with every listening endpoint on `base + i`. */
+/** The default config with the admin endpoint (/readyz) on `base` and every other listening endpoint on `base + i`. */
 function defaultConfigOn(base: number): string {
   const doc = parseDocument(DEFAULT_CONFIG_YAML);
-  let next = base;
+  let next = base + 1;
   const at = () => `127.0.0.1:${next++}`;
   doc.setIn(['receivers', 'zipkin'], { endpoint: at() });
   doc.setIn(['receivers', 'opencensus'], { endpoint: at() });
   doc.setIn(['receivers', 'otlp', 'protocols'], { grpc: { endpoint: at() }, http: { endpoint: at() } });
   doc.setIn(['receivers', 'jaeger', 'protocols'], { grpc: { endpoint: at() }, thrift_http: { endpoint: at() }, thrift_compact: { endpoint: at() }, thrift_binary: { endpoint: at() } });
   doc.setIn(['exporters', 'embedded', 'query'], { endpoint: at() });
-  const admin = at();
-  doc.setIn(['service', 'telemetry'], { logs: { level: 'warn' }, metrics: { address: admin } });
+  doc.setIn(['service', 'telemetry'], { logs: { level: 'warn' }, metrics: { address: `127.0.0.1:${base}` } });
   return String(doc);
 }
 
@@ -45,33 +41,13 @@ function rssMiB(pid: number): number {
 }
 
 async function once(env: NodeJS.ProcessEnv): Promise<StartupRow> {
-  for (let attempt = 1; ; attempt++) {
-    const dir = mkdtempSync(join(tmpdir(), 'span-relay-startup-'));
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    writeFileSync(join(dir, 'config.yaml'), defaultConfigOn(base));
-    const t0 = performance.now();
-    const proc = spawn(process.execPath, [`${ROOT}collector/bin/span-relay.js`, 'run', '--config', join(dir, 'config.yaml')], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-    let exited = false;
-    const exit = new Promise<void>((resolve) => proc.on('exit', () => resolve(void (exited = true))));
-    let readyMs = 0;
-    for (let i = 0; i < 1000 && !exited && !readyMs; i++) {
-      if (await fetch(`http://127.0.0.1:${base + 9}/readyz`).then((r) => r.status === 200, () => false)) readyMs = performance.now() - t0;
-      else await new Promise((r) => setTimeout(r, 5));
-    }
-    let started = 0;
-    let idle = 0;
-    if (readyMs) {
-      await new Promise((r) => setTimeout(r, 2000));
-      started = rssMiB(proc.pid!);
-      await new Promise((r) => setTimeout(r, 10_000));
-      idle = rssMiB(proc.pid!);
-    }
-    proc.kill('SIGTERM');
-    await exit;
-    rmSync(dir, { recursive: true, force: true });
-    if (readyMs) return { readyMs, startedRssMiB: started, idleRssMiB: idle };
-    if (attempt === 5) throw new Error('bench: the collector did not become ready (5 attempts)');
-  }
+  const collector = await launchCollector({ configFor: defaultConfigOn, adminPort: (base) => base, cwdIsTempDir: true, env, pollMs: 5 });
+  await new Promise((r) => setTimeout(r, 2000));
+  const startedRssMiB = rssMiB(collector.pid);
+  await new Promise((r) => setTimeout(r, 10_000));
+  const idleRssMiB = rssMiB(collector.pid);
+  await collector.stop();
+  return { readyMs: collector.readyMs, startedRssMiB, idleRssMiB };
 }
 
 /** Bare node, spawned and timed the same way: from spawn to the child's first output. */

@@ -104,42 +104,60 @@ async function countingSink(): Promise<{ endpoint: string; count: () => number; 
   return { endpoint: `127.0.0.1:${port}`, count: () => spans, stop: () => server.forceShutdown() };
 }
 
-/** The collector as users run it (compiled, from the CLI): one receiver → `processors` → otlp gRPC to the sink. Resolves once /readyz answers. */
-async function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
-  // A random port pair may be taken (another run, a port in TIME_WAIT): a collector that exits before it is ready is started again elsewhere.
+export interface LaunchedCollector {
+  pid: number;
+  /** The random base port the config was written for. */
+  port: number;
+  /** From spawn to /readyz answering 200. */
+  readyMs: number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * `span-relay run` as users run it (compiled, from the CLI) on the config `configFor(port)` writes
+ * for a random high base port, in a temporary directory; resolves once /readyz on `adminPort(port)`
+ * answers (polled every `pollMs`). A random port may be taken (another run, a port in TIME_WAIT): a
+ * collector that exits before it is ready is started again elsewhere, up to 5 times.
+ */
+export async function launchCollector(opts: { configFor: (port: number) => string; adminPort: (port: number) => number; cliArgs?: string[]; cwdIsTempDir?: boolean; env?: NodeJS.ProcessEnv; pollMs?: number }): Promise<LaunchedCollector> {
+  const pollMs = opts.pollMs ?? 50;
   for (let attempt = 1; ; attempt++) {
-    const dir = mkdtempSync(join(tmpdir(), 'span-relay-testbed-'));
+    const dir = mkdtempSync(join(tmpdir(), 'span-relay-bench-'));
     const port = 20000 + Math.floor(Math.random() * 20000);
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
-    );
+    writeFileSync(join(dir, 'config.yaml'), opts.configFor(port));
     const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...cliArgs, '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const t0 = performance.now();
+    const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...opts.env },
+      ...(opts.cwdIsTempDir ? { cwd: dir } : {}),
+    });
     let exited = false;
     const exit = new Promise<void>((resolve) => collector.on('exit', () => resolve(void (exited = true))));
-    let ready = false;
-    for (let i = 0; i < 200 && !exited && !ready; i++) {
-      ready = await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.status === 200, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 50));
+    let readyMs = 0;
+    for (let waited = 0; waited < 10_000 && !exited && !readyMs; waited += pollMs) {
+      if (await fetch(`http://127.0.0.1:${opts.adminPort(port)}/readyz`).then((r) => r.status === 200, () => false)) readyMs = performance.now() - t0;
+      else await new Promise((r) => setTimeout(r, pollMs));
     }
-    if (!ready) {
-      collector.kill('SIGKILL');
+    const stop = async (): Promise<void> => {
+      collector.kill(readyMs ? 'SIGTERM' : 'SIGKILL');
       await exit;
       rmSync(dir, { recursive: true, force: true });
-      if (attempt === 5) throw new Error('bench: the collector did not become ready (5 attempts)');
-      continue;
-    }
-    return {
-      pid: collector.pid!,
-      port,
-      stop: async () => {
-        collector.kill('SIGTERM');
-        await exit;
-        rmSync(dir, { recursive: true, force: true });
-      },
     };
+    if (readyMs) return { pid: collector.pid!, port, readyMs, stop };
+    await stop();
+    if (attempt === 5) throw new Error('bench: the collector did not become ready (5 attempts)');
   }
+}
+
+/** One receiver → `processors` → otlp gRPC to the sink. */
+function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<LaunchedCollector> {
+  return launchCollector({
+    configFor: (port) =>
+      `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
+    adminPort: (port) => port + 1,
+    cliArgs,
+  });
 }
 
 export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {
