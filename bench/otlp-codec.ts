@@ -10,6 +10,7 @@ import { protoType } from '../collector/src/protocol/proto.js';
 import type { AttributeValue, Attributes, Span } from '../collector/src/model/span.js';
 import { traceIdTo128 } from '../collector/src/model/ids.js';
 import { bigIntToLong } from '../collector/src/model/time.js';
+import { DEFAULT_LIMITS } from '../collector/src/model/limits.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 import { settledHeapUsed } from './heap.js';
 
@@ -41,7 +42,14 @@ function rate(spans: number, fn: () => void): number {
   return xs.sort((a, b) => a - b)[2]!;
 }
 
-export function otlpCodecBench(requests: number, per: number): { decode: { protobufjs: number; hand: number }; encode: { protobufjs: number; hand: number } } {
+export interface OtlpCodecFigures {
+  decode: { protobufjs: number; hand: number; lazy: number };
+  encode: { protobufjs: number; hand: number };
+  /** Decode and encode again, every span: read whole, or lazy (attributes and events copied as bytes). */
+  relay: { hand: number; lazy: number };
+}
+
+export function otlpCodecBench(requests: number, per: number): OtlpCodecFigures {
   const Request = protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
   const batches = zipkinBodies(requests, per).map((b) => decodeZipkinV2Json(b).spans);
   const bodies = batches.map((spans) => encodeOtlpProto({ spans }));
@@ -50,21 +58,33 @@ export function otlpCodecBench(requests: number, per: number): { decode: { proto
     decode: {
       protobufjs: rate(total, () => bodies.forEach((b) => otlpRequestToModel(Request.decode(b) as unknown as OtlpExportRequest, false))),
       hand: rate(total, () => bodies.forEach((b) => decodeOtlpProto(b))),
+      lazy: rate(total, () => bodies.forEach((b) => decodeOtlpProto(b, DEFAULT_LIMITS, { lazy: true }))),
     },
     encode: {
       protobufjs: rate(total, () => batches.forEach((spans) => Request.encode(protobufjsRequest(spans)).finish())),
       hand: rate(total, () => batches.forEach((spans) => encodeOtlpProto({ spans }))),
     },
+    relay: {
+      hand: rate(total, () => bodies.forEach((b) => encodeOtlpProto(decodeOtlpProto(b)))),
+      lazy: rate(total, () => bodies.forEach((b) => encodeOtlpProto(decodeOtlpProto(b, DEFAULT_LIMITS, { lazy: true })))),
+    },
   };
 }
 
-/** Heap per span of decoded OTLP requests kept alive (needs --expose-gc): what the join window holds per span, before its own overhead. */
-export async function heapPerDecodedSpan(requests: number, per: number): Promise<number | undefined> {
-  const bodies = zipkinBodies(requests, per).map((b) => encodeOtlpProto({ spans: decodeZipkinV2Json(b).spans }));
-  decodeOtlpProto(bodies[0]!); // the reader's string table and the code, not counted
+/**
+ * Memory per span of decoded OTLP requests kept alive (needs --expose-gc): what the join window holds
+ * per span, before its own overhead. Read whole: objects on the heap; lazy: a smaller object on
+ * the heap and the request's bytes it keeps alive (the bodies are made here, so they count).
+ */
+export async function heapPerDecodedSpan(requests: number, per: number, lazy = false): Promise<number | undefined> {
+  const encoded = zipkinBodies(requests, per).map((b) => encodeOtlpProto({ spans: decodeZipkinV2Json(b).spans }));
+  decodeOtlpProto(encoded[0]!, DEFAULT_LIMITS, { lazy }); // the reader's string table and the code, not counted
   const before = await settledHeapUsed();
   if (before === undefined) return undefined;
-  const kept = bodies.map((b) => decodeOtlpProto(b).spans);
-  const bytes = ((await settledHeapUsed())! - before) / (requests * per);
-  return kept.length > 0 ? bytes : undefined;
+  const externalBefore = process.memoryUsage().arrayBuffers;
+  // Each body in a buffer of its own, as a receiver gets it.
+  const kept = encoded.map((b) => decodeOtlpProto(Buffer.from(b), DEFAULT_LIMITS, { lazy }).spans);
+  const heap = (await settledHeapUsed())! - before;
+  const external = process.memoryUsage().arrayBuffers - externalBefore;
+  return kept.length > 0 ? (heap + (lazy ? external : 0)) / (requests * per) : undefined;
 }

@@ -31,8 +31,11 @@ async function main(): Promise<void> {
   console.log('\notlp protobuf ↔ span model, in process (median of 5): protobufjs (message objects, then the model) beside span-relay\'s hand-written codec');
   console.log(`  decode: protobufjs ${fmt(oc.decode.protobufjs)} spans/s, hand-written ${fmt(oc.decode.hand)} spans/s   ratio ${(oc.decode.hand / oc.decode.protobufjs).toFixed(2)}`);
   console.log(`  encode: protobufjs ${fmt(oc.encode.protobufjs)} spans/s, hand-written ${fmt(oc.encode.hand)} spans/s   ratio ${(oc.encode.hand / oc.encode.protobufjs).toFixed(2)}`);
+  console.log(`  decode, lazy (attributes and events checked, left as bytes; what the receivers do): ${fmt(oc.decode.lazy)} spans/s   ratio to read whole ${(oc.decode.lazy / oc.decode.hand).toFixed(2)}`);
+  console.log(`  decode + encode again (OTLP in, OTLP out): read whole ${fmt(oc.relay.hand)} spans/s, lazy ${fmt(oc.relay.lazy)} spans/s   ratio ${(oc.relay.lazy / oc.relay.hand).toFixed(2)}`);
   const perSpan = await heapPerDecodedSpan(300, spansPerBody);
-  if (perSpan) console.log(`  heap per decoded span, kept (short ASCII strings shared through the reader's table): ${perSpan.toFixed(0)} B`);
+  const perLazySpan = await heapPerDecodedSpan(300, spansPerBody, true);
+  if (perSpan) console.log(`  memory per decoded span, kept: read whole ${perSpan.toFixed(0)} B on the heap; lazy ${perLazySpan!.toFixed(0)} B (heap + the request bytes it keeps)   ratio ${(perLazySpan! / perSpan).toFixed(2)}`);
 
   const e2e = await endToEnd(bodies, spansPerBody);
   console.log('\nzipkin HTTP receiver → batch → otlp gRPC exporter, through sockets (8 concurrent POSTs)');

@@ -2,7 +2,8 @@
  * One testbed run (a part of `npm run bench`): 10,000 spans/s in requests of 100 into one receiver,
  * join on or off, for BENCH_TESTBED_SECONDS (default 10):
  *   node --import tsx bench/testbed-one.ts <zipkin|otlp-grpc|otlp-http|opencensus> <on|off>
- * BENCH_COLLECTOR_NODE_ARGS passes flags to the collector's node (e.g. --cpu-prof).
+ * BENCH_COLLECTOR_NODE_ARGS passes flags to the collector's node (e.g. --cpu-prof); BENCH_COLLECTOR_STDOUT names
+ * a file for what it prints (with --trace-gc, say).
  */
 import { testbedRun } from './testbed.js';
 

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -127,11 +127,14 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
     writeFileSync(join(dir, 'config.yaml'), opts.configFor(port));
     const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const t0 = performance.now();
+    // BENCH_COLLECTOR_STDOUT: a file for what the collector's node prints (with --trace-gc, say).
+    const stdout = process.env.BENCH_COLLECTOR_STDOUT ? openSync(process.env.BENCH_COLLECTOR_STDOUT, 'a') : 'ignore';
     const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', stdout, 'inherit'],
       env: { ...process.env, ...opts.env },
       ...(opts.cwdIsTempDir ? { cwd: dir } : {}),
     });
+    if (typeof stdout === 'number') closeSync(stdout);
     let exited = false;
     const exit = new Promise<void>((resolve) => collector.on('exit', () => resolve(void (exited = true))));
     let readyMs = 0;

@@ -43,7 +43,7 @@ afterAll(async () => {
   await sink.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
   logs.lines.length = 0;
 });
 

@@ -86,7 +86,7 @@ afterAll(async () => {
   await sink.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
 });
 
 describe('the process cannot be killed from outside', () => {

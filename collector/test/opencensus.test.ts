@@ -27,7 +27,7 @@ afterAll(async () => {
   await sink.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
 });
 
 const hex = (h: string) => Buffer.from(h, 'hex');

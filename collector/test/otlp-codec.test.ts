@@ -13,6 +13,11 @@ import { protoType } from '../src/protocol/proto.js';
 import { DEFAULT_LIMITS } from '../src/model/limits.js';
 import { DecodeError } from '../src/model/errors.js';
 import { traceIdTo128 } from '../src/model/ids.js';
+import { attributeOf, LazySpan, shifted, withAttributes, withChanges } from '../src/model/lazy-span.js';
+import type { DecodeResult } from '../src/model/decode-result.js';
+import { estimateBytes } from '../src/model/size.js';
+import { OtlpWireSpan } from '../src/protocol/otlp/wire-span.js';
+import { decodeSpans, encodeSpans } from '../src/storage/span-codec.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const T0 = 1_700_000_000_000_000_000n;
@@ -215,5 +220,91 @@ describe('hand-written OTLP protobuf codec', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+});
+
+/** A span as plain data: a LazySpan's parts read (what JSON and the encoders see). */
+const plain = (s: Span): Span => (s instanceof LazySpan ? s.toJSON() : s);
+const plainResult = (r: DecodeResult) => ({ spans: r.spans.map(plain), rejected: r.rejected.map((e) => e.message), dropped: [...r.droppedFields] });
+const decodeBoth = (bytes: Buffer, limits = DEFAULT_LIMITS, internal = false) => {
+  const run = (lazy: boolean) => {
+    try {
+      return plainResult(decodeOtlpProto(bytes, limits, { lazy, internal }));
+    } catch (err) {
+      return { threw: (err as Error).message };
+    }
+  };
+  return { eager: run(false), lazy: run(true) };
+};
+const ACK = { done: () => {}, drop: () => {} };
+/** Edits a stage may make, applied the same way to a lazy span and to its eager twin. */
+const edits: ((s: Span) => Span)[] = [
+  (s) => s,
+  (s) => withChanges(s, { traceId: 'ffffffffffffffff' + s.traceId.slice(16), parentSpanId: 'aaaaaaaaaaaaaaaa' }),
+  (s) => withAttributes(s, { 'span_relay.original_span_id': s.spanId, added: 7 }, { spanId: 'bbbbbbbbbbbbbbbb', shared: undefined }),
+  (s) => shifted(s, 1_234_567n, { 'span_relay.clock_skew_ns': 1_234_567 }),
+  (s) => shifted(withAttributes(s, { a: 'x' }), -5n),
+  (s) => withChanges(s, { ack: ACK }),
+];
+
+describe('lazy OTLP spans (what the receivers decode into)', () => {
+  it('read exactly as the eager decoder reads, refusals and dropped events included, on good and damaged bytes', () => {
+    const damage = fc.oneof(
+      fc.constant((b: Buffer) => b),
+      fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([at, v]) => (b: Buffer) => Buffer.from(b).fill(v, at % b.length, (at % b.length) + 1)),
+      fc.nat().map((at) => (b: Buffer) => b.subarray(0, at % b.length)),
+    );
+    const limits = fc.constantFrom(DEFAULT_LIMITS, { ...DEFAULT_LIMITS, maxAttributesPerSpan: 3, maxArrayElements: 2, maxValueDepth: 1 });
+    fc.assert(
+      fc.property(fc.array(spanArb, { minLength: 1, maxLength: 8 }), damage, limits, fc.boolean(), (spans, hurt, lim, internal) => {
+        // Some events out of the plausible range: the decoder drops them, and a lazy span is read whole.
+        const withOld = spans.map((s, i) => (i === 1 ? { ...s, events: [...s.events, { name: 'absurd', timeUnixNano: 5n, attributes: {} }] } : s));
+        const { eager, lazy } = decodeBoth(hurt(encodeOtlpProto({ spans: withOld }, internal)), lim, internal);
+        expect(lazy).toEqual(eager);
+      }),
+      { numRuns: RUNS * 2 },
+    );
+  });
+
+  it('write the bytes they came in, with what stages changed, as the eager spans would be written', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb, { minLength: 1, maxLength: 8 }), fc.nat(edits.length - 1), fc.boolean(), (spans, e, internal) => {
+        const bytes = encodeOtlpProto({ spans }, internal);
+        const edit = edits[e]!;
+        const lazy = decodeOtlpProto(bytes, DEFAULT_LIMITS, { lazy: true, internal }).spans.map(edit);
+        const eager = decodeOtlpProto(bytes, DEFAULT_LIMITS, { internal }).spans.map(edit);
+        // The edits read nothing: the encoder copies the bytes.
+        expect(lazy.every((s) => s instanceof LazySpan && s.attributesUnread && s.eventsUnread)).toBe(true);
+        const back = (ss: Span[]) => decodeOtlpProto(encodeOtlpProto({ spans: ss }, internal), DEFAULT_LIMITS, { internal });
+        expect(back(lazy)).toEqual(back(eager));
+        // Read after the edits, they are the eager spans edited.
+        expect(byId(lazy.map(plain))).toEqual(byId(eager));
+        expect(decodeSpans(encodeSpans(lazy))).toEqual(decodeSpans(encodeSpans(eager)));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('find one attribute without reading the others', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb, { minLength: 1, maxLength: 5 }), (spans) => {
+        const bytes = encodeOtlpProto({ spans });
+        const eager = decodeOtlpProto(bytes).spans;
+        decodeOtlpProto(bytes, DEFAULT_LIMITS, { lazy: true }).spans.forEach((s, i) => {
+          for (const key of [...Object.keys(eager[i]!.attributes), 'not.there']) expect(attributeOf(s, key)).toEqual(eager[i]!.attributes[key]);
+          expect((s as LazySpan).attributesUnread).toBe(true);
+        });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('keep their request alive, not a copy per span, and say what they hold', () => {
+    const spans = fc.sample(spanArb, { numRuns: 20, seed: 11 });
+    const bytes = encodeOtlpProto({ spans });
+    const lazy = decodeOtlpProto(bytes, DEFAULT_LIMITS, { lazy: true }).spans as OtlpWireSpan[];
+    expect(lazy.every((s) => s.wire === lazy[0]!.wire)).toBe(true);
+    expect(lazy.reduce((n, s) => n + s.wireSize(), 0)).toBeLessThanOrEqual(bytes.length);
+    expect(estimateBytes(lazy[0]!)).toBeLessThan(estimateBytes(plain(lazy[0]!)) + lazy[0]!.wireSize());
   });
 });

@@ -33,7 +33,7 @@ afterAll(async () => {
   await sink.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
 });
 
 // Nanosecond-precise times that a float would round: 1700000000.123456789 s.

@@ -59,7 +59,7 @@ afterAll(async () => {
   await sink.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
 });
 
 /** A trace as shape: each span as service/kind/name under its parent's, IDs left out. */

@@ -111,7 +111,7 @@ afterAll(async () => {
   await sinkB.stop();
 });
 beforeEach(() => {
-  sinkB.requests.length = 0;
+  sinkB.clear();
 });
 
 const captureFiles = () => readdirSync(captureDir).filter((f) => f.endsWith('.srcap')).map((f) => join(captureDir, f));

@@ -28,7 +28,7 @@ afterAll(async () => {
   await sink.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
 });
 
 async function post(path: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> {

@@ -41,7 +41,7 @@ afterAll(async () => {
   await downstream.stop();
 });
 beforeEach(() => {
-  sink.requests.length = 0;
+  sink.clear();
   downstream.seen.length = 0;
 });
 
@@ -126,7 +126,7 @@ describe('kit preloaded into an express service', () => {
     const { server } = chain(sink.spans(), 'web-w3c');
     expect(server.parentSpanId).toBe('00f067aa0ba902b7');
 
-    sink.requests.length = 0;
+    sink.clear();
     const unsampled = await fetch(`http://127.0.0.1:${running.port}/vote`, { headers: { 'x-b3-traceid': 'a1b2c3d4e5f60718', 'x-b3-spanid': 'a1b2c3d4e5f60718', 'x-b3-sampled': '0' } });
     const seen2 = ((await unsampled.json()) as { downstream: Record<string, string> }).downstream;
     expect(seen2['x-b3-sampled']).toBe('0');

@@ -271,6 +271,13 @@ export class ProtoWriter {
     this.pos += b.length;
   }
 
+  /** Bytes [start, end) of `src` as they are: fields already in protobuf form. */
+  raw(src: Uint8Array, start: number, end: number): void {
+    this.ensure(end - start);
+    this.buf.set(src.subarray(start, end), this.pos);
+    this.pos += end - start;
+  }
+
   /** Hex (span and trace IDs) written as the bytes it spells. */
   hexBytes(field: number, hex: string): void {
     this.tag(field, LEN);

@@ -1,6 +1,7 @@
 /** Replay's rewrites: pure functions over spans. */
 import { randomBytes } from 'node:crypto';
 import type { Span } from '../model/span.js';
+import { shifted, withChanges } from '../model/lazy-span.js';
 
 /** The low 64 bits name a trace whatever its ID width (as in the join). */
 const traceKey = (id: string): string => id.slice(-16);
@@ -26,12 +27,7 @@ export function shiftTime(spans: Span[], earliest: Map<string, bigint>, nowNs: b
     const first = earliest.get(traceKey(s.traceId));
     const offset = first === undefined ? 0n : nowNs - first;
     if (offset === 0n) return s;
-    return {
-      ...s,
-      startTimeUnixNano: s.startTimeUnixNano + offset,
-      endTimeUnixNano: s.endTimeUnixNano + offset,
-      events: s.events.map((e) => ({ ...e, timeUnixNano: e.timeUnixNano + offset })),
-    };
+    return shifted(s, offset);
   });
 }
 
@@ -68,12 +64,13 @@ export class IdMapper {
   }
 
   apply(spans: Span[]): Span[] {
-    return spans.map((s) => ({
-      ...s,
-      traceId: this.trace(s.traceId),
-      spanId: this.span(s.spanId),
-      ...(s.parentSpanId ? { parentSpanId: this.span(s.parentSpanId) } : {}),
-      links: s.links.map((l) => ({ ...l, traceId: this.trace(l.traceId), spanId: this.span(l.spanId) })),
-    }));
+    return spans.map((s) =>
+      withChanges(s, {
+        traceId: this.trace(s.traceId),
+        spanId: this.span(s.spanId),
+        ...(s.parentSpanId ? { parentSpanId: this.span(s.parentSpanId) } : {}),
+        links: s.links.map((l) => ({ ...l, traceId: this.trace(l.traceId), spanId: this.span(l.spanId) })),
+      }),
+    );
   }
 }

@@ -28,7 +28,7 @@ import { NO_LIMITS } from '../model/limits.js';
  * (500 to the sender, the client's failure), never a silent loss.
  */
 function handedOver(body: Buffer): Span[] {
-  const result = decodeOtlpProto(body, NO_LIMITS, { internal: true });
+  const result = decodeOtlpProto(body, NO_LIMITS, { internal: true, lazy: true });
   if (result.rejected.length > 0) throw new Error(`handoff: ${result.rejected.length} span(s) did not decode: ${result.rejected[0]!.message}`);
   return result.spans;
 }

@@ -36,6 +36,11 @@ abstract class Sink<T> {
   attempts = 0;
   private waiters: { n: number; resolve: () => void }[] = [];
 
+  /** Forgets what arrived (between tests). */
+  clear(): void {
+    this.requests.length = 0;
+  }
+
   protected record(req: T): void {
     this.requests.push(req);
     for (const w of [...this.waiters]) {
@@ -154,11 +159,23 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
   /** A slow backend: each answer this much later. */
   delayMs = 0;
 
+  /** The requests flattened so far: polled by tests with 100k+ spans, so each request is flattened once. */
+  private flat: FlatOtlpSpan[] = [];
+  private flattened = 0;
+  private flatten(): FlatOtlpSpan[] {
+    while (this.flattened < this.requests.length) for (const s of flattenOtlp([this.requests[this.flattened++]!])) this.flat.push(s);
+    return this.flat;
+  }
+  override clear(): void {
+    super.clear();
+    this.flat = [];
+    this.flattened = 0;
+  }
   count(): number {
-    return flattenOtlp(this.requests).length;
+    return this.flatten().length;
   }
   spans(): FlatOtlpSpan[] {
-    return flattenOtlp(this.requests);
+    return this.flatten().slice();
   }
   /** `tls`: serve TLS with this key and certificate (a self-signed one, in tests). */
   async start(tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer }): Promise<this> {

@@ -10,6 +10,7 @@ import { encodeJaegerJsonTrace, type JaegerJsonOutTrace } from '../../formats/ja
 import { sendJson, sendText } from '../../net/http-server.js';
 import { TRACE_PAGE_DIR } from '../../paths.js';
 import type { TraceStore, TraceSummary } from './store.js';
+import { withAttributes } from '../../model/lazy-span.js';
 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -24,7 +25,7 @@ const badRequest = (msg: string) => ({ data: null, total: 0, limit: 0, offset: 0
 /** A trace in Jaeger's JSON, with span-relay's verdict beside it (`spanRelay`) and, when broken, in Jaeger's own `warnings`. */
 export function traceJson(summary: TraceSummary, spans: Span[]): JaegerJsonOutTrace & { spanRelay: TraceSummary } {
   // Where each span came from (the hop's wire format), for the page and for anyone reading the JSON.
-  const withSource = spans.map((s) => ({ ...s, attributes: { ...s.attributes, 'span_relay.source': s.source } }));
+  const withSource = spans.map((s) => withAttributes(s, { 'span_relay.source': s.source }));
   const warnings = summary.orphans.length ? summary.orphans.map((o) => `span-relay: span ${o.spanId} (${o.service}) names parent ${o.missingParentId}, which no service reported`) : null;
   return { ...encodeJaegerJsonTrace(withSource, warnings), spanRelay: summary };
 }

@@ -21,6 +21,7 @@ import { BoundedLabel } from '../../telemetry/telemetry.js';
 import { RecordAck } from '../../storage/ack.js';
 import { ComponentLog } from '../../storage/component-log.js';
 import { decodeSpans, encodeSpans } from '../../storage/span-codec.js';
+import { attributeOf, withAttributes, withChanges } from '../../model/lazy-span.js';
 
 export const joinConfig = section(
   z.strictObject({
@@ -118,7 +119,7 @@ export class JoinProcessor implements Processor {
       const seq = await log.append(encodeSpans(spans));
       const ack = new RecordAck(log, seq, spans.length, this.ctx.exporters ?? 1);
       // Copies: a receiver in several pipelines hands each the same span objects.
-      spans = spans.map((s) => ({ ...s, ack }));
+      spans = spans.map((s) => withChanges(s, { ack }));
     }
     this.hold(spans);
   }
@@ -169,7 +170,7 @@ export class JoinProcessor implements Processor {
         continue;
       }
       const ack = new RecordAck(log, r.seq, spans.length, this.ctx.exporters ?? 1);
-      this.hold(spans.map((s) => ({ ...s, ack })));
+      this.hold(spans.map((s) => withChanges(s, { ack })));
       recovered += spans.length;
     }
     if (recovered > 0) {
@@ -233,7 +234,7 @@ export class JoinProcessor implements Processor {
     for (const group of unifyTraceIds(trace.spans, memory, stats)) {
       const { spans: split, splits } = splitSharedSpans(group, memory, stats);
       let spans = this.config.clock_skew ? adjustClockSkew(split, stats) : split;
-      if (incomplete) spans = spans.map((s) => ({ ...s, attributes: { ...s.attributes, [ATTR_INCOMPLETE]: incomplete } }));
+      if (incomplete) spans = spans.map((s) => withAttributes(s, { [ATTR_INCOMPLETE]: incomplete }));
       const report = analyzeTrace(spans, memory && { has: (id) => memory.ids.has(id, SENT), size: memory.ids.sentCount });
       this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
       for (const o of report.orphans) {
@@ -257,7 +258,7 @@ export class JoinProcessor implements Processor {
       mem.releasedAt = now;
       if (mem.traceId.length < spans[0]!.traceId.length || mem.traceId.startsWith('0000000000000000')) mem.traceId = spans[0]!.traceId;
       for (const s of spans) {
-        const role = s.kind === 'client' ? CLIENT : s.kind === 'server' && s.attributes[ATTR_ORIGINAL_SPAN_ID] === undefined ? LONE_SERVER : 0;
+        const role = s.kind === 'client' ? CLIENT : s.kind === 'server' && attributeOf(s, ATTR_ORIGINAL_SPAN_ID) === undefined ? LONE_SERVER : 0;
         mem.ids.mark(s.spanId, SENT | role);
       }
       if (memory) for (const s of trace.spans) mem.ids.addSeen(s);

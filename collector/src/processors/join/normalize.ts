@@ -8,6 +8,7 @@ import type { Span } from '../../model/span.js';
 import { processOf } from '../../continuity/analyze.js';
 import { serviceNameOf } from '../../model/span.js';
 import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
+import { shifted, withAttributes, withChanges } from '../../model/lazy-span.js';
 
 export const ATTR_ORIGINAL_TRACE_ID = 'span_relay.original_trace_id';
 export const ATTR_ORIGINAL_SPAN_ID = 'span_relay.original_span_id';
@@ -99,10 +100,10 @@ export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, st
       if (s.traceId === target) return s;
       if (full.size === 0 && s.traceId.length === 32) {
         // A left-padded 64-bit ID: the same trace as the bare one; keep one spelling.
-        return { ...s, traceId: target };
+        return withChanges(s, { traceId: target });
       }
       stats.traceIdWidth++;
-      return { ...s, traceId: target, attributes: { ...s.attributes, [ATTR_ORIGINAL_TRACE_ID]: s.traceId } };
+      return withAttributes(s, { [ATTR_ORIGINAL_TRACE_ID]: s.traceId }, { traceId: target });
     }),
   ];
 }
@@ -144,7 +145,7 @@ export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined,
     if (s.kind === 'client' && memory?.ids.has(s.spanId, LONE_SERVER) && !serverIds.has(s.spanId)) {
       changed = true;
       stats.sharedSplit++;
-      return { ...s, spanId: lateClientHalfId(key, s.spanId), attributes: { ...s.attributes, [ATTR_ORIGINAL_SPAN_ID]: s.spanId } };
+      return withAttributes(s, { [ATTR_ORIGINAL_SPAN_ID]: s.spanId }, { spanId: lateClientHalfId(key, s.spanId) });
     }
     if (s.kind !== 'server') return s;
     if (!clientIds.has(s.spanId) && !memory?.ids.has(s.spanId, CLIENT)) return s;
@@ -152,8 +153,7 @@ export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined,
     splits.set(s.spanId, { serverSpanId: newId, serverService: serviceNameOf(s), serverHost: hostOf(s) });
     stats.sharedSplit++;
     changed = true;
-    const { shared: _shared, ...rest } = s;
-    return { ...rest, spanId: newId, parentSpanId: s.spanId, attributes: { ...s.attributes, [ATTR_ORIGINAL_SPAN_ID]: s.spanId } };
+    return withAttributes(s, { [ATTR_ORIGINAL_SPAN_ID]: s.spanId }, { spanId: newId, parentSpanId: s.spanId, shared: undefined });
   });
   if (!changed && splits.size === 0) return { spans: out, splits };
   return {
@@ -161,7 +161,7 @@ export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined,
     spans: out.map((s) => {
       const split = s.parentSpanId ? splits.get(s.parentSpanId) : undefined;
       if (!split || s.spanId === split.serverSpanId || !ranInServer(s, split)) return s;
-      return { ...s, parentSpanId: split.serverSpanId };
+      return withChanges(s, { parentSpanId: split.serverSpanId });
     }),
   };
 }
@@ -223,12 +223,6 @@ export function adjustClockSkew(spans: Span[], stats: NormalizeStats): Span[] {
     const d = delta[i]!;
     if (d === 0n) return s;
     stats.clockSkew++;
-    return {
-      ...s,
-      startTimeUnixNano: s.startTimeUnixNano + d,
-      endTimeUnixNano: s.endTimeUnixNano + d,
-      events: s.events.map((e) => ({ ...e, timeUnixNano: e.timeUnixNano + d })),
-      attributes: { ...s.attributes, [ATTR_CLOCK_SKEW]: Number(d) },
-    };
+    return shifted(s, d, { [ATTR_CLOCK_SKEW]: Number(d) });
   });
 }

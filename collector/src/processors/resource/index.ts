@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { processorFactory, type Consumer, type Processor } from '../../component.js';
 import type { AttributeValue, Attributes, Span, SpanBatch } from '../../model/span.js';
 import { section } from '../../config/schema-helpers.js';
+import { withChanges } from '../../model/lazy-span.js';
 
 const action = z
   .strictObject({
@@ -56,7 +57,7 @@ export class ResourceProcessor implements Processor {
     const spans = batch.spans.map((s): Span => {
       let attrs = done.get(s.resource.attributes);
       if (!attrs) done.set(s.resource.attributes, (attrs = applyActions(this.actions, s.resource.attributes)));
-      return { ...s, resource: { attributes: attrs } };
+      return withChanges(s, { resource: { attributes: attrs } });
     });
     await this.next!.consume({ spans });
   }

@@ -6,9 +6,11 @@ import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { NO_ATTRIBUTES, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
+import { setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
+import { nameOf, scanEvent, scanKeyValue, wireAttributes, wireEvent, wireKeyValue, type FieldName } from './wire-values.js';
+import { OtlpWireSpan } from './wire-span.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 
 type LongLike = { low: number; high: number; unsigned?: boolean };
@@ -58,9 +60,6 @@ const STATUS_NAMES: StatusCode[] = ['unset', 'ok', 'error'];
 // ---------------------------------------------------------------------------------------------
 // values
 
-/** `field` is built only when a limit is hit: naming every attribute's path up front costs more than the decode. */
-type FieldName = string | (() => string);
-const nameOf = (f: FieldName): string => (typeof f === 'string' ? f : f());
 
 export function anyValueToModel(v: OtlpAnyValue | undefined, limits: DecodeLimits = DEFAULT_LIMITS, field: FieldName = 'value', depth = 0): AttributeValue {
   // Own properties only: protobufjs puts oneof defaults on the prototype.
@@ -465,129 +464,6 @@ function otlpJsonRequest(parsed: unknown, rejected: DecodeError[], limits: Decod
 // well-formed protobuf refuses the request; a span that breaks a rule of OTLP or a limit is
 // refused alone, with its field named, and the spans beside it are kept.
 
-/** `parent` and `key` name the value only when a limit is hit (no closure per attribute). */
-function childName(parent: FieldName, key: string | number): string {
-  return typeof key === 'number' ? `${nameOf(parent)}[${key}]` : `${nameOf(parent)}.${key}`;
-}
-
-function wireAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, key: string | number, depth: number): AttributeValue {
-  let value: AttributeValue = '';
-  while (r.more(end)) {
-    const tag = r.uint32();
-    switch (tag) {
-      case (1 << 3) | LEN:
-        value = r.string();
-        break;
-      case (2 << 3) | VARINT:
-        value = r.bool();
-        break;
-      case (3 << 3) | VARINT:
-        value = r.int64();
-        break;
-      case (4 << 3) | I64:
-        value = r.double();
-        break;
-      case (5 << 3) | LEN: {
-        if (depth >= limits.maxValueDepth) throw new LimitExceededError(childName(parent, key), depth + 1, 'max_value_depth', limits.maxValueDepth);
-        const field = (): string => childName(parent, key);
-        const arrEnd = r.delimited();
-        const values: AttributeValue[] = [];
-        while (r.more(arrEnd)) {
-          const t = r.uint32();
-          if (t !== ((1 << 3) | LEN)) {
-            r.skip(t & 7);
-            continue;
-          }
-          if (values.length === limits.maxArrayElements) throw new LimitExceededError(field(), values.length + 1, 'max_array_elements', limits.maxArrayElements);
-          values.push(wireAnyValue(r, r.delimited(), limits, field, values.length, depth + 1));
-        }
-        value = values;
-        break;
-      }
-      case (6 << 3) | LEN: {
-        if (depth >= limits.maxValueDepth) throw new LimitExceededError(childName(parent, key), depth + 1, 'max_value_depth', limits.maxValueDepth);
-        const field = (): string => childName(parent, key);
-        const listEnd = r.delimited();
-        const out: Attributes = {};
-        let n = 0;
-        while (r.more(listEnd)) {
-          const t = r.uint32();
-          if (t !== ((1 << 3) | LEN)) {
-            r.skip(t & 7);
-            continue;
-          }
-          if (++n > limits.maxArrayElements) throw new LimitExceededError(field(), n, 'max_array_elements', limits.maxArrayElements);
-          wireKeyValue(r, r.delimited(), out, limits, field, depth + 1);
-        }
-        value = out;
-        break;
-      }
-      case (7 << 3) | LEN:
-        // A copy: the request's buffer is not kept alive by one attribute.
-        value = Buffer.from(r.bytes());
-        break;
-      default:
-        r.skip(tag & 7);
-    }
-  }
-  return value;
-}
-
-/** One KeyValue into `out` (a later duplicate key wins, as in the object path). */
-function wireKeyValue(r: ProtoReader, end: number, out: Attributes, limits: DecodeLimits, field: FieldName, depth: number): void {
-  let key: string | undefined;
-  let value: AttributeValue = '';
-  while (r.more(end)) {
-    const tag = r.uint32();
-    if (tag === ((1 << 3) | LEN)) key = r.string();
-    else if (tag === ((2 << 3) | LEN)) {
-      const vEnd = r.delimited();
-      value = wireAnyValue(r, vEnd, limits, field, key ?? '?', depth);
-      r.pos = vEnd;
-    } else r.skip(tag & 7);
-  }
-  if (key !== undefined) setAttribute(out, key, value);
-}
-
-/** Repeated KeyValue field `fieldNo` of the message in [r.pos, end). */
-function wireAttributes(r: ProtoReader, end: number, fieldNo: number, limits: DecodeLimits, max: number, field: () => string): Attributes {
-  const out: Attributes = {};
-  let n = 0;
-  const want = (fieldNo << 3) | LEN;
-  while (r.more(end)) {
-    const tag = r.uint32();
-    if (tag !== want) {
-      r.skip(tag & 7);
-      continue;
-    }
-    if (++n > max) throw new LimitExceededError(field(), n, 'max_attributes_per_span', max);
-    wireKeyValue(r, r.delimited(), out, limits, field, 0);
-  }
-  return n === 0 ? NO_ATTRIBUTES : out;
-}
-
-function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigint, field: () => string): SpanEvent | undefined {
-  let at = 0n;
-  let name = '';
-  let attrsAt = -1;
-  while (r.more(end)) {
-    const tag = r.uint32();
-    if (tag === ((1 << 3) | I64)) at = r.fixed64();
-    else if (tag === ((2 << 3) | LEN)) name = r.string();
-    else {
-      if (tag === ((3 << 3) | LEN) && attrsAt < 0) attrsAt = r.pos - 1;
-      r.skip(tag & 7);
-    }
-  }
-  if (!isPlausible(at, max)) return undefined;
-  let attributes = NO_ATTRIBUTES;
-  if (attrsAt >= 0) {
-    r.pos = attrsAt;
-    attributes = wireAttributes(r, end, 3, limits, limits.maxAttributesPerSpan, () => `${field()}.attributes`);
-  }
-  return { timeUnixNano: at, name, attributes };
-}
-
 function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string, internal: boolean): SpanLink {
   const start = r.pos;
   let traceIdBytes: Buffer | undefined;
@@ -613,7 +489,23 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   return link;
 }
 
-function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean): Span {
+/** The span that starts at `spanStart`, read again, whole (not lazily). */
+function readWhole(r: ProtoReader, spanStart: number, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean): Span {
+  r.pos = spanStart;
+  return wireSpan(r, end, resource, scope, field, max, limits, result, internal, false);
+}
+
+/**
+ * One Span in [r.pos, end). `lazy`: its attributes and events are checked (the same limits and
+ * errors) but left as bytes for an OtlpWireSpan to read on demand; a span whose attributes or events
+ * are not each one contiguous run, or with an event to drop, is read whole instead.
+ */
+function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean, lazy: boolean): Span {
+  const spanStart = r.pos;
+  let attrStart = -1;
+  let attrEnd = -1;
+  let eventStart = -1;
+  let eventEnd = -1;
   let source: Span['source'] = 'otlp';
   let shared = false;
   let trace64 = false;
@@ -638,6 +530,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   let eventCount = 0;
   const links: SpanLink[] = [];
   while (r.more(end)) {
+    const tagAt = r.pos;
     const tag = r.uint32();
     switch (tag) {
       case (1 << 3) | LEN:
@@ -666,7 +559,14 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         break;
       case (9 << 3) | LEN: {
         if (++attributeCount > limits.maxAttributesPerSpan) throw new LimitExceededError(`${field}.attributes`, attributeCount, 'max_attributes_per_span', limits.maxAttributesPerSpan);
-        wireKeyValue(r, r.delimited(), attributes, limits, attributesField, 0);
+        if (!lazy) {
+          wireKeyValue(r, r.delimited(), attributes, limits, attributesField, 0);
+          break;
+        }
+        if (attrStart < 0) attrStart = tagAt;
+        else if (attrEnd !== tagAt) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
+        scanKeyValue(r, r.delimited(), limits, attributesField, 0);
+        attrEnd = r.pos;
         break;
       }
       case (10 << 3) | VARINT:
@@ -675,6 +575,14 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
       case (11 << 3) | LEN: {
         if (++eventCount > limits.maxEventsPerSpan) throw new LimitExceededError(`${field}.events`, eventCount, 'max_events_per_span', limits.maxEventsPerSpan);
         const i = eventCount - 1;
+        if (lazy) {
+          if (eventStart < 0) eventStart = tagAt;
+          else if (eventEnd !== tagAt) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
+          const eEnd = r.delimited();
+          if (!scanEvent(r, eEnd, limits, max, () => `${field}.events[${i}]`)) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
+          eventEnd = r.pos = eEnd;
+          break;
+        }
         const e = wireEvent(r, r.delimited(), limits, max, () => `${field}.events[${i}]`);
         // An event with an absurd time must not cost the span: dropped, counted, as Zipkin annotations are.
         if (e) events.push(e);
@@ -714,21 +622,15 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         else r.skip(tag & 7);
     }
   }
-  const traceId = id(traceIdBytes, `${field}.traceId`, false, 'trace');
-  const span: Span = {
-    traceId: trace64 ? traceId.slice(16) : traceId,
-    spanId: id(spanIdBytes, `${field}.spanId`, false, 'span'),
-    name,
-    kind: enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
-    startTimeUnixNano: checkPlausible(start, `${field}.startTimeUnixNano`, max),
-    endTimeUnixNano: checkPlausible(endTime, `${field}.endTimeUnixNano`, max),
-    attributes,
-    events: trimmed(events),
-    links: trimmed(links),
-    status: spanStatus(enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), statusMessage),
-    resource,
-    source,
-  };
+  const traceId = trace64 ? id(traceIdBytes, `${field}.traceId`, false, 'trace').slice(16) : id(traceIdBytes, `${field}.traceId`, false, 'trace');
+  const spanId = id(spanIdBytes, `${field}.spanId`, false, 'span');
+  const kindName = enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`);
+  const startTime = checkPlausible(start, `${field}.startTimeUnixNano`, max);
+  const endTimeChecked = checkPlausible(endTime, `${field}.endTimeUnixNano`, max);
+  const status = spanStatus(enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), statusMessage);
+  const span: Span = lazy
+    ? new OtlpWireSpan(traceId, spanId, name, kindName, startTime, endTimeChecked, trimmed(links), status, resource, source, r.buf, spanStart, end, attrStart < 0 ? 0 : attrStart, attrStart < 0 ? 0 : attrEnd, eventStart < 0 ? 0 : eventStart, eventStart < 0 ? 0 : eventEnd)
+    : { traceId, spanId, name, kind: kindName, startTimeUnixNano: startTime, endTimeUnixNano: endTimeChecked, attributes, events: trimmed(events), links: trimmed(links), status, resource, source };
   if (shared) span.shared = true;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');
   const parent = parentId(parentBytes, `${field}.parentSpanId`, false);
@@ -773,9 +675,11 @@ function wireScope(r: ProtoReader, end: number): InstrumentationScope | undefine
 /**
  * An OTLP ExportTraceServiceRequest in protobuf (OTLP/gRPC, OTLP/HTTP with
  * `application/x-protobuf`), decoded straight into spans. `internal`: also read the fields
- * `encodeOtlpProto(…, true)` adds (the hand-off between span-relay's own workers).
+ * `encodeOtlpProto(…, true)` adds (the hand-off between span-relay's own workers). `lazy`: spans
+ * are OtlpWireSpans, which keep `body` and read their attributes and events only when asked (what
+ * the receivers use; the body must not be written to afterwards).
  */
-export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS, { internal = false } = {}): DecodeResult {
+export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS, { internal = false, lazy = false } = {}): DecodeResult {
   const result = emptyResult();
   const max = maxPlausibleNanos();
   const r = new ProtoReader(body);
@@ -837,7 +741,7 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
             result.rejected.push(resource);
           } else {
             try {
-              result.spans.push(wireSpan(r, spanEnd, resource, scope, field, max, limits, result, internal));
+              result.spans.push(wireSpan(r, spanEnd, resource, scope, field, max, limits, result, internal, lazy));
             } catch (err) {
               if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
               result.rejected.push(err);

@@ -4,7 +4,8 @@
  */
 import { bytesToHex, traceIdTo128 } from '../../model/ids.js';
 import type { AttributeValue, Attributes, InstrumentationScope, Span, SpanBatch, SpanKind, StatusCode } from '../../model/span.js';
-import { I32, I64, ProtoWriter, VARINT } from '../protobuf.js';
+import { I32, I64, LEN, ProtoReader, ProtoWriter, VARINT } from '../protobuf.js';
+import { OtlpWireSpan } from './wire-span.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
 
 const KIND_NUMBERS: Record<SpanKind, number> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
@@ -109,6 +110,26 @@ function writeAttributes(w: ProtoWriter, field: number, attrs: Attributes): void
   }
 }
 
+/** Adds `shift` to the time (field 1, fixed64) of each Event (field 11) written in [start, end) of `buf`. */
+function shiftEventTimes(buf: Buffer, start: number, end: number, shift: bigint): void {
+  const r = new ProtoReader(buf, start, end);
+  while (r.more(end)) {
+    const tag = r.uint32();
+    if (tag !== ((11 << 3) | LEN)) {
+      r.skip(tag & 7);
+      continue;
+    }
+    const eventEnd = r.delimited();
+    while (r.more(eventEnd)) {
+      const t = r.uint32();
+      if (t === ((1 << 3) | I64)) {
+        buf.writeBigUInt64LE(BigInt.asUintN(64, buf.readBigUInt64LE(r.pos) + shift), r.pos);
+        r.pos += 8;
+      } else r.skip(t & 7);
+    }
+  }
+}
+
 function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
   w.hexBytes(1, traceIdTo128(s.traceId));
   w.hexBytes(2, s.spanId);
@@ -124,12 +145,21 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
   w.fixed64(s.startTimeUnixNano);
   w.tag(8, I64);
   w.fixed64(s.endTimeUnixNano);
-  writeAttributes(w, 9, s.attributes);
+  const wire = s instanceof OtlpWireSpan ? s : undefined;
+  if (wire?.attributesUnread) {
+    // Never read since it arrived: its KeyValues as they came, then what stages added.
+    w.raw(wire.wire, wire.attrStart, wire.attrEnd);
+    if (wire.extraAttributes) writeAttributes(w, 9, wire.extraAttributes);
+  } else writeAttributes(w, 9, s.attributes);
   if (s.droppedAttributesCount) {
     w.tag(10, VARINT);
     w.varint(s.droppedAttributesCount);
   }
-  for (const e of s.events) {
+  if (wire?.eventsUnread) {
+    const at = w.pos;
+    w.raw(wire.wire, wire.eventStart, wire.eventEnd);
+    if (wire.eventShift) shiftEventTimes(w.buf, at, w.pos, wire.eventShift);
+  } else for (const e of s.events) {
     const at = w.begin(11);
     w.tag(1, I64);
     w.fixed64(e.timeUnixNano);

@@ -72,7 +72,7 @@ export class OtlpReceiver implements Receiver {
       ctx,
       RECEIVER,
       () => this.next!,
-      (body) => decodeOtlpProto(body, config.limits),
+      (body) => decodeOtlpProto(body, config.limits, { lazy: true }),
       (outcome) => {
         const ps = partialSuccess(outcome);
         return Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish());
@@ -146,7 +146,7 @@ export class OtlpReceiver implements Receiver {
       }
       const body = await readBody(req, this.config.http!.max_request_body_size);
       this.capture?.record({ protocol: 'otlp-http', path, contentType }, body);
-      result = json ? decodeOtlpJson(body, this.config.limits) : decodeOtlpProto(body, this.config.limits);
+      result = json ? decodeOtlpJson(body, this.config.limits) : decodeOtlpProto(body, this.config.limits, { lazy: true });
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         this.ctx.telemetry.refusedSpans.inc({ receiver: RECEIVER, transport: 'http', reason: err.code });
