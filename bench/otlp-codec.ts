@@ -1,11 +1,11 @@
 /**
- * OTLP protobuf, decode and encode: span-relay's hand-written codec beside protobufjs (reflection
- * decode into message objects, then the object → model step; model → message objects, then
- * protobufjs encode), on the same requests of mesh spans, in one process.
+ * OTLP protobuf, decode and encode: span-relay's hand-written codec (compiled, as production runs
+ * it) beside protobufjs (reflection decode into message objects, then the object → model step;
+ * model → message objects, then protobufjs encode), on the same requests of mesh spans, in one
+ * process.
  */
 import { decodeZipkinV2Json } from '../collector/src/protocol/zipkin/decode.js';
-import { decodeOtlpProto, otlpRequestToModel, type OtlpExportRequest } from '../collector/src/protocol/otlp/decode.js';
-import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
+import { otlpRequestToModel, type OtlpExportRequest } from '../collector/src/protocol/otlp/decode.js';
 import { protoType } from '../collector/src/protocol/proto.js';
 import type { AttributeValue, Attributes, Span } from '../collector/src/model/span.js';
 import { traceIdTo128 } from '../collector/src/model/ids.js';
@@ -13,6 +13,11 @@ import { bigIntToLong } from '../collector/src/model/time.js';
 import { DEFAULT_LIMITS } from '../collector/src/model/limits.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 import { settledHeapUsed } from './heap.js';
+import { collectorModule } from './compiled.js';
+
+// The codec as production runs it, compiled (see compiled.ts).
+const { decodeOtlpProto } = await collectorModule<typeof import('../collector/src/protocol/otlp/decode.js')>('protocol/otlp/decode');
+const { encodeOtlpProto } = await collectorModule<typeof import('../collector/src/protocol/otlp/encode.js')>('protocol/otlp/encode');
 
 const KIND = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
 const value = (v: AttributeValue): Record<string, unknown> =>

@@ -1,0 +1,14 @@
+/**
+ * A collector module as production runs it: compiled (collector/dist, which `npm ci` builds), or
+ * its source when there is no build. tsx, which runs the bench, compiles with esbuild's keepNames:
+ * every closure a function creates is wrapped in a call that names it, which in a decoder that
+ * makes closures per span costs more than some of the work measured (OTLP lazy decode: 123k
+ * spans/s through tsx, 199k compiled). Values from one build and the other must not be mixed (a
+ * class from dist/ is not the class from src/).
+ */
+import { existsSync } from 'node:fs';
+
+export async function collectorModule<T>(path: string): Promise<T> {
+  const dist = new URL(`../collector/dist/${path}.js`, import.meta.url);
+  return (await import(existsSync(dist) ? dist.href : new URL(`../collector/src/${path}.ts`, import.meta.url).href)) as T;
+}
