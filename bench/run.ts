@@ -82,10 +82,13 @@ async function main(): Promise<void> {
   const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 10);
   console.log(`\nsteady saturation, span-relay run --workers N: the highest rate of requests of 100 spans that receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink holds for ${satSeconds} s with nothing refused, the generator on schedule and every span delivered within the join's quiet period (+1 s); generator and sink share the machine's ${availableParallelism()} cores`);
   console.log('  receiver     workers  steady spans/s  ratio to 1 worker   probes (spans/s: collector CPU %, verdict)');
-  for (const receiver of ['zipkin', 'otlp-http']) {
+  // Every receiver on one worker (issue #10's saturation rate); two workers for one JSON and one
+  // protobuf receiver (issue #13's scaling figure).
+  for (const receiver of ['zipkin', 'otlp-http', 'otlp-grpc', 'opencensus']) {
     const one = await saturationSearch(receiver, 1, satSeconds);
-    const two = await saturationSearch(receiver, 2, satSeconds, Math.max(4000, one.steadySpansPerSecond));
-    for (const r of [one, two]) {
+    const rows = [one];
+    if (receiver === 'zipkin' || receiver === 'otlp-http') rows.push(await saturationSearch(receiver, 2, satSeconds, Math.max(4000, one.steadySpansPerSecond)));
+    for (const r of rows) {
       console.log(`  ${r.receiver.padEnd(12)} ${String(r.workers).padEnd(8)} ${fmt(r.steadySpansPerSecond).padStart(14)}  ${(r.steadySpansPerSecond / one.steadySpansPerSecond).toFixed(2).padStart(16)}×   ${r.probes.map((p) => `${fmt(p.rate)}: ${p.cpuPercent.toFixed(0)}% ${p.held ? 'held' : `(${p.why})`}`).join('; ')}`);
     }
   }

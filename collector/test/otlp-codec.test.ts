@@ -308,3 +308,40 @@ describe('lazy OTLP spans (what the receivers decode into)', () => {
     expect(estimateBytes(lazy[0]!)).toBeLessThan(estimateBytes(plain(lazy[0]!)) + lazy[0]!.wireSize());
   });
 });
+
+describe('OTLP span IDs read from the body', () => {
+  const hexBuf = (h: string) => Buffer.from(h, 'hex');
+  const request = (ids: { traceId?: Buffer; spanId?: Buffer; parentSpanId?: Buffer }[]) =>
+    Buffer.from(Request.encode(Request.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: ids.map((i) => ({ ...i, name: 'op', startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000000000000' })) }] }] })).finish());
+  const T = hexBuf('0af7651916cd43dd8448eb211c80319c');
+  const S = hexBuf('b7ad6b7169203331');
+
+  it.each([false, true])('refuses absent, short and all-zero IDs with the field named; an all-zero or empty parent is no parent (lazy: %s)', (lazy) => {
+    const result = decodeOtlpProto(
+      request([
+        { traceId: T, spanId: S, parentSpanId: hexBuf('0000000000000000') },
+        { traceId: T, spanId: S, parentSpanId: Buffer.alloc(0) },
+        { traceId: T, spanId: S, parentSpanId: hexBuf('00f067aa0ba902b7') },
+        { traceId: Buffer.alloc(16), spanId: S },
+        { traceId: T, spanId: Buffer.alloc(8) },
+        { traceId: hexBuf('8448eb211c80319c'), spanId: S },
+        { traceId: T },
+        { traceId: T, spanId: S, parentSpanId: hexBuf('00f067aa') },
+      ]),
+      DEFAULT_LIMITS,
+      { lazy },
+    );
+    expect(result.spans.map((s) => [s.traceId, s.spanId, s.parentSpanId])).toEqual([
+      ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', undefined],
+      ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', undefined],
+      ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', '00f067aa0ba902b7'],
+    ]);
+    expect(result.rejected.map((e) => e.message)).toEqual([
+      expect.stringMatching(/spans\[3\]\.traceId.*all zeros/),
+      expect.stringMatching(/spans\[4\]\.spanId.*all zeros/),
+      expect.stringMatching(/spans\[5\]\.traceId.*expected 16 bytes, got 8/),
+      expect.stringMatching(/spans\[6\]\.spanId.*expected 8 bytes, got 0/),
+      expect.stringMatching(/spans\[7\]\.parentSpanId.*expected 8 bytes, got 4/),
+    ]);
+  });
+});

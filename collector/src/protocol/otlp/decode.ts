@@ -489,6 +489,27 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   return link;
 }
 
+/**
+ * The ID at [start, end) of `buf` (start < 0: absent), checked as id() checks a view of it; a wrong
+ * length or an all-zero ID goes through id() itself, for its error.
+ */
+function wireId(buf: Buffer, start: number, end: number, span: string, kind: 'trace' | 'span'): string {
+  const field = kind === 'trace' ? `${span}.traceId` : `${span}.spanId`;
+  if (start < 0 || end - start !== (kind === 'trace' ? 16 : 8) || allZero(buf, start, end)) return id(start < 0 ? undefined : buf.subarray(start, end), field, false, kind);
+  return buf.toString('hex', start, end);
+}
+
+/** A parent ID at [start, end), as parentIdFromBytes reads a view of it. */
+function wireParentId(buf: Buffer, start: number, end: number, span: string): string | undefined {
+  if (end - start !== 8) return parentIdFromBytes(buf.subarray(start, end), `${span}.parentSpanId`);
+  return allZero(buf, start, end) ? undefined : buf.toString('hex', start, end);
+}
+
+function allZero(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 /** The span that starts at `spanStart`, read again, whole (not lazily). */
 function readWhole(r: ProtoReader, spanStart: number, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean): Span {
   r.pos = spanStart;
@@ -509,9 +530,13 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   let source: Span['source'] = 'otlp';
   let shared = false;
   let trace64 = false;
-  let traceIdBytes: Buffer | undefined;
-  let spanIdBytes: Buffer | undefined;
-  let parentBytes: Buffer | undefined;
+  // IDs as offsets into the body: a view per ID would be three objects per span.
+  let traceIdAt = -1;
+  let traceIdEnd = 0;
+  let spanIdAt = -1;
+  let spanIdEnd = 0;
+  let parentAt = -1;
+  let parentEnd = 0;
   let traceState = '';
   let name = '';
   let kind = 0;
@@ -534,16 +559,22 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
     const tag = r.uint32();
     switch (tag) {
       case (1 << 3) | LEN:
-        traceIdBytes = r.bytes();
+        traceIdEnd = r.delimited();
+        traceIdAt = r.pos;
+        r.pos = traceIdEnd;
         break;
       case (2 << 3) | LEN:
-        spanIdBytes = r.bytes();
+        spanIdEnd = r.delimited();
+        spanIdAt = r.pos;
+        r.pos = spanIdEnd;
         break;
       case (3 << 3) | LEN:
         traceState = r.string();
         break;
       case (4 << 3) | LEN:
-        parentBytes = r.bytes();
+        parentEnd = r.delimited();
+        parentAt = r.pos;
+        r.pos = parentEnd;
         break;
       case (5 << 3) | LEN:
         name = r.string();
@@ -622,8 +653,9 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         else r.skip(tag & 7);
     }
   }
-  const traceId = trace64 ? id(traceIdBytes, `${field}.traceId`, false, 'trace').slice(16) : id(traceIdBytes, `${field}.traceId`, false, 'trace');
-  const spanId = id(spanIdBytes, `${field}.spanId`, false, 'span');
+  const fullTraceId = wireId(r.buf, traceIdAt, traceIdEnd, field, 'trace');
+  const traceId = trace64 ? fullTraceId.slice(16) : fullTraceId;
+  const spanId = wireId(r.buf, spanIdAt, spanIdEnd, field, 'span');
   const kindName = enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`);
   const startTime = checkPlausible(start, `${field}.startTimeUnixNano`, max);
   const endTimeChecked = checkPlausible(endTime, `${field}.endTimeUnixNano`, max);
@@ -633,7 +665,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
     : { traceId, spanId, name, kind: kindName, startTimeUnixNano: startTime, endTimeUnixNano: endTimeChecked, attributes, events: trimmed(events), links: trimmed(links), status, resource, source };
   if (shared) span.shared = true;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');
-  const parent = parentId(parentBytes, `${field}.parentSpanId`, false);
+  const parent = parentAt < 0 || parentEnd === parentAt ? undefined : wireParentId(r.buf, parentAt, parentEnd, field);
   if (parent) span.parentSpanId = parent;
   if (traceState) span.traceState = traceState;
   if (flags) span.flags = flags;
