@@ -63,7 +63,8 @@ export class JoinProcessor implements Processor {
   private next: Consumer | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Released spans the next stage refused (backpressure), retried on each tick. */
-  private pending: Span[][] = [];
+  /** Released spans the next stage has not taken yet, each batch with the bytes it was counted for (a lazy span read meanwhile estimates differently). */
+  private pending: { spans: Span[]; bytes: number }[] = [];
   private pendingBytes = 0;
   private releasing: Promise<void> = Promise.resolve();
   private readonly m;
@@ -204,15 +205,16 @@ export class JoinProcessor implements Processor {
       for (const joined of this.joinTrace(trace, reason === 'quiet' ? undefined : reason, now)) for (const s of joined.spans) out.push(s);
     }
     if (out.length > 0) {
-      this.pending.push(out);
-      this.pendingBytes += out.reduce((n, s) => n + estimateBytes(s), 0);
+      const bytes = out.reduce((n, s) => n + estimateBytes(s), 0);
+      this.pending.push({ spans: out, bytes });
+      this.pendingBytes += bytes;
     }
     await this.flushPending();
   }
 
   private async flushPending(): Promise<void> {
     while (this.pending.length > 0) {
-      const spans = this.pending[0]!;
+      const { spans, bytes } = this.pending[0]!;
       try {
         await this.next!.consume({ spans });
       } catch (err) {
@@ -222,7 +224,7 @@ export class JoinProcessor implements Processor {
         for (const s of spans) s.ack?.drop();
       }
       this.pending.shift();
-      this.pendingBytes -= spans.reduce((n, s) => n + estimateBytes(s), 0);
+      this.pendingBytes -= bytes;
     }
   }
 
@@ -288,7 +290,7 @@ export class JoinProcessor implements Processor {
     }
     if (this.pending.length > 0) {
       // Spans written to the log are not lost: the next start sends them again.
-      const lost = this.pending.reduce((n, b) => n + b.filter((s) => !s.ack).length, 0);
+      const lost = this.pending.reduce((n, b) => n + b.spans.filter((s) => !s.ack).length, 0);
       this.ctx.telemetry.lostAtShutdown += lost;
       this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: lost }, 'join: shutdown timed out with spans the exporters would not take');
     }
