@@ -68,7 +68,7 @@ export abstract class LazySpan implements Span {
     if (e === undefined) {
       e = this.decodeEvents();
       const d = this.eventShift;
-      if (d) e = e.map((x) => ({ ...x, timeUnixNano: x.timeUnixNano + d }));
+      if (d) e = shiftEvents(e, d);
       this.readEvents = e;
     }
     return e;
@@ -101,7 +101,7 @@ export abstract class LazySpan implements Span {
       else copy.extraAttributes = copy.extraAttributes ? Object.assign({}, copy.extraAttributes, extra) : extra;
     }
     if (shift) {
-      if (copy.readEvents !== undefined) copy.readEvents = copy.readEvents.map((e) => ({ ...e, timeUnixNano: e.timeUnixNano + shift }));
+      if (copy.readEvents !== undefined) copy.readEvents = shiftEvents(copy.readEvents, shift);
       else copy.eventShift = (copy.eventShift ?? 0n) + shift;
     }
     return Object.assign(copy, changes);
@@ -151,11 +151,15 @@ export function withAttributes(s: Span, extra: Attributes, changes: Partial<Span
   return s instanceof LazySpan ? s.copyWith(changes, extra) : { ...s, ...changes, attributes: { ...s.attributes, ...extra } };
 }
 
+function shiftEvents(events: readonly SpanEvent[], d: bigint): SpanEvent[] {
+  return events.map((e) => ({ ...e, timeUnixNano: e.timeUnixNano + d }));
+}
+
 /** `s` moved in time by `d` nanoseconds, its events with it, attributes `extra` added. */
 export function shifted(s: Span, d: bigint, extra?: Attributes): Span {
   const times = { startTimeUnixNano: s.startTimeUnixNano + d, endTimeUnixNano: s.endTimeUnixNano + d };
   if (s instanceof LazySpan) return s.copyWith(times, extra, d);
-  return { ...s, ...times, events: s.events.map((e) => ({ ...e, timeUnixNano: e.timeUnixNano + d })), ...(extra ? { attributes: { ...s.attributes, ...extra } } : {}) };
+  return { ...s, ...times, events: shiftEvents(s.events, d), ...(extra ? { attributes: { ...s.attributes, ...extra } } : {}) };
 }
 
 /** One attribute of `s`; a LazySpan finds it without reading the rest. */

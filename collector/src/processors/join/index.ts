@@ -62,8 +62,10 @@ export class JoinProcessor implements Processor {
   private readonly memory = new Map<string, TraceMemory>();
   private next: Consumer | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Released spans the next stage refused (backpressure), retried on each tick. */
-  /** Released spans the next stage has not taken yet, each batch with the bytes it was counted for (a lazy span read meanwhile estimates differently). */
+  /**
+   * Released spans the next stage refused (backpressure), retried on each tick; each batch keeps the
+   * bytes it was counted for (a lazy span read meanwhile would estimate differently).
+   */
   private pending: { spans: Span[]; bytes: number }[] = [];
   private pendingBytes = 0;
   private releasing: Promise<void> = Promise.resolve();

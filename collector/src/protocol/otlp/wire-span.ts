@@ -13,7 +13,8 @@ import { findWireAttribute, wireAttributes, wireEvent } from './wire-values.js';
 
 /** Events were checked against the clock when their request arrived; later reads keep them all. */
 const ANY_TIME = 2n ** 64n;
-const name = (): string => 'span';
+/** Field names for errors: none can arise here, the bytes were checked when they arrived. */
+const SPAN_FIELD = (): string => 'span';
 
 export class OtlpWireSpan extends LazySpan {
   /**
@@ -74,7 +75,7 @@ export class OtlpWireSpan extends LazySpan {
   protected decodeAttributes(): Attributes {
     if (this.attrStart === this.attrEnd) return {};
     const r = new ProtoReader(this.wire, this.attrStart, this.attrEnd);
-    return wireAttributes(r, this.attrEnd, 9, NO_LIMITS, Infinity, name);
+    return wireAttributes(r, this.attrEnd, 9, NO_LIMITS, Infinity, SPAN_FIELD);
   }
 
   protected decodeEvents(): SpanEvent[] {
@@ -88,7 +89,7 @@ export class OtlpWireSpan extends LazySpan {
         continue;
       }
       const end = r.delimited();
-      const e = wireEvent(r, end, NO_LIMITS, ANY_TIME, name);
+      const e = wireEvent(r, end, NO_LIMITS, ANY_TIME, SPAN_FIELD);
       if (e) out.push(e);
       r.pos = end;
     }
