@@ -17,6 +17,7 @@ import { attributeOf, LazySpan, shifted, withAttributes, withChanges } from '../
 import type { DecodeResult } from '../src/model/decode-result.js';
 import { estimateBytes } from '../src/model/size.js';
 import { OtlpWireSpan } from '../src/protocol/otlp/wire-span.js';
+import { ProtoReader } from '../src/protocol/protobuf.js';
 import { decodeSpans, encodeSpans } from '../src/storage/span-codec.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
@@ -237,6 +238,23 @@ const decodeBoth = (bytes: Buffer, limits = DEFAULT_LIMITS, internal = false) =>
   return { eager: run(false), lazy: run(true) };
 };
 const ACK = { done: () => {}, drop: () => {} };
+/** Where the value of the first field with `tag` in the message [start, end) of `buf` begins. */
+const fieldAt = (buf: Buffer, start: number, end: number, tag: number): number => {
+  const r = new ProtoReader(buf, start, end);
+  while (r.more(end)) {
+    const t = r.uint32();
+    if (t === tag) return r.pos;
+    r.skip(t & 7);
+  }
+  throw new Error(`no field with tag ${tag}`);
+};
+/** A protobuf varint, for requests put together by hand. */
+const varint = (n: number): Buffer => {
+  const out: number[] = [];
+  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+};
 /** Edits a stage may make, applied the same way to a lazy span and to its eager twin. */
 const edits: ((s: Span) => Span)[] = [
   (s) => s,
@@ -297,6 +315,69 @@ describe('lazy OTLP spans (what the receivers decode into)', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('leave as the message they came in while unchanged, with added attributes after it', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb.map((s) => ({ ...s, links: [] })), { minLength: 1, maxLength: 6 }), fc.boolean(), fc.boolean(), (spans, ack, addAttr) => {
+        const bytes = encodeOtlpProto({ spans });
+        const lazy = (decodeOtlpProto(bytes, DEFAULT_LIMITS, { lazy: true }).spans as OtlpWireSpan[]).map((s) => {
+          const t = ack ? withChanges(s, { ack: ACK, resource: { attributes: { 'k8s.pod.name': 'p' } } }) : s;
+          return addAttr ? withAttributes(t, { 'span_relay.incomplete': 'yes' }) : t;
+        });
+        expect(lazy.every((s) => s instanceof OtlpWireSpan && s.asArrived)).toBe(true);
+        const out = encodeOtlpProto({ spans: lazy });
+        const eager = decodeOtlpProto(bytes).spans.map((s) => {
+          const t = ack ? withChanges(s, { ack: ACK, resource: { attributes: { 'k8s.pod.name': 'p' } } }) : s;
+          return addAttr ? withAttributes(t, { 'span_relay.incomplete': 'yes' }) : t;
+        });
+        expect(decodeOtlpProto(out).spans).toEqual(decodeOtlpProto(encodeOtlpProto({ spans: eager })).spans);
+        // A changed field, moved times or a read span is written field by field again; a trace ID spelt
+        // another way for the same bytes (the join's bare 64 bits for a left-padded ID) is not a change.
+        const first = lazy[0]!;
+        const other = (first.traceId.startsWith('f') ? 'e' : 'f') + first.traceId.slice(1);
+        const bare = traceIdTo128(first.traceId).slice(16);
+        const changed = [withChanges(first, { name: 'renamed' }), shifted(first, 5n), withChanges(first, { parentSpanId: 'aaaaaaaaaaaaaaaa' }), withChanges(first, { traceId: other }), withChanges(first, { traceId: bare })];
+        expect(changed.map((s) => (s as OtlpWireSpan).asArrived)).toEqual([false, false, false, false, traceIdTo128(first.traceId).startsWith('0000000000000000')]);
+        expect(decodeOtlpProto(encodeOtlpProto({ spans: changed })).spans.map((s) => [s.traceId, s.name, s.startTimeUnixNano - first.startTimeUnixNano, s.parentSpanId])).toEqual([
+          [first.traceId, 'renamed', 0n, first.parentSpanId],
+          [first.traceId, first.name, 5n, first.parentSpanId],
+          [first.traceId, first.name, 0n, 'aaaaaaaaaaaaaaaa'],
+          [other, first.name, 0n, first.parentSpanId],
+          [traceIdTo128(bare), first.name, 0n, first.parentSpanId],
+        ]);
+        // Copied, not written again: a start time changed in the request's bytes after decoding shows in what is written.
+        for (const s of lazy as OtlpWireSpan[]) {
+          const at = fieldAt(s.wire, s.spanStart, s.spanEnd, (7 << 3) | 1);
+          s.wire.writeBigUInt64LE(s.startTimeUnixNano - 1n, at);
+        }
+        const starts = (ss: Span[], d: bigint) => ss.map((s) => `${traceIdTo128(s.traceId)}/${s.spanId}/${s.startTimeUnixNano + d}`).sort();
+        expect(starts(decodeOtlpProto(encodeOtlpProto({ spans: lazy })).spans, 0n)).toEqual(starts(lazy, -1n));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('are not copied whole when they hold fields OTLP does not define, links, or span-relay internal fields', () => {
+    const [span] = fc.sample(spanArb.map((s) => ({ ...s, links: [] })), { numRuns: 1, seed: 5 });
+    const plainBytes = encodeOtlpProto({ spans: [span!] });
+    // The same request with fields 1002 (span-relay's `shared`), 1003 (64-bit trace ID) and 99 (unknown) added to the span.
+    const [lazyPlain] = decodeOtlpProto(plainBytes, DEFAULT_LIMITS, { lazy: true }).spans as OtlpWireSpan[];
+    const extra = Buffer.from([0xd0, 0x3e, 0x01, 0xd8, 0x3e, 0x01, 0x98, 0x06, 0x07]);
+    const content = Buffer.concat([lazyPlain!.wire.subarray(lazyPlain!.spanStart, lazyPlain!.spanEnd), extra]);
+    const spanMsg = Buffer.concat([Buffer.from([0x12]), varint(content.length), content]);
+    const scopeSpans = Buffer.concat([Buffer.from([0x12]), varint(spanMsg.length), spanMsg]);
+    const request = Buffer.concat([Buffer.from([0x0a]), varint(scopeSpans.length), scopeSpans]);
+    const [foreign] = decodeOtlpProto(request, DEFAULT_LIMITS, { lazy: true }).spans as OtlpWireSpan[];
+    expect(foreign!.asArrived).toBe(false);
+    // The hand-off between workers does not take the sender's word for span-relay's own fields.
+    const handedOff = decodeOtlpProto(encodeOtlpProto({ spans: [foreign!] }, true), DEFAULT_LIMITS, { internal: true }).spans[0]!;
+    expect([handedOff.shared, handedOff.traceId]).toEqual([undefined, traceIdTo128(span!.traceId)]);
+    expect(encodeOtlpProto({ spans: [foreign!] }).indexOf(extra)).toBe(-1);
+    // Spans read in internal mode (their bytes may hold span-relay's fields) and spans with links are written field by field.
+    expect((decodeOtlpProto(encodeOtlpProto({ spans: [span!] }, true), DEFAULT_LIMITS, { lazy: true, internal: true }).spans[0] as OtlpWireSpan).asArrived).toBe(false);
+    const linked = { ...span!, links: [{ traceId: span!.traceId, spanId: span!.spanId, attributes: {} }] };
+    expect((decodeOtlpProto(encodeOtlpProto({ spans: [linked] }), DEFAULT_LIMITS, { lazy: true }).spans[0] as OtlpWireSpan).asArrived).toBe(false);
   });
 
   it('keep their request alive, not a copy per span, and say what they hold', () => {

@@ -7,6 +7,7 @@
  * A LazySpan's `attributes` and `events` are accessors on its prototype, so an object spread
  * (`{ ...span }`) would drop them: stages copy spans through these functions instead.
  */
+import { traceIdTo128 } from './ids.js';
 import type { AttributeValue, Attributes, InstrumentationScope, Resource, Span, SpanAck, SpanEvent, SpanKind, SpanLink, SpanSource, SpanStatus } from './span.js';
 
 export abstract class LazySpan implements Span {
@@ -37,6 +38,12 @@ export abstract class LazySpan implements Span {
   declare extraAttributes?: Attributes;
   /** Nanoseconds stages moved the span's events by without reading them. */
   declare eventShift?: bigint;
+  /**
+   * Every field the span's own bytes hold is as it arrived: stages changed only what an encoder
+   * writes outside the span's message (BYTE_NEUTRAL) or added attributes (extraAttributes), so an
+   * encoder of the same format may copy the message whole and write the added attributes after it.
+   */
+  declare asArrived: boolean;
 
   /** The span's own attributes, read from its bytes. */
   protected abstract decodeAttributes(): Attributes;
@@ -96,6 +103,7 @@ export abstract class LazySpan implements Span {
   /** A copy of the same class, sharing the bytes; `changes` set through the accessors. */
   copyWith(changes: Partial<Span>, extra?: Attributes, shift?: bigint): LazySpan {
     const copy = this.clone();
+    if (copy.asArrived && (shift || !byteNeutral(this, changes))) copy.asArrived = false;
     if (extra) {
       if (copy.readAttrs !== undefined) copy.readAttrs = Object.assign({}, copy.readAttrs, extra);
       else copy.extraAttributes = copy.extraAttributes ? Object.assign({}, copy.extraAttributes, extra) : extra;
@@ -122,6 +130,7 @@ export abstract class LazySpan implements Span {
     copy.readEvents = this.readEvents;
     copy.extraAttributes = this.extraAttributes;
     copy.eventShift = this.eventShift;
+    copy.asArrived = this.asArrived;
     return copy;
   }
 
@@ -134,6 +143,25 @@ export abstract class LazySpan implements Span {
     }
     return out as unknown as Span;
   }
+}
+
+/**
+ * Fields no span message holds: the resource and scope are written around it (OTLP groups spans by
+ * them), span-relay's own (ack, source, shared) are not OTLP. Changing them keeps `asArrived`.
+ */
+const BYTE_NEUTRAL: ReadonlySet<string> = new Set(['ack', 'resource', 'scope', 'source', 'shared'] satisfies (keyof Span)[]);
+
+/**
+ * `changes` leave the span's message as it is: only BYTE_NEUTRAL fields, or a trace ID spelt another
+ * way for the same 16 bytes (the join writes a left-padded 64-bit ID as its bare 64 bits).
+ */
+function byteNeutral(span: Span, changes: Partial<Span>): boolean {
+  for (const key in changes) {
+    if (BYTE_NEUTRAL.has(key)) continue;
+    if (key === 'traceId' && changes.traceId !== undefined && traceIdTo128(changes.traceId) === traceIdTo128(span.traceId)) continue;
+    return false;
+  }
+  return true;
 }
 
 /** Every field of a Span, in the order decoders write them: what a LazySpan is as plain data. */

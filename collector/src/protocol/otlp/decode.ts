@@ -554,6 +554,8 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   const events: SpanEvent[] = [];
   let eventCount = 0;
   const links: SpanLink[] = [];
+  /** A field OTLP does not define (or span-relay's own, in internal mode): the bytes are not copied whole. */
+  let foreign = false;
   while (r.more(end)) {
     const tagAt = r.pos;
     const tag = r.uint32();
@@ -650,7 +652,10 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         if (internal && tag === ((INTERNAL_FIELDS.source << 3) | VARINT)) source = SOURCES[r.uint32()] ?? 'otlp';
         else if (internal && tag === ((INTERNAL_FIELDS.shared << 3) | VARINT)) shared = r.bool();
         else if (internal && tag === ((INTERNAL_FIELDS.trace64 << 3) | VARINT)) trace64 = r.bool();
-        else r.skip(tag & 7);
+        else {
+          foreign = true;
+          r.skip(tag & 7);
+        }
     }
   }
   const fullTraceId = wireId(r.buf, traceIdAt, traceIdEnd, field, 'trace');
@@ -661,7 +666,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   const endTimeChecked = checkPlausible(endTime, `${field}.endTimeUnixNano`, max);
   const status = spanStatus(enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), statusMessage);
   const span: Span = lazy
-    ? new OtlpWireSpan(traceId, spanId, name, kindName, startTime, endTimeChecked, trimmed(links), status, resource, source, r.buf, spanStart, end, attrStart < 0 ? 0 : attrStart, attrStart < 0 ? 0 : attrEnd, eventStart < 0 ? 0 : eventStart, eventStart < 0 ? 0 : eventEnd)
+    ? new OtlpWireSpan(traceId, spanId, name, kindName, startTime, endTimeChecked, trimmed(links), status, resource, source, r.buf, spanStart, end, attrStart < 0 ? 0 : attrStart, attrStart < 0 ? 0 : attrEnd, eventStart < 0 ? 0 : eventStart, eventStart < 0 ? 0 : eventEnd, !internal && !foreign && links.length === 0)
     : { traceId, spanId, name, kind: kindName, startTimeUnixNano: startTime, endTimeUnixNano: endTimeChecked, attributes, events: trimmed(events), links: trimmed(links), status, resource, source };
   if (shared) span.shared = true;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');

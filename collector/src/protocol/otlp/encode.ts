@@ -130,7 +130,28 @@ function shiftEventTimes(buf: Buffer, start: number, end: number, shift: bigint)
   }
 }
 
+/** span-relay's own fields after a span's OTLP ones (the `--workers` hand-off). */
+function writeInternal(w: ProtoWriter, s: Span): void {
+  w.tag(INTERNAL_FIELDS.source, VARINT);
+  w.varint(SOURCES.indexOf(s.source));
+  if (s.shared) {
+    w.tag(INTERNAL_FIELDS.shared, VARINT);
+    w.varint(1);
+  }
+  if (s.traceId.length === 16) {
+    w.tag(INTERNAL_FIELDS.trace64, VARINT);
+    w.varint(1);
+  }
+}
+
 function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
+  if (s instanceof OtlpWireSpan && s.asArrived && s.attributesUnread && s.eventsUnread) {
+    // Unchanged since it arrived: its message as it came, then the attributes stages added.
+    w.raw(s.wire, s.spanStart, s.spanEnd);
+    if (s.extraAttributes) writeAttributes(w, 9, s.extraAttributes);
+    if (internal) writeInternal(w, s);
+    return;
+  }
   w.hexBytes(1, traceIdTo128(s.traceId));
   w.hexBytes(2, s.spanId);
   if (s.traceState) w.string(3, s.traceState);
@@ -201,18 +222,7 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
     w.tag(16, I32);
     w.fixed32(s.flags);
   }
-  if (internal) {
-    w.tag(INTERNAL_FIELDS.source, VARINT);
-    w.varint(SOURCES.indexOf(s.source));
-    if (s.shared) {
-      w.tag(INTERNAL_FIELDS.shared, VARINT);
-      w.varint(1);
-    }
-    if (s.traceId.length === 16) {
-      w.tag(INTERNAL_FIELDS.trace64, VARINT);
-      w.varint(1);
-    }
-  }
+  if (internal) writeInternal(w, s);
 }
 
 /**

@@ -20,6 +20,9 @@ export class OtlpWireSpan extends LazySpan {
   /**
    * `wire` is the whole request; the span's KeyValues (field 9) are [attrStart, attrEnd) of it and
    * its Events (field 11) [eventStart, eventEnd), each run of fields contiguous as encoders write them.
+   * `asArrived`: [spanStart, spanEnd) holds only fields this decoder reads as OTLP (none of
+   * span-relay's internal ones, none unknown) and no links (whose bytes may hide fields of their
+   * own), so the whole message may be copied while the span is unchanged.
    */
   constructor(
     traceId: string,
@@ -39,8 +42,10 @@ export class OtlpWireSpan extends LazySpan {
     readonly attrEnd: number,
     readonly eventStart: number,
     readonly eventEnd: number,
+    asArrived: boolean,
   ) {
     super();
+    this.asArrived = asArrived;
     this.traceId = traceId;
     this.spanId = spanId;
     this.name = name;
@@ -68,7 +73,7 @@ export class OtlpWireSpan extends LazySpan {
   }
 
   protected clone(): OtlpWireSpan {
-    const c = new OtlpWireSpan(this.traceId, this.spanId, this.name, this.kind, this.startTimeUnixNano, this.endTimeUnixNano, this.links, this.status, this.resource, this.source, this.wire, this.spanStart, this.spanEnd, this.attrStart, this.attrEnd, this.eventStart, this.eventEnd);
+    const c = new OtlpWireSpan(this.traceId, this.spanId, this.name, this.kind, this.startTimeUnixNano, this.endTimeUnixNano, this.links, this.status, this.resource, this.source, this.wire, this.spanStart, this.spanEnd, this.attrStart, this.attrEnd, this.eventStart, this.eventEnd, this.asArrived);
     return this.copyFieldsTo(c);
   }
 
