@@ -32,5 +32,5 @@ WORKDIR /var/lib/span-relay
 # OTLP, Zipkin, OpenCensus, Jaeger (gRPC, HTTP, agent UDP), admin, trace page.
 EXPOSE 4317 4318 9411 55678 14250 14268 6831/udp 6832/udp 8888 16686
 HEALTHCHECK CMD ["node", "-e", "fetch('http://127.0.0.1:8888/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/app/collector/bin/span-relay.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/collector/bin/span-relay.js"]
 CMD ["run"]

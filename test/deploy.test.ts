@@ -59,8 +59,16 @@ describe('Dockerfile', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(final).toMatch(/^USER node$/m);
     expect(final).toMatch(/COPY --from=build \/src\/collector\/dist collector\/dist/);
-    expect(final).toMatch(/ENTRYPOINT \["node", "\/app\/collector\/bin\/span-relay\.js"\]/);
+    expect(final).toMatch(/ENTRYPOINT \["node", "--max-semi-space-size=8", "\/app\/collector\/bin\/span-relay\.js"\]/);
     expect(text).toMatch(/npm prune --omit=dev/);
     expect(final).not.toMatch(/tsx|typescript/);
+  });
+
+  it('starts node with the flags the span-relay command starts it with, as `npm start` does', () => {
+    const shebang = readFileSync(new URL('collector/bin/span-relay.js', ROOT), 'utf8').split('\n')[0]!;
+    const flags = /^#!\/usr\/bin\/env -S node((?: --[\w-]+=\S+)+)$/.exec(shebang)![1]!.trim().split(' ');
+    expect(JSON.parse(/ENTRYPOINT (\[.*\])/.exec(final)![1]!)).toEqual(['node', ...flags, '/app/collector/bin/span-relay.js']);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(['node', ...flags, 'collector/bin/span-relay.js', 'run'].join(' '));
   });
 });
