@@ -48,6 +48,7 @@ export class UnaryGrpcClient {
     const verify: grpc.VerifyOptions = o.insecureSkipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {};
     const creds = o.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(m?.ca ?? null, m?.key ?? null, m?.cert ?? null, verify);
     return new grpc.Client(target, creds, {
+      'grpc.enable_channelz': 0,
       ...(o.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
       ...(o.serverNameOverride ? { 'grpc.ssl_target_name_override': o.serverNameOverride, 'grpc.default_authority': o.serverNameOverride } : {}),
     });

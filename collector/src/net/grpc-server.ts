@@ -55,6 +55,8 @@ export class GrpcServer {
       'grpc.keepalive_timeout_ms': k.server_parameters.timeout,
       'grpc.http2.min_ping_interval_without_data_ms': k.enforcement_policy.min_time,
       'grpc.keepalive_permit_without_calls': k.enforcement_policy.permit_without_stream ? 1 : 0,
+      // channelz (grpc-js's per-call statistics for its debug service) is served by nothing here.
+      'grpc.enable_channelz': 0,
     });
     this.register(server);
     const { host, port } = parseEndpoint(this.endpoint);
