@@ -10,7 +10,7 @@ import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
 import { storeBench } from './store.js';
-import { OTEL_FIGURES, saturationSearch, testbed, testbedRun } from './testbed.js';
+import { FLOOR_RECEIVERS, OTEL_FIGURES, saturationSearch, testbed, testbedFloor, testbedRun } from './testbed.js';
 import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
 import { startupBench } from './startup.js';
 
@@ -71,6 +71,14 @@ async function main(): Promise<void> {
   for (const r of tb) {
     const o = OTEL_FIGURES[r.receiver]!;
     console.log(`  ${r.receiver.padEnd(12)} ${(r.join ? 'on' : 'off').padEnd(5)} ${r.cpuPercent.toFixed(1).padStart(17)}  ${r.peakRssMiB.toFixed(0).padStart(5)} MiB   ${String(r.delivered).padStart(7)}/${r.sent}   ${String(o.cpu).padStart(5)} %, ${o.ramMiB} MiB           ${(r.cpuPercent / o.cpu).toFixed(2)}×`);
+  }
+
+  // The floor: what node costs to take the same requests and pass their bytes on, nothing else.
+  console.log('  the floor: bench/floor-relay.ts in span-relay\'s place (the same libraries take the requests; the bytes go to the sink every 200 ms, not decoded), and span-relay\'s figure over it');
+  for (const receiver of FLOOR_RECEIVERS) {
+    const f = await testbedFloor(receiver, Number(process.env.BENCH_TESTBED_SECONDS ?? 10));
+    const over = (j: boolean) => (tb.find((r) => r.receiver === receiver && r.join === j)!.cpuPercent / f.cpuPercent).toFixed(2);
+    console.log(`  ${receiver.padEnd(12)} floor ${f.cpuPercent.toFixed(1).padStart(16)}  ${f.peakRssMiB.toFixed(0).padStart(5)} MiB   ${String(f.delivered).padStart(7)}/${f.sent}   span-relay / floor: join off ${over(false)}×, join on ${over(true)}×`);
   }
 
   // The join remembers released traces for late_span_memory (60 s) up to max_traces: a 10 s run

@@ -1,12 +1,18 @@
 /**
  * One testbed run (a part of `npm run bench`): 10,000 spans/s in requests of 100 into one receiver,
- * join on or off, for BENCH_TESTBED_SECONDS (default 10):
- *   node --import tsx bench/testbed-one.ts <zipkin|otlp-grpc|otlp-http|opencensus> <on|off>
+ * join on or off, or into the floor (bench/floor-relay.ts, OTLP receivers only), for
+ * BENCH_TESTBED_SECONDS (default 10):
+ *   node --import tsx bench/testbed-one.ts <zipkin|otlp-grpc|otlp-http|opencensus> <on|off|floor>
  * BENCH_COLLECTOR_NODE_ARGS passes flags to the collector's node (e.g. --cpu-prof); BENCH_COLLECTOR_STDOUT names
  * a file for what it prints (with --trace-gc, say).
  */
-import { testbedRun } from './testbed.js';
+import { FLOOR_RECEIVERS, testbedFloor, testbedRun } from './testbed.js';
 
 const [receiver, join] = process.argv.slice(2);
-if (!receiver || !join) throw new Error('usage: testbed-one.ts <receiver> <on|off>');
-console.log(JSON.stringify(await testbedRun(receiver, join === 'on', Number(process.env.BENCH_TESTBED_SECONDS ?? 10))));
+if (!receiver || !join) throw new Error('usage: testbed-one.ts <receiver> <on|off|floor>');
+const seconds = Number(process.env.BENCH_TESTBED_SECONDS ?? 10);
+if (join === 'floor') {
+  const r = FLOOR_RECEIVERS.find((f) => f === receiver);
+  if (!r) throw new Error(`the floor stands in for ${FLOOR_RECEIVERS.join(' and ')} only`);
+  console.log(JSON.stringify(await testbedFloor(r, seconds)));
+} else console.log(JSON.stringify(await testbedRun(receiver, join === 'on', seconds)));

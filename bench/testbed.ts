@@ -8,10 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import ts from 'typescript';
 import { passThrough } from '../collector/src/net/grpc-server.js';
 
 export const OTEL_FIGURES: Record<string, { cpu: number; ramMiB: number }> = {
@@ -113,6 +114,9 @@ export interface LaunchedCollector {
   stop: () => Promise<void>;
 }
 
+/** The node flags the span-relay command starts node with (its #! line; the Dockerfile and `npm start` give the same). */
+const BIN_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync(`${ROOT}collector/bin/span-relay.js`, 'utf8').split('\n')[0]!)?.[1] ?? '').split(' ').filter(Boolean);
+
 /**
  * `span-relay run` as users run it (compiled, from the CLI) on the config `configFor(port)` writes
  * for a random high base port, in a temporary directory; resolves once /readyz on `adminPort(port)`
@@ -125,7 +129,7 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-bench-'));
     const port = 20000 + Math.floor(Math.random() * 20000);
     writeFileSync(join(dir, 'config.yaml'), opts.configFor(port));
-    const nodeArgs = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const nodeArgs = [...BIN_NODE_FLAGS, ...(process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     const t0 = performance.now();
     // BENCH_COLLECTOR_STDOUT: a file for what the collector's node prints (with --trace-gc, say).
     const stdout = process.env.BENCH_COLLECTOR_STDOUT ? openSync(process.env.BENCH_COLLECTOR_STDOUT, 'a') : 'ignore';
@@ -163,10 +167,19 @@ function startCollector(receiver: string, processorsYaml: string, processors: st
   });
 }
 
-export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {
+/** A process under the testbed's load: span-relay, or the floor. */
+interface UnderTest {
+  pid: number;
+  /** Where the load generator sends. */
+  port: number;
+  stop: () => Promise<void>;
+}
+
+/** The testbed's load through `receiver` into whatever `start` runs, sending to a counting sink. */
+async function underLoad(receiver: string, seconds: number, rate: number, per: number, start: (sinkEndpoint: string) => Promise<UnderTest>): Promise<Omit<TestbedRow, 'receiver' | 'join'>> {
   const sink = await countingSink();
-  const collector = await startCollector(receiver, '  join:\n  batch:\n', withJoin ? 'join, batch' : 'batch', sink.endpoint);
-  const { pid, port } = collector;
+  const target = await start(sink.endpoint);
+  const { pid, port } = target;
   const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, String(rate), String(seconds + 3), String(per)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -182,9 +195,48 @@ export async function testbedRun(receiver: string, withJoin: boolean, seconds: n
   const gen2 = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number };
   for (let i = 0; i < 100 && sink.count() < gen2.sent; i++) await new Promise((r) => setTimeout(r, 100));
   const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-  await collector.stop();
+  await target.stop();
   sink.stop();
-  return { receiver, join: withJoin, cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100, peakRssMiB: peak, sent: gen2.sent, delivered: sink.count(), refusedRequests: gen2.refused };
+  return { cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100, peakRssMiB: peak, sent: gen2.sent, delivered: sink.count(), refusedRequests: gen2.refused };
+}
+
+export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {
+  const row = await underLoad(receiver, seconds, rate, per, (sink) => startCollector(receiver, '  join:\n  batch:\n', withJoin ? 'join, batch' : 'batch', sink));
+  return { receiver, join: withJoin, ...row };
+}
+
+/**
+ * bench/floor-relay.ts as plain JavaScript, run by node alone: through tsx its process would also
+ * hold tsx's loader thread (an isolate of its own) and count it against the floor. Written under
+ * node_modules/.cache so that it resolves the project's packages.
+ */
+function floorRelayScript(): string {
+  const dir = `${ROOT}node_modules/.cache/span-relay-bench`;
+  mkdirSync(dir, { recursive: true });
+  const source = readFileSync(`${ROOT}bench/floor-relay.ts`, 'utf8');
+  const out = join(dir, 'floor-relay.mjs');
+  writeFileSync(out, ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+  return out;
+}
+
+/** The receivers the floor (bench/floor-relay.ts) stands in for. */
+export const FLOOR_RECEIVERS = ['otlp-grpc', 'otlp-http'] as const;
+
+/**
+ * The same load into bench/floor-relay.ts instead of span-relay: the runtime's own cost of taking
+ * these requests and passing their bytes on, beside which span-relay's figure is read.
+ */
+export async function testbedFloor(receiver: (typeof FLOOR_RECEIVERS)[number], seconds: number, rate = 10_000, per = 100): Promise<Omit<TestbedRow, 'join'>> {
+  const row = await underLoad(receiver, seconds, rate, per, async (sink) => {
+    const relay = spawn(process.execPath, [...BIN_NODE_FLAGS, floorRelayScript(), receiver, sink], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => relay.on('exit', () => resolve()));
+    const port = await new Promise<number>((resolve, reject) => {
+      relay.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      relay.once('exit', () => reject(new Error('bench: the floor relay exited before it listened')));
+    });
+    return { pid: relay.pid!, port, stop: async () => void (relay.kill(), await exited) };
+  });
+  return { receiver, ...row };
 }
 
 export async function testbed(seconds: number): Promise<TestbedRow[]> {
