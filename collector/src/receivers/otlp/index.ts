@@ -48,6 +48,8 @@ export const otlpReceiverConfig = section(
 export type OtlpReceiverConfig = z.output<typeof otlpReceiverConfig>;
 
 const RECEIVER = 'otlp';
+/** ExportTraceServiceResponse with every span accepted: no fields, no bytes (written once, not per request). */
+const EMPTY_RESPONSE = Buffer.alloc(0);
 export const OTLP_TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 function partialSuccess(outcome: IngestOutcome): { rejectedSpans: number; errorMessage: string } | undefined {
@@ -75,7 +77,7 @@ export class OtlpReceiver implements Receiver {
       (body) => decodeOtlpProto(body, config.limits, { lazy: true }),
       (outcome) => {
         const ps = partialSuccess(outcome);
-        return Buffer.from(this.responseType().encode(ps ? { partialSuccess: ps } : {}).finish());
+        return ps ? Buffer.from(this.responseType().encode({ partialSuccess: ps }).finish()) : EMPTY_RESPONSE;
       },
       (body) => this.capture?.record({ protocol: 'otlp-grpc', contentType: 'application/grpc+proto' }, body),
       authCheck(config.grpc?.auth, ctx),
@@ -135,7 +137,7 @@ export class OtlpReceiver implements Receiver {
         sendJson(res, 200, body);
         return;
       }
-      const bytes = this.responseType().encode(body).finish();
+      const bytes = body.partialSuccess ? this.responseType().encode(body).finish() : EMPTY_RESPONSE;
       res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': bytes.length });
       res.end(bytes);
     };
