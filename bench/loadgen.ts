@@ -1,7 +1,9 @@
 /**
  * The testbed's load generator, in its own process (as the OpenTelemetry Collector's testbed runs
  * it): a steady rate of requests of N spans over one protocol, encoded before the clock starts.
- *   node --import tsx bench/loadgen.ts <zipkin|otlp-grpc|otlp-http|opencensus> <host:port> <spans/s> <seconds> <spans per request>
+ *   node --import tsx bench/loadgen.ts <zipkin|otlp-grpc|otlp-http|opencensus> <host:port> <spans/s> <seconds> <spans per request> [otlp-grpc connections, default 1]
+ * An OpenCensus stream whose buffer is full (the collector reads no faster) holds the next request
+ * back, so a collector that cannot keep up puts the generator behind schedule.
  * Prints {"started": true} once its bodies are encoded, then at the end one JSON line:
  * {"sent": spans, "refused": requests, "lagMs": worst lateness, "endLagMs": lateness of the last request}.
  */
@@ -14,7 +16,7 @@ import { modelToOcRequests } from '../collector/src/protocol/opencensus/encode.j
 import { passThrough } from '../collector/src/net/grpc-server.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 
-const [protocol, target, rateArg, secondsArg, perArg] = process.argv.slice(2);
+const [protocol, target, rateArg, secondsArg, perArg, connectionsArg] = process.argv.slice(2);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const per = Number(perArg);
@@ -37,6 +39,10 @@ function post(path: string, body: Uint8Array | string, contentType: string, ok: 
 }
 
 let send: (i: number) => Promise<boolean>;
+/** Set by a sender whose transport is full: the next request is not sent before it resolves. */
+let ready: Promise<unknown> | undefined;
+/** otlp-grpc: HTTP/2 connections, requests taken in turn (the OTel testbed's generator has one). */
+const GRPC_CONNECTIONS = Number(connectionsArg ?? 1);
 let close = async (): Promise<void> => {};
 switch (protocol) {
   case 'zipkin': {
@@ -51,9 +57,11 @@ switch (protocol) {
   }
   case 'otlp-grpc': {
     const encoded = bodies.map((spans) => Buffer.from(encodeOtlpProto({ spans })));
-    const client = new grpc.Client(target!, grpc.credentials.createInsecure());
-    send = (i) => new Promise((resolve) => client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', passThrough.serialize, passThrough.deserialize, encoded[i]!, (err) => resolve(!err)));
-    close = async () => client.close();
+    // The saturation search asks for several: one connection is the generator's limit (behind
+    // schedule near 70,000 spans/s with the collector at 85 % of a core).
+    const clients = Array.from({ length: GRPC_CONNECTIONS }, () => new grpc.Client(target!, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+    send = (i) => new Promise((resolve) => clients[i % clients.length]!.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', passThrough.serialize, passThrough.deserialize, encoded[i]!, (err) => resolve(!err)));
+    close = async () => clients.forEach((c) => c.close());
     break;
   }
   case 'opencensus': {
@@ -69,7 +77,11 @@ switch (protocol) {
       new Promise((resolve) => {
         const msgs = messages[i]!;
         let left = msgs.length;
-        for (const m of msgs) stream.write(m, () => --left === 0 && resolve(true));
+        let full = false;
+        for (const m of msgs) full = !stream.write(m, (err?: Error | null) => --left === 0 && resolve(!err)) || full;
+        // The stream's buffer is full (HTTP/2 flow control: the collector reads no faster): the
+        // next request waits for it, and the generator falls behind schedule as an agent would.
+        if (full) ready = new Promise((r) => stream.once('drain', r));
       });
     close = async () => {
       // The last messages are written once the server has them: wait for its answer to the end.
@@ -93,6 +105,10 @@ const t0 = performance.now();
 const inflight: Promise<void>[] = [];
 for (let i = 0; i < requests; i++) {
   const due = t0 + i * interval;
+  if (ready) {
+    await ready;
+    ready = undefined;
+  }
   const wait = due - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   else lag = Math.max(lag, -wait);

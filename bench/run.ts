@@ -90,13 +90,14 @@ async function main(): Promise<void> {
   const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 10);
   console.log(`\nsteady saturation, span-relay run --workers N: the highest rate of requests of 100 spans that receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink holds for ${satSeconds} s with nothing refused, the generator on schedule and every span delivered within the join's quiet period (+1 s); generator and sink share the machine's ${availableParallelism()} cores`);
   console.log('  receiver     workers  steady spans/s  ratio to 1 worker   probes (spans/s: collector CPU %, verdict)');
-  // zipkin and otlp-http only: on otlp-grpc the search measures its generator (one HTTP/2
-  // connection fell behind schedule at 70,000 spans/s while the collector used 85 % of a core), and
-  // on opencensus it does not end (the generator writes into its stream's buffer and stays on
-  // schedule; probes held up to 157,500 spans/s and the search went on past 236,500).
-  for (const receiver of ['zipkin', 'otlp-http']) {
+  // Every receiver on one worker (issue #10's saturation rate); two workers for one JSON and one
+  // protobuf receiver (issue #13's scaling figure). otlp-grpc's generator uses four connections
+  // (one is its own limit, near 70,000 spans/s); opencensus keeps one stream, as an agent does, and
+  // its generator waits while the stream is full, so a collector that reads slower puts it behind.
+  for (const receiver of ['zipkin', 'otlp-http', 'otlp-grpc', 'opencensus']) {
     const one = await saturationSearch(receiver, 1, satSeconds);
-    const rows = [one, await saturationSearch(receiver, 2, satSeconds, Math.max(4000, one.steadySpansPerSecond))];
+    const rows = [one];
+    if (receiver === 'zipkin' || receiver === 'otlp-http') rows.push(await saturationSearch(receiver, 2, satSeconds, Math.max(4000, one.steadySpansPerSecond)));
     for (const r of rows) {
       console.log(`  ${r.receiver.padEnd(12)} ${String(r.workers).padEnd(8)} ${fmt(r.steadySpansPerSecond).padStart(14)}  ${(r.steadySpansPerSecond / one.steadySpansPerSecond).toFixed(2).padStart(16)}×   ${r.probes.map((p) => `${fmt(p.rate)}: ${p.cpuPercent.toFixed(0)}% ${p.held ? 'held' : `(${p.why})`}`).join('; ')}`);
     }
