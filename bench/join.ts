@@ -105,20 +105,25 @@ export async function joinThroughput(traces: number): Promise<{ floor: number; j
 /**
  * Heap bytes per span held in the window, spans included (needs --expose-gc), beside the window's
  * estimate; and per span once released, while its trace is remembered (late_span_memory) so late
- * spans still join it and retries are dropped.
+ * spans still join it and retries are dropped. Both count ArrayBuffers beside the heap: a remembered
+ * trace's span IDs live in shared Int32Array chunks, outside V8's heap.
  */
 export async function bytesPerHeldSpan(traces: number): Promise<{ measured: number; estimated: number; remembered: number } | undefined> {
-  const before = await settledHeapUsed();
+  const used = async (): Promise<number | undefined> => {
+    const heap = await settledHeapUsed();
+    return heap === undefined ? undefined : heap + process.memoryUsage().arrayBuffers;
+  };
+  const before = await used();
   if (before === undefined) return undefined;
   const { join } = newJoin();
   let spans = voteTraces(traces);
   const n = spans.length;
   await chunks(spans, 500, (b) => join.consume(b));
   spans = [];
-  const after = (await settledHeapUsed())!;
+  const after = (await used())!;
   const held = await join['ctx'].telemetry.registry.getSingleMetric('span_relay_join_bytes_held')!.get();
   const estimated = held.values[0]!.value / n;
   await join.shutdown();
-  const remembered = ((await settledHeapUsed())! - before) / n;
+  const remembered = ((await used())! - before) / n;
   return { measured: (after - before) / n, estimated, remembered };
 }

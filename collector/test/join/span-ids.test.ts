@@ -21,9 +21,11 @@ describe('SpanIds: the join\'s packed span IDs of one trace', () => {
     const op = fc.oneof(
       fc.record({ t: fc.constant('seen' as const), id, kind: fc.constantFrom('client' as const, 'server' as const), start: fc.integer({ min: 0, max: 1 }), parent: fc.option(fc.constant('a')) }),
       fc.record({ t: fc.constant('mark' as const), id, bit: fc.constantFrom(...BITS) }),
+      // Released: the rows move to the shared chunk; what follows moves them back out.
+      fc.record({ t: fc.constant('compact' as const) }),
     );
     fc.assert(
-      fc.property(fc.array(op, { minLength: 100, maxLength: 400 }), (ops) => {
+      fc.property(fc.array(op, { minLength: 1, maxLength: 400 }), (ops) => {
         const ids = new SpanIds();
         const ref = new Reference();
         for (const o of ops) {
@@ -34,6 +36,8 @@ describe('SpanIds: the join\'s packed span IDs of one trace', () => {
             expect(ids.addSeen(s)).toBe(!ref.seen.has(key));
             ref.seen.add(key);
             expect(ids.hasSeen(s)).toBe(true);
+          } else if (o.t === 'compact') {
+            ids.compact();
           } else {
             const spanId = o.id.padStart(16, '0');
             ids.mark(spanId, o.bit);
@@ -61,5 +65,42 @@ describe('SpanIds: the join\'s packed span IDs of one trace', () => {
     ids.mark('0000000000000fff', SENT);
     expect(ids.has('0000000000000fff', SENT)).toBe(true);
     expect(ids.has('0000000000000ffe', SENT)).toBe(false);
+  });
+  it('keeps every released trace exact in the shared chunks, across chunk ends, and after one grows again', () => {
+    // 12,000 traces of 3 spans (12 ints each) released one after another: more than two chunks of
+    // 65,536 ints, which 12 does not divide, so some trace meets a chunk's end with room for less.
+    const N = 3;
+    const id = (t: number, i: number): string => `${t.toString(16)}f${i}`;
+    const traces = Array.from({ length: 12_000 }, (_, t) => {
+      const ids = new SpanIds();
+      for (let i = 0; i < N; i++) {
+        ids.addSeen(span(id(t, i), undefined, 'svc', t, t + 1, { kind: 'server' }));
+        ids.mark(id(t, i).padStart(16, '0'), SENT | (i === 1 ? CLIENT : 0));
+      }
+      ids.compact();
+      return ids;
+    });
+    const wrong = (t: number): string | undefined => {
+      const ids = traces[t]!;
+      if (ids.sentCount !== N) return `trace ${t}: sentCount ${ids.sentCount}`;
+      for (let i = 0; i < N; i++) {
+        if (!ids.hasSeen(span(id(t, i), undefined, 'svc', t, t + 1, { kind: 'server' }))) return `trace ${t}: span ${i} not seen`;
+        if (ids.hasSeen(span(id(t, i), undefined, 'svc', t + 1, t + 2, { kind: 'server' }))) return `trace ${t}: other content seen`;
+        if (ids.has(id(t, i).padStart(16, '0'), CLIENT) !== (i === 1)) return `trace ${t}: span ${i} client mark`;
+      }
+      return ids.has(id(t, N).padStart(16, '0'), SENT) ? `trace ${t}: an ID never marked is` : undefined;
+    };
+    const all = (): string[] => traces.map((_, t) => wrong(t)).filter((w): w is string => w !== undefined);
+    expect(all()).toEqual([]);
+    // A late span joins trace 5 after its release: its rows move out, then back into the current chunk.
+    const late = traces[5]!;
+    expect(late.addSeen(span(id(5, N), undefined, 'svc', 5, 6, { kind: 'server' }))).toBe(true);
+    expect(late.addSeen(span(id(5, N), undefined, 'svc', 5, 6, { kind: 'server' }))).toBe(false);
+    late.mark(id(5, N).padStart(16, '0'), SENT);
+    late.compact();
+    expect(late.sentCount).toBe(N + 1);
+    expect(late.hasSeen(span(id(5, 0), undefined, 'svc', 5, 6, { kind: 'server' }))).toBe(true);
+    expect(late.has(id(5, N).padStart(16, '0'), SENT)).toBe(true);
+    expect(all()).toEqual(['trace 5: sentCount 4']);
   });
 });

@@ -62,19 +62,33 @@ function parse(id: string): void {
   LO = fnv(id, 0x050c5d1f);
 }
 
+/** Ints per chunk of the shared store of remembered rows: 16k rows, 256 KiB. */
+const CHUNK_INTS = 64 * 1024;
+// The chunk compacted rows are appended to, and how much of it is used. A chunk is no one's to
+// free: it goes when the last trace whose rows it holds is forgotten (or grows again and moves
+// out), and traces are forgotten in about the order they were released, so chunks empty in turn.
+let chunk = new Int32Array(CHUNK_INTS);
+let chunkUsed = 0;
+
 /**
  * The span IDs of one trace the join holds or remembers, packed: a row of four small integers per
  * span (ID high and low halves, a 32-bit hash of kind, parent and times, and what the row says) in
  * one array, instead of an entry in a Set or Map per span with the ID string kept as its key. A
  * released trace is remembered for `late_span_memory`, tens of thousands at once: that is where
- * the bytes went (the bench measures bytes per remembered span).
+ * the bytes went (the bench measures bytes per remembered span). Once released (`compact`), a
+ * trace's rows move into a chunk shared with the traces released around it (16 bytes a row
+ * instead of 32 in an array of its own, and no array per trace); a later change moves them back.
  *
  * Seen rows drop the same span received twice (a retry): two spans are taken for one only when
  * their IDs match and so do their hashes, so a false match needs two different spans with one ID
  * in one trace whose hashes collide (about 1 in 4 billion per such pair).
  */
 export class SpanIds {
-  private rows: number[] = [];
+  /** The rows: an array of this trace's own, or a shared chunk from `base` on (after `compact`). */
+  private rows: number[] | Int32Array = [];
+  private base = 0;
+  /** Ints in use (four per row). */
+  private len = 0;
   private index: Map<number, number[]> | undefined;
   /** Rows marked SENT. */
   sentCount = 0;
@@ -85,14 +99,14 @@ export class SpanIds {
     const hi = HI;
     const lo = LO;
     const h = contentHash(s);
-    const rows = this.rows;
     let free = -1;
     for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) {
-      const flags = rows[o + 3]!;
+      const flags = this.rows[this.base + o + 3]!;
       if (flags & SEEN) {
-        if (rows[o + 2] === h) return false;
+        if (this.rows[this.base + o + 2] === h) return false;
       } else if (free < 0) free = o;
     }
+    const rows = this.own();
     if (free >= 0) {
       rows[free + 2] = h;
       rows[free + 3] = rows[free + 3]! | SEEN;
@@ -107,7 +121,7 @@ export class SpanIds {
     const lo = LO;
     let h: number | undefined;
     for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) {
-      if (this.rows[o + 3]! & SEEN && this.rows[o + 2] === (h ??= contentHash(s))) return true;
+      if (this.rows[this.base + o + 3]! & SEEN && this.rows[this.base + o + 2] === (h ??= contentHash(s))) return true;
     }
     return false;
   }
@@ -121,9 +135,10 @@ export class SpanIds {
       if (bits & SENT) this.sentCount++;
       return;
     }
-    const flags = this.rows[o + 3]!;
+    const rows = this.own();
+    const flags = rows[o + 3]!;
     if (bits & SENT && !(flags & SENT)) this.sentCount++;
-    this.rows[o + 3] = flags | bits;
+    rows[o + 3] = flags | bits;
   }
 
   /** Whether some row of this ID carries `bit`. */
@@ -131,39 +146,66 @@ export class SpanIds {
     parse(id);
     const hi = HI;
     const lo = LO;
-    for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) if (this.rows[o + 3]! & bit) return true;
+    for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) if (this.rows[this.base + o + 3]! & bit) return true;
     return false;
   }
 
-  /** Drops the room a growing array keeps (about half again): for a trace that is now only remembered. */
+  /**
+   * For a trace that is now only remembered: its rows move to the shared chunk (an indexed trace,
+   * of 32 spans or more, keeps an array of its own, trimmed of the room a growing array keeps).
+   */
   compact(): void {
-    this.rows = this.rows.slice();
+    if (this.index) {
+      this.rows = this.own().slice();
+      return;
+    }
+    if (this.len === 0 || !Array.isArray(this.rows)) return;
+    if (chunkUsed + this.len > CHUNK_INTS) {
+      chunk = new Int32Array(CHUNK_INTS);
+      chunkUsed = 0;
+    }
+    for (let i = 0; i < this.len; i++) chunk[chunkUsed + i] = this.rows[this.base + i]!;
+    this.rows = chunk;
+    this.base = chunkUsed;
+    chunkUsed += this.len;
+  }
+
+  /** The rows as an array of this trace's own, moved out of a shared chunk if they were in one. */
+  private own(): number[] {
+    if (Array.isArray(this.rows)) return this.rows;
+    const rows = Array.from(this.rows.subarray(this.base, this.base + this.len));
+    this.rows = rows;
+    this.base = 0;
+    return rows;
   }
 
   /** The offset of the next row of ID (hi, lo) after offset `after`, or -1. */
   private next(hi: number, lo: number, after: number): number {
     const rows = this.rows;
+    const base = this.base;
     if (this.index) {
       const list = this.index.get(lo);
-      if (list) for (const o of list) if (o > after && rows[o] === hi) return o;
+      if (list) for (const o of list) if (o > after && rows[base + o] === hi) return o;
       return -1;
     }
-    for (let o = after + ROW; o < rows.length; o += ROW) if (rows[o + 1] === lo && rows[o] === hi) return o;
+    for (let o = after + ROW; o < this.len; o += ROW) if (rows[base + o + 1] === lo && rows[base + o] === hi) return o;
     return -1;
   }
 
   private push(hi: number, lo: number, hash: number, flags: number): void {
-    const o = this.rows.length;
-    this.rows.push(hi, lo, hash, flags);
-    if (this.index) this.indexRow(o);
+    const rows = this.own();
+    const o = this.len;
+    rows.push(hi, lo, hash, flags);
+    this.len += ROW;
+    if (this.index) this.indexRow(rows, o);
     else if (o + ROW >= INDEX_AT * ROW) {
       this.index = new Map();
-      for (let r = 0; r < this.rows.length; r += ROW) this.indexRow(r);
+      for (let r = 0; r < this.len; r += ROW) this.indexRow(rows, r);
     }
   }
 
-  private indexRow(o: number): void {
-    const lo = this.rows[o + 1]!;
+  private indexRow(rows: number[], o: number): void {
+    const lo = rows[o + 1]!;
     const list = this.index!.get(lo);
     if (list) list.push(o);
     else this.index!.set(lo, [o]);
