@@ -9,6 +9,7 @@
  */
 import { traceIdTo128 } from './ids.js';
 import type { AttributeValue, Attributes, InstrumentationScope, Resource, Span, SpanAck, SpanEvent, SpanKind, SpanLink, SpanSource, SpanStatus } from './span.js';
+import { copyAttributes } from './span.js';
 
 export abstract class LazySpan implements Span {
   declare traceId: string;
@@ -60,7 +61,7 @@ export abstract class LazySpan implements Span {
     let a = this.readAttrs;
     if (a === undefined) {
       a = this.decodeAttributes();
-      if (this.extraAttributes) a = Object.assign({}, a, this.extraAttributes);
+      if (this.extraAttributes) a = merged(a, this.extraAttributes);
       this.readAttrs = a;
     }
     return a;
@@ -105,8 +106,8 @@ export abstract class LazySpan implements Span {
     const copy = this.clone();
     if (copy.asArrived && (shift || !byteNeutral(this, changes))) copy.asArrived = false;
     if (extra) {
-      if (copy.readAttrs !== undefined) copy.readAttrs = Object.assign({}, copy.readAttrs, extra);
-      else copy.extraAttributes = copy.extraAttributes ? Object.assign({}, copy.extraAttributes, extra) : extra;
+      if (copy.readAttrs !== undefined) copy.readAttrs = merged(copy.readAttrs, extra);
+      else copy.extraAttributes = copy.extraAttributes ? merged(copy.extraAttributes, extra) : extra;
     }
     if (shift) {
       if (copy.readEvents !== undefined) copy.readEvents = shiftEvents(copy.readEvents, shift);
@@ -172,6 +173,14 @@ const _allFields: Record<Exclude<keyof Span, (typeof SPAN_FIELDS)[number]>, neve
 /** `s` with `changes`; a LazySpan stays one, reading nothing. */
 export function withChanges(s: Span, changes: Partial<Span>): Span {
   return s instanceof LazySpan ? s.copyWith(changes) : { ...s, ...changes };
+}
+
+/** `a` with `b`'s attributes added (a later key wins); an attribute named `__proto__` stays one. */
+function merged(a: Attributes, b: Attributes): Attributes {
+  const out: Attributes = {};
+  copyAttributes(out, a);
+  copyAttributes(out, b);
+  return out;
 }
 
 /** `s` with attributes added (a later key wins) and `changes`; a LazySpan reads none of its own. */

@@ -139,3 +139,9 @@ export function setAttribute(out: Record<string, unknown>, key: string, value: u
   if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
+
+/** Copies `from`'s attributes into `out` (a later key wins): Object.assign, unless a key would set the prototype. */
+export function copyAttributes(out: Record<string, unknown>, from: Readonly<Record<string, unknown>>): void {
+  if (!Object.hasOwn(from, '__proto__')) Object.assign(out, from);
+  else for (const k of Object.keys(from)) setAttribute(out, k, from[k]);
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { processorFactory, type Consumer, type Processor } from '../../component.js';
 import type { AttributeValue, Attributes, Span, SpanBatch } from '../../model/span.js';
+import { copyAttributes } from '../../model/span.js';
 import { section } from '../../config/schema-helpers.js';
 import { withChanges } from '../../model/lazy-span.js';
 
@@ -20,7 +21,8 @@ type Action = z.output<typeof action>;
 
 /** Applies attribute actions to each span's resource, as the OpenTelemetry Collector's resource processor. */
 export function applyActions(actions: Action[], attrs: Attributes): Attributes {
-  const out: Attributes = Object.assign({}, attrs);
+  const out: Attributes = {};
+  copyAttributes(out, attrs);
   for (const a of actions) {
     const has = Object.hasOwn(out, a.key);
     let value: AttributeValue | undefined = a.value;

@@ -7,7 +7,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { bytesToHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
+import { copyAttributes, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
 import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
@@ -58,9 +58,9 @@ export function ocResourceAttributes(node: OcNode | undefined, resource: OcResou
   if (lib?.language) out['telemetry.sdk.language'] = LANGUAGES[lib.language] ?? String(lib.language);
   if (lib?.exporterVersion) out['opencensus.exporterversion'] = lib.exporterVersion;
   if (lib?.coreLibraryVersion) out['telemetry.sdk.version'] = lib.coreLibraryVersion;
-  if (node?.attributes) Object.assign(out, node.attributes);
+  if (node?.attributes) copyAttributes(out, node.attributes);
   if (resource?.type) out['opencensus.resourcetype'] = resource.type;
-  if (resource?.labels) Object.assign(out, resource.labels);
+  if (resource?.labels) copyAttributes(out, resource.labels);
   return out;
 }
 
