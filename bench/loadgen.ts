@@ -66,13 +66,11 @@ switch (protocol) {
   }
   case 'opencensus': {
     // One long Export stream, as an OpenCensus agent exporter keeps it.
-    const encoded = bodies.map((spans) => Buffer.concat(modelToOcRequests(spans).map((m) => m.bytes)));
     const client = new grpc.Client(target!, grpc.credentials.createInsecure());
     const stream = client.makeBidiStreamRequest('/opencensus.proto.agent.trace.v1.TraceService/Export', passThrough.serialize, passThrough.deserialize);
     stream.on('data', () => {});
     stream.on('error', () => {});
     const messages = bodies.map((spans) => modelToOcRequests(spans).map((m) => m.bytes));
-    void encoded;
     send = (i) =>
       new Promise((resolve) => {
         const msgs = messages[i]!;

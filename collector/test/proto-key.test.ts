@@ -9,6 +9,7 @@ import { shifted, withAttributes } from '../src/model/lazy-span.js';
 import { decodeOtlpProto } from '../src/protocol/otlp/decode.js';
 import { encodeOtlpProto } from '../src/protocol/otlp/encode.js';
 import { ocResourceAttributes } from '../src/protocol/opencensus/decode.js';
+import { decodeZipkinV2Json } from '../src/protocol/zipkin/decode.js';
 import { applyActions } from '../src/processors/resource/index.js';
 import { span } from './join/spans.js';
 
@@ -53,5 +54,11 @@ describe('an attribute named __proto__', () => {
     expect((out as Record<string, unknown>)['polluted']).toBeUndefined();
     const oc = ocResourceAttributes({ attributes: withProtoKey('from-node') as Record<string, string> }, { labels: withProtoKey('from-labels') as Record<string, string> });
     expectOwnProtoKey(oc, 'from-labels');
+  });
+  it('survives a Zipkin tag of that name', () => {
+    const body = '[{"traceId":"4ed11df465275600","id":"00000000000000a1","name":"get","timestamp":1700000000000000,"duration":5,"localEndpoint":{"serviceName":"web"},"tags":{"__proto__":"x","k":"v"}}]';
+    const [s] = decodeZipkinV2Json(body).spans;
+    expectOwnProtoKey(s!.attributes, 'x');
+    expect(s!.attributes['k']).toBe('v');
   });
 });

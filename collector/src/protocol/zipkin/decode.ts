@@ -9,7 +9,7 @@ import {
   spanIdFromBytes,
   traceIdFromBytes,
 } from '../../model/ids.js';
-import { NO_ATTRIBUTES, setAttribute, spanStatus, trimmed, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
+import { copyAttributes, NO_ATTRIBUTES, setAttribute, spanStatus, trimmed, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
 import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
 import { protoType } from '../proto.js';
 import { canonicalIPv6, ipv6FromBytes } from '../../model/ip.js';
@@ -646,10 +646,9 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
     }
 
     const local = part.endpoint ?? z.localEndpoint;
-    // Object.assign, not spread: a spread copy that then grows is ~50x slower in V8 (measured).
-    const attributes: Attributes = Object.assign({}, z.tags);
-    // Object.assign sets `__proto__` through the prototype setter: a tag of that name is copied as itself.
-    if (Object.hasOwn(z.tags, '__proto__')) setAttribute(attributes, '__proto__', z.tags['__proto__']);
+    // Object.assign (in copyAttributes), not spread: a spread copy that then grows is ~50x slower in V8 (measured).
+    const attributes: Attributes = {};
+    copyAttributes(attributes, z.tags);
     endpointAttributes(local, z.remoteEndpoint, attributes);
     const startNanos = BigInt(start) * 1000n;
     const endNanos = BigInt(end) * 1000n;

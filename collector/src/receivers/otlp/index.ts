@@ -75,10 +75,7 @@ export class OtlpReceiver implements Receiver {
       RECEIVER,
       () => this.next!,
       (body) => decodeOtlpProto(body, config.limits, { lazy: true }),
-      (outcome) => {
-        const ps = partialSuccess(outcome);
-        return ps ? Buffer.from(this.responseType().encode({ partialSuccess: ps }).finish()) : EMPTY_RESPONSE;
-      },
+      (outcome) => this.responseBytes(outcome),
       (body) => this.capture?.record({ protocol: 'otlp-grpc', contentType: 'application/grpc+proto' }, body),
       authCheck(config.grpc?.auth, ctx),
     );
@@ -110,8 +107,11 @@ export class OtlpReceiver implements Receiver {
     await this.capture?.close();
   }
 
-  private responseType() {
-    return protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
+  /** The ExportTraceServiceResponse in protobuf: the empty message when every span was accepted. */
+  private responseBytes(outcome: IngestOutcome): Buffer {
+    const ps = partialSuccess(outcome);
+    if (!ps) return EMPTY_RESPONSE;
+    return Buffer.from(protoType('otlp', 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse').encode({ partialSuccess: ps }).finish());
   }
 
   private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -131,16 +131,6 @@ export class OtlpReceiver implements Receiver {
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const json = contentType === 'application/json';
-    // Success answers in the request's encoding; errors are JSON Status objects.
-    const reply = (body: { partialSuccess?: unknown }): void => {
-      if (json) {
-        sendJson(res, 200, body);
-        return;
-      }
-      const bytes = body.partialSuccess ? this.responseType().encode(body).finish() : EMPTY_RESPONSE;
-      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': bytes.length });
-      res.end(bytes);
-    };
     let result: DecodeResult;
     try {
       if (!json && contentType !== 'application/x-protobuf' && contentType !== 'application/protobuf') {
@@ -167,8 +157,15 @@ export class OtlpReceiver implements Receiver {
       sendJson(res, 503, { code: 14, message: outcome.message }, { 'retry-after': '1' });
       return;
     }
-    const ps = partialSuccess(outcome);
-    reply(ps ? { partialSuccess: ps } : {});
+    // Success answers in the request's encoding; errors are JSON Status objects.
+    if (json) {
+      const ps = partialSuccess(outcome);
+      sendJson(res, 200, ps ? { partialSuccess: ps } : {});
+      return;
+    }
+    const bytes = this.responseBytes(outcome);
+    res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': bytes.length });
+    res.end(bytes);
   }
 }
 
