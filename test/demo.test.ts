@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { JaegerGrpcSink, b64hex, type JaegerProtoSpan } from '../collector/test/helpers/sinks.js';
 import { startDemo, type RunningDemo } from '../demo/src/run.js';
 import { DEFAULTS, type TopologyOptions } from '../demo/src/topology.js';
+import { portRun } from '../collector/test/helpers/ports.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
@@ -56,7 +57,7 @@ async function withDemo(o: Partial<TopologyOptions>, votes: string[], check: (no
       .replace(/exporters:\n {2}file:\n {4}path: .*\n {2}embedded:\n(?: {4,}.*\n)+/, `exporters:\n  jaeger:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true\n`)
       .replace('exporters: [file, embedded]', 'exporters: [jaeger]'),
   );
-  const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
+  const portBase = await portRun(40);
   let demo: RunningDemo | undefined;
   const output: string[] = [];
   try {
@@ -148,7 +149,7 @@ describe('the emojivoto demo, end to end', () => {
 describe('the demo when the collector cannot start', () => {
   it("shows the collector's own reason (a port in use), not only its exit code", async () => {
     const { createServer } = await import('node:net');
-    const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
+    const portBase = await portRun(40);
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(portBase + 31, '127.0.0.1', () => r())); // the offset Zipkin port
     try {

@@ -15,6 +15,7 @@ import { startCollector, type RunningCollector } from '../collector/test/helpers
 import { sendOtlp, sendZipkin, voteHops, type Hop } from './helpers/mesh-traffic.js';
 import { killCollectorProcesses, runCollectorProcess } from './helpers/collector-process.js';
 import type { LoadbalancingExporter } from '../collector/src/exporters/loadbalancing/index.js';
+import { portRun } from '../collector/test/helpers/ports.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -22,12 +23,11 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-const freePort = () => 20000 + Math.floor(Math.random() * 20000);
 
 /** A joiner: OTLP gRPC in, the join, OTLP out to the sink. Resolves with its OTLP endpoint once ready. */
 async function joiner(sinkEndpoint: string): Promise<{ endpoint: string; child: ChildProcess; exited: Promise<number | null> }> {
   const dir = mkdtempSync(join(tmpdir(), 'span-relay-joiner-'));
-  const port = freePort();
+  const port = await portRun(2);
   writeFileSync(
     join(dir, 'config.yaml'),
     `receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:${port}\nprocessors:\n  join:\n    quiet_period: 300ms\n    check_interval: 20ms\n  batch:\n    timeout: 20ms\nexporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\nservice:\n  shutdown_timeout: 5s\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [join, batch]\n      exporters: [otlp]\n`,

@@ -14,6 +14,7 @@ import { metricValue } from '../collector/test/helpers/collector.js';
 import { OtlpGrpcSink } from '../collector/test/helpers/sinks.js';
 import { sendOtlp, sendZipkin, voteHops, type Hop } from './helpers/mesh-traffic.js';
 import { BIN, killCollectorProcesses, runCollectorProcess } from './helpers/collector-process.js';
+import { portRun } from '../collector/test/helpers/ports.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -21,7 +22,6 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-const basePort = () => 20000 + Math.floor(Math.random() * 20000);
 
 function config(dir: string, port: number, sink: string, extra = '', exporters = 'otlp'): string {
   const file = join(dir, 'config.yaml');
@@ -73,7 +73,7 @@ describe('span-relay run --workers 2', () => {
   it('hops of one request reaching either worker in either ID width meet in one join: every request one complete tree, none lost, metrics summed by the primary', async () => {
     const sink = await new OtlpGrpcSink().start();
     cleanup.push(() => sink.stop());
-    const port = basePort();
+    const port = await portRun(3);
     const file = config(mkdtempSync(join(tmpdir(), 'span-relay-workers-test-')), port, sink.endpoint);
     const { child, exited } = await runCollectorProcess(['--workers', '2', '--config', file], port + 2, 'both workers ready');
     const admin = `http://127.0.0.1:${port + 2}`;
@@ -116,7 +116,7 @@ describe('span-relay run --workers 2', () => {
   }, 60_000);
 
   it('refuses a config whose components own files, naming each', async () => {
-    const port = basePort();
+    const port = await portRun(3);
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-workers-test-'));
     const file = config(dir, port, '127.0.0.1:1', `  embedded:\n    path: ${dir}/t.db\n    query: { endpoint: 127.0.0.1:0 }\n`, 'otlp, embedded');
     const child = spawn(process.execPath, [BIN, 'run', '--workers', '2', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -6,6 +6,7 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { PROTO_DIR } from '../src/paths.js';
 import { eventually } from './helpers/collector.js';
+import { portRun } from './helpers/ports.js';
 
 const BIN = new URL('../bin/span-relay.js', import.meta.url).pathname;
 const LINKERD = new URL('../../../shared/fixtures/config/linkerd-jaeger-collector.yaml', import.meta.url).pathname;
@@ -40,7 +41,7 @@ describe('span-relay CLI', () => {
 
   it('run: starts, takes spans, and on SIGTERM flushes them to the file exporter before exiting 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await portRun(3);
     const file = join(dir, 'config.yaml');
     writeFileSync(
       file,
@@ -112,7 +113,7 @@ describe('span-relay CLI', () => {
 
   it('run: relative paths in a config are taken from the directory the command runs in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await portRun(3);
     writeFileSync(
       join(dir, 'config.yaml'),
       `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nexporters:\n  file:\n    path: ./data/traces.jsonl\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [file]\n`,
@@ -133,7 +134,7 @@ describe('span-relay CLI', () => {
   ])('run from %s: files read at run time are found (the trace page, the Zipkin proto3 schema)', async (_what, env) => {
     expect(existsSync(new URL('../dist/span-relay.js', import.meta.url))).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await portRun(3);
     writeFileSync(
       join(dir, 'config.yaml'),
       `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nexporters:\n  embedded:\n    path: ./traces.db\n    query:\n      endpoint: 127.0.0.1:${port + 2}\nservice:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [embedded]\n`,
@@ -179,7 +180,7 @@ describe('span-relay CLI', () => {
 
   it('SIGTERM with a client trickling a request: exits 0 within service.shutdown_timeout (the slow connection is cut)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await portRun(3);
     writeFileSync(
       join(dir, 'config.yaml'),
       `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\n    read_timeout: 60s\nexporters:\n  file:\n    path: ${dir}/out.jsonl\nservice:\n  shutdown_timeout: 2s\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      exporters: [file]\n`,
@@ -206,7 +207,7 @@ describe('span-relay CLI', () => {
     const sink = await new OtlpGrpcSink().start();
     sink.hang = true;
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await portRun(3);
     writeFileSync(
       join(dir, 'config.yaml'),
       `receivers:\n  zipkin:\n    endpoint: 127.0.0.1:${port}\nprocessors:\n  batch:\n    timeout: 10ms\nexporters:\n  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true\n    timeout: 60s\nservice:\n  shutdown_timeout: 2s\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [zipkin]\n      processors: [batch]\n      exporters: [otlp]\n`,

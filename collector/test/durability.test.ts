@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { OtlpGrpcSink } from './helpers/sinks.js';
 import { metricValue } from './helpers/collector.js';
+import { portRun } from './helpers/ports.js';
 
 const BIN = new URL('../bin/span-relay.js', import.meta.url).pathname;
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -93,9 +94,9 @@ async function allDelivered(sink: OtlpGrpcSink, acked: Set<string>, ms = 30_000)
   return missing;
 }
 
-function setup(extra: { storage?: string; processors?: string; exporter?: string; service?: string } = {}) {
+async function setup(extra: { storage?: string; processors?: string; exporter?: string; service?: string } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'span-relay-durable-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await portRun(2);
   return { dir, port, file: join(dir, 'config.yaml'), write: (sinkEndpoint: string) => writeFileSync(join(dir, 'config.yaml'), config(dir, port, sinkEndpoint, extra)) };
 }
 
@@ -141,7 +142,7 @@ describe('nothing acknowledged is lost', () => {
   it('kill -9 at a steady rate, restart on the same storage, then a backend outage: every acknowledged span arrives', async () => {
     const sink = await new OtlpGrpcSink().start();
     cleanup.push(() => sink.stop());
-    const s = setup({ storage: '    fsync: false\n', exporter: '    sending_queue: { storage: file_storage, queue_size: 100000, sizer: items }\n' });
+    const s = await setup({ storage: '    fsync: false\n', exporter: '    sending_queue: { storage: file_storage, queue_size: 100000, sizer: items }\n' });
     s.write(sink.endpoint);
     const first = await runRelay(s.file, s.port);
     const gen = load(s.port);
@@ -168,7 +169,7 @@ describe('nothing acknowledged is lost', () => {
     const sink = await new OtlpGrpcSink().start();
     cleanup.push(() => sink.stop());
     sink.delayMs = 1000;
-    const s = setup({
+    const s = await setup({
       processors: '  memory_limiter:\n    check_interval: 100ms\n    limit_mib: 120\n    spike_limit_mib: 30\n',
       exporter: '    sending_queue: { queue_size: 2000, sizer: items, num_consumers: 2 }\n',
     });
@@ -197,7 +198,7 @@ describe('nothing acknowledged is lost', () => {
     const sink = await new OtlpGrpcSink().start();
     cleanup.push(() => sink.stop());
     sink.failure = { times: 1_000_000, grpcCode: grpc.status.UNAVAILABLE };
-    const s = setup({ storage: '    max_size: 200000\n    segment_size: 20000\n' });
+    const s = await setup({ storage: '    max_size: 200000\n    segment_size: 20000\n' });
     s.write(sink.endpoint);
     const relay = await runRelay(s.file, s.port);
     const gen = load(s.port, 20, 5);
@@ -221,7 +222,7 @@ describe('nothing acknowledged is lost', () => {
     const sink = await new OtlpGrpcSink().start();
     cleanup.push(() => sink.stop());
     sink.failure = { times: 1_000_000, grpcCode: grpc.status.UNAVAILABLE };
-    const s = setup({ storage: '' });
+    const s = await setup({ storage: '' });
     s.write(sink.endpoint);
     const first = await runRelay(s.file, s.port);
     const gen = load(s.port, 10, 5);
