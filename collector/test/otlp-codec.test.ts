@@ -380,6 +380,40 @@ describe('lazy OTLP spans (what the receivers decode into)', () => {
     expect((decodeOtlpProto(encodeOtlpProto({ spans: [linked] }), DEFAULT_LIMITS, { lazy: true }).spans[0] as OtlpWireSpan).asArrived).toBe(false);
   });
 
+  it('spans of one trace next to each other share its ID string; each still reads its own ID, in either width', () => {
+    // Trace IDs from a pool of four: runs of the same ID, the same bytes again after another trace,
+    // and a 64-bit ID beside the same ID left-padded (the same 16 bytes on the wire, told apart in the
+    // hand-off by span-relay's own field).
+    const pool = ['0af7651916cd43dd8448eb211c80319c', '00000000000000004bf92f3577b34da6', 'b7ad6b7169203331', '0000000000000000b7ad6b7169203331'];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(spanArb, fc.nat(3)), { minLength: 2, maxLength: 12 }), fc.boolean(), fc.boolean(), (pairs, internal, lazy) => {
+        const spans = pairs.map(([s, i]) => ({ ...s, traceId: pool[i]! }));
+        const read = decodeOtlpProto(encodeOtlpProto({ spans }, internal), DEFAULT_LIMITS, { internal, lazy }).spans;
+        const want = (id: string) => (internal ? id : traceIdTo128(id));
+        expect(read.map((s) => s.traceId).sort()).toEqual(spans.map((s) => want(s.traceId)).sort());
+        const fresh = decodeOtlpProto(encodeOtlpProto({ spans: spans.slice(0, 1) }, internal), DEFAULT_LIMITS, { internal, lazy }).spans;
+        expect(fresh[0]!.traceId).toBe(want(spans[0]!.traceId));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('keep the fields few spans set apart, so a copy changing one leaves the original as it was', () => {
+    const [span] = fc.sample(spanArb.map((s) => ({ ...s, links: [], traceState: undefined, droppedAttributesCount: undefined, droppedEventsCount: undefined, droppedLinksCount: undefined })), { numRuns: 1, seed: 7 });
+    const [lazy] = decodeOtlpProto(encodeOtlpProto({ spans: [span!] }), DEFAULT_LIMITS, { lazy: true }).spans as OtlpWireSpan[];
+    const acked = withChanges(lazy!, { ack: ACK, traceState: 'k=v', shared: true }) as OtlpWireSpan;
+    const more = withAttributes(shifted(acked, 7n), { added: 'yes' }) as OtlpWireSpan;
+    expect([lazy!.ack, lazy!.traceState, lazy!.shared, lazy!.extraAttributes, lazy!.eventShift]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect([acked.ack, acked.traceState, acked.shared, acked.extraAttributes, acked.eventShift]).toEqual([ACK, 'k=v', true, undefined, undefined]);
+    expect([more.ack, more.traceState, more.extraAttributes, more.eventShift]).toEqual([ACK, 'k=v', { added: 'yes' }, 7n]);
+    // Reading one copy's attributes reads none of the others'.
+    expect(more.attributes.added).toBe('yes');
+    expect([acked.attributesUnread, lazy!.attributesUnread]).toEqual([true, true]);
+    // Set back to undefined, a field is gone, as on a plain span.
+    more.ack = undefined;
+    expect([more.ack, acked.ack, 'ack' in plain(more)]).toEqual([undefined, ACK, false]);
+  });
+
   it('keep their request alive, not a copy per span, and say what they hold', () => {
     const spans = fc.sample(spanArb, { numRuns: 20, seed: 11 });
     const bytes = encodeOtlpProto({ spans });

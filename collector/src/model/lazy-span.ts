@@ -11,11 +11,31 @@ import { traceIdTo128 } from './ids.js';
 import type { AttributeValue, Attributes, InstrumentationScope, Resource, Span, SpanAck, SpanEvent, SpanKind, SpanLink, SpanSource, SpanStatus } from './span.js';
 import { copyAttributes } from './span.js';
 
+/**
+ * The fields most spans never set, kept in an object of their own made when one is: the join holds
+ * seconds of spans, and ten empty slots on each were 80 bytes a span. LazySpan's accessors for
+ * them are defined below the class, one per key.
+ */
+interface RareFields {
+  traceState?: string;
+  shared?: boolean;
+  ack?: SpanAck;
+  droppedAttributesCount?: number;
+  droppedEventsCount?: number;
+  droppedLinksCount?: number;
+  readAttrs?: Attributes;
+  readEvents?: SpanEvent[];
+  extraAttributes?: Attributes;
+  eventShift?: bigint;
+}
+const RARE_KEYS = ['traceState', 'shared', 'ack', 'droppedAttributesCount', 'droppedEventsCount', 'droppedLinksCount', 'readAttrs', 'readEvents', 'extraAttributes', 'eventShift'] as const;
+// A key added to RareFields and not listed here fails to compile.
+const _allRare: Record<Exclude<keyof RareFields, (typeof RARE_KEYS)[number]>, never> = {};
+
 export abstract class LazySpan implements Span {
   declare traceId: string;
   declare spanId: string;
   declare parentSpanId?: string;
-  declare traceState?: string;
   declare flags?: number;
   declare name: string;
   declare kind: SpanKind;
@@ -25,13 +45,22 @@ export abstract class LazySpan implements Span {
   declare status: SpanStatus;
   declare resource: Resource;
   declare scope?: InstrumentationScope;
-  declare shared?: boolean;
   declare source: SpanSource;
+  /**
+   * Every field the span's own bytes hold is as it arrived: stages changed only what an encoder
+   * writes outside the span's message (BYTE_NEUTRAL) or added attributes (extraAttributes), so an
+   * encoder of the same format may copy the message whole and write the added attributes after it.
+   */
+  declare asArrived: boolean;
+  /** Where the RARE_KEYS live; accessors on the prototype read and write them. */
+  rare: RareFields | undefined = undefined;
+
+  declare traceState?: string;
+  declare shared?: boolean;
   declare ack?: SpanAck;
   declare droppedAttributesCount?: number;
   declare droppedEventsCount?: number;
   declare droppedLinksCount?: number;
-
   /** Set once read (or replaced): from then on the object is the truth, not the bytes. */
   declare protected readAttrs?: Attributes;
   declare protected readEvents?: SpanEvent[];
@@ -39,12 +68,6 @@ export abstract class LazySpan implements Span {
   declare extraAttributes?: Attributes;
   /** Nanoseconds stages moved the span's events by without reading them. */
   declare eventShift?: bigint;
-  /**
-   * Every field the span's own bytes hold is as it arrived: stages changed only what an encoder
-   * writes outside the span's message (BYTE_NEUTRAL) or added attributes (extraAttributes), so an
-   * encoder of the same format may copy the message whole and write the added attributes after it.
-   */
-  declare asArrived: boolean;
 
   /** The span's own attributes, read from its bytes. */
   protected abstract decodeAttributes(): Attributes;
@@ -119,18 +142,9 @@ export abstract class LazySpan implements Span {
   /** Copies the fields every LazySpan has onto `copy` (a subclass's clone()). */
   protected copyFieldsTo<T extends LazySpan>(copy: T): T {
     copy.parentSpanId = this.parentSpanId;
-    copy.traceState = this.traceState;
     copy.flags = this.flags;
     copy.scope = this.scope;
-    copy.shared = this.shared;
-    copy.ack = this.ack;
-    copy.droppedAttributesCount = this.droppedAttributesCount;
-    copy.droppedEventsCount = this.droppedEventsCount;
-    copy.droppedLinksCount = this.droppedLinksCount;
-    copy.readAttrs = this.readAttrs;
-    copy.readEvents = this.readEvents;
-    copy.extraAttributes = this.extraAttributes;
-    copy.eventShift = this.eventShift;
+    copy.rare = this.rare && { ...this.rare };
     copy.asArrived = this.asArrived;
     return copy;
   }
@@ -144,6 +158,18 @@ export abstract class LazySpan implements Span {
     }
     return out as unknown as Span;
   }
+}
+
+for (const key of RARE_KEYS) {
+  Object.defineProperty(LazySpan.prototype, key, {
+    get(this: LazySpan) {
+      return this.rare?.[key];
+    },
+    set(this: LazySpan, value: unknown) {
+      if (value !== undefined) ((this.rare ??= {}) as Record<string, unknown>)[key] = value;
+      else if (this.rare) delete this.rare[key];
+    },
+  });
 }
 
 /**

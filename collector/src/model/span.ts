@@ -119,9 +119,17 @@ export function sharedIfEmpty(attrs: Attributes): Attributes {
   return NO_ATTRIBUTES;
 }
 
-/** `xs` in an array of its own length: one grown by push keeps room for 17 elements. */
+/** The empty array decoders give every span without events or links: shared, frozen like NO_ATTRIBUTES. */
+const NO_ITEMS: readonly never[] = Object.freeze([]);
+
+/** `[]`, shared (a held span without links would otherwise carry an array of its own, 32 bytes). */
+export function noItems<T>(): T[] {
+  return NO_ITEMS as unknown as T[];
+}
+
+/** `xs` in an array of its own length (one grown by push keeps room for 17 elements); empty, the shared one. */
 export function trimmed<T>(xs: T[]): T[] {
-  return xs.length === 0 ? xs : xs.slice();
+  return xs.length === 0 ? noItems() : xs.slice();
 }
 
 export const SERVICE_NAME = 'service.name';

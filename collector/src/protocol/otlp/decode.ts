@@ -6,7 +6,7 @@ import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
+import { NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
 import { nameOf, scanEvent, scanKeyValue, wireAttributes, wireEvent, wireKeyValue, type FieldName } from './wire-values.js';
@@ -505,6 +505,18 @@ function wireParentId(buf: Buffer, start: number, end: number, span: string): st
   return allZero(buf, start, end) ? undefined : buf.toString('hex', start, end);
 }
 
+/**
+ * The last trace ID read from the request being decoded: spans of one trace sit together in a
+ * request, so most spans take its string instead of one of their own (48 bytes each, on a span the
+ * join holds for seconds). Cleared when the request is done, so it keeps no body alive.
+ */
+const lastTrace: { buf: Buffer | undefined; at: number; trace64: boolean; id: string } = { buf: undefined, at: -1, trace64: false, id: '' };
+
+function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
 function allZero(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
   return true;
@@ -548,10 +560,11 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   let droppedAttributes = 0;
   let droppedEvents = 0;
   let droppedLinks = 0;
-  const attributes: Attributes = {};
+  // Read lazily, a span's attributes and events stay bytes: no objects to fill.
+  const attributes: Attributes = lazy ? NO_ATTRIBUTES : {};
   const attributesField = (): string => `${field}.attributes`;
   let attributeCount = 0;
-  const events: SpanEvent[] = [];
+  const events: SpanEvent[] = lazy ? noItems() : [];
   let eventCount = 0;
   const links: SpanLink[] = [];
   /** A field OTLP does not define (or span-relay's own, in internal mode): the bytes are not copied whole. */
@@ -658,8 +671,18 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         }
     }
   }
-  const fullTraceId = wireId(r.buf, traceIdAt, traceIdEnd, field, 'trace');
-  const traceId = trace64 ? fullTraceId.slice(16) : fullTraceId;
+  let traceId: string;
+  if (traceIdEnd - traceIdAt === 16 && r.buf === lastTrace.buf && trace64 === lastTrace.trace64 && sameBytes(r.buf, traceIdAt, lastTrace.at, 16)) traceId = lastTrace.id;
+  else {
+    const fullTraceId = wireId(r.buf, traceIdAt, traceIdEnd, field, 'trace');
+    traceId = trace64 ? fullTraceId.slice(16) : fullTraceId;
+    if (traceIdEnd - traceIdAt === 16) {
+      lastTrace.buf = r.buf;
+      lastTrace.at = traceIdAt;
+      lastTrace.trace64 = trace64;
+      lastTrace.id = traceId;
+    }
+  }
   const spanId = wireId(r.buf, spanIdAt, spanIdEnd, field, 'span');
   const kindName = enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`);
   const startTime = checkPlausible(start, `${field}.startTimeUnixNano`, max);
@@ -792,6 +815,8 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
   } catch (err) {
     if (err instanceof WireError) throw new DecodeError('malformed_protobuf', 'body', bytesToHex(body.subarray(0, 16)), `not an ExportTraceServiceRequest: ${err.message}`);
     throw err;
+  } finally {
+    lastTrace.buf = undefined;
   }
   return result;
 }

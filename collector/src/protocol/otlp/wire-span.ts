@@ -56,20 +56,11 @@ export class OtlpWireSpan extends LazySpan {
     this.status = status;
     this.resource = resource;
     this.source = source;
-    // One shape for every instance: the optional fields exist from the start.
+    // One shape for every instance: the optional fields exist from the start (the rarely set ones
+    // are accessors over LazySpan's own object for them).
     this.parentSpanId = undefined;
-    this.traceState = undefined;
     this.flags = undefined;
     this.scope = undefined;
-    this.shared = undefined;
-    this.ack = undefined;
-    this.droppedAttributesCount = undefined;
-    this.droppedEventsCount = undefined;
-    this.droppedLinksCount = undefined;
-    this.readAttrs = undefined;
-    this.readEvents = undefined;
-    this.extraAttributes = undefined;
-    this.eventShift = undefined;
   }
 
   protected clone(): OtlpWireSpan {

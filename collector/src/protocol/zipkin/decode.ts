@@ -9,7 +9,7 @@ import {
   spanIdFromBytes,
   traceIdFromBytes,
 } from '../../model/ids.js';
-import { copyAttributes, NO_ATTRIBUTES, setAttribute, spanStatus, trimmed, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
+import { copyAttributes, NO_ATTRIBUTES, noItems, setAttribute, spanStatus, trimmed, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
 import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
 import { protoType } from '../proto.js';
 import { canonicalIPv6, ipv6FromBytes } from '../../model/ip.js';
@@ -662,7 +662,7 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
       endTimeUnixNano: endNanos,
       attributes,
       events: split ? events.filter((e) => e.timeUnixNano >= startNanos && e.timeUnixNano <= endNanos) : trimmed(events),
-      links: [],
+      links: noItems(),
       status: statusFromTags(z.tags, attributes),
       resource: resourceOf(local?.serviceName),
       source: 'zipkin',
