@@ -294,6 +294,9 @@ function time(ts: OcTimestamp | undefined, field: string, max: bigint): bigint {
   return checkPlausible(ocNanos(ts), field, max);
 }
 
+/** The trace ID of the span read last (see wireSpan). */
+let lastTraceId = '';
+
 function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
   let traceIdBytes: Buffer | undefined;
   let spanIdBytes: Buffer | undefined;
@@ -422,11 +425,15 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
       else r.skip(t & 7);
     }
   }
-  const traceId = traceIdFromBytes(traceIdBytes, `${field}.trace_id`);
-  if (traceId.length !== 32) throw new DecodeError('invalid_trace_id', `${field}.trace_id`, traceId, 'expected 16 bytes');
+  const read = traceIdFromBytes(traceIdBytes, `${field}.trace_id`);
+  if (read.length !== 32) throw new DecodeError('invalid_trace_id', `${field}.trace_id`, read, 'expected 16 bytes');
+  // Spans of one trace come together: most keep the last span's string, theirs is garbage at once.
+  const traceId = read === lastTraceId ? lastTraceId : (lastTraceId = read);
   const span: Span = {
     traceId,
     spanId: spanIdFromBytes(spanIdBytes, `${field}.span_id`),
+    // In the literal, not added after (a property added later takes an array of its own).
+    parentSpanId: parentIdFromBytes(parentBytes, `${field}.parent_span_id`),
     name,
     kind: KINDS[kind] ?? 'unspecified',
     startTimeUnixNano: start,
@@ -440,8 +447,6 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
     source: 'opencensus',
   };
   if (status?.code) attributes['opencensus.status_code'] = status.code;
-  const parent = parentIdFromBytes(parentBytes, `${field}.parent_span_id`);
-  if (parent) span.parentSpanId = parent;
   if (entries.length > 0) span.traceState = entries.join(',');
   if (sameProcess !== undefined) attributes['opencensus.same_process_as_parent_span'] = sameProcess;
   if (droppedAttributes) span.droppedAttributesCount = droppedAttributes;
