@@ -11,6 +11,7 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseConfig } from '../collector/src/config/load.js';
 import { builtinComponents } from '../collector/src/components.js';
+import { DEFAULTS, topology } from '../demo/src/topology.js';
 
 const ROOT = new URL('../', import.meta.url);
 type K8s = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
@@ -70,5 +71,10 @@ describe('Dockerfile', () => {
     expect(JSON.parse(/ENTRYPOINT (\[.*\])/.exec(final)![1]!)).toEqual(['node', ...flags, '/app/collector/bin/span-relay.js']);
     const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.start).toBe(['node', ...flags, 'collector/bin/span-relay.js', 'run'].join(' '));
+    // The demo's collector, on one machine and in docker-compose.yml.
+    for (const mode of ['local', 'compose'] as const) {
+      const collector = topology({ ...DEFAULTS, mode }).find((p) => p.name === 'collector')!;
+      expect(collector.args.slice(0, flags.length + 1)).toEqual([...flags, 'collector/bin/span-relay.js']);
+    }
   });
 });
