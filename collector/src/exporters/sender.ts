@@ -179,33 +179,40 @@ export class QueuedExporter implements Exporter {
     this.push(item);
   }
 
+  /**
+   * A consumer: takes the queue's items one at a time. Each is sent by `take`, whose frame ends
+   * with it: a suspended async function keeps every value it held, so a worker that waited here
+   * for the next item with the last batch in a variable kept those spans, and the requests they
+   * were read from, alive while idle (found in a heap snapshot: four workers, 12,000 spans).
+   */
   private async work(): Promise<void> {
     for (;;) {
       const item = this.queue.shift();
-      if (!item) {
-        if (this.stopping) return;
-        await new Promise<void>((resolve) => this.waiters.push(resolve));
-        continue;
-      }
-      this.used -= this.size(item);
-      this.queuedSpans -= item.spans;
-      this.queuedBytes -= item.bytes;
-      this.gauges();
-      let batch = item.batch;
-      if (!batch && item.seq !== undefined) {
-        const body = await this.stored!.log.read(item.seq);
-        if (!body) continue;
-        batch = { spans: decodeSpans(body.subarray(4)) };
-      }
-      const outcome = await this.deliver(batch!);
-      if (outcome === 'aborted') {
-        // Cut by the shutdown deadline: kept on disk for the next run, or lost (counted).
-        if (item.seq === undefined) this.lostAtShutdown(batch!);
-        continue;
-      }
-      if (item.seq !== undefined) this.stored!.log.release(item.seq);
-      else settle(batch!.spans);
+      if (item) await this.take(item);
+      else if (this.stopping) return;
+      else await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+  }
+
+  private async take(item: Item): Promise<void> {
+    this.used -= this.size(item);
+    this.queuedSpans -= item.spans;
+    this.queuedBytes -= item.bytes;
+    this.gauges();
+    let batch = item.batch;
+    if (!batch && item.seq !== undefined) {
+      const body = await this.stored!.log.read(item.seq);
+      if (!body) return;
+      batch = { spans: decodeSpans(body.subarray(4)) };
+    }
+    const outcome = await this.deliver(batch!);
+    if (outcome === 'aborted') {
+      // Cut by the shutdown deadline: kept on disk for the next run, or lost (counted).
+      if (item.seq === undefined) this.lostAtShutdown(batch!);
+      return;
+    }
+    if (item.seq !== undefined) this.stored!.log.release(item.seq);
+    else settle(batch!.spans);
   }
 
   /** Sends with retries; never throws. */
