@@ -25,26 +25,48 @@ export function isFull128(traceId: string): boolean {
   return traceId.length === 32 && !traceId.startsWith('0000000000000000');
 }
 
-/** What the join remembers of a trace it already sent on, so late spans still join it. */
-export interface TraceMemory {
-  traceId: string;
+/** Where releasedAt counts from: ms since the process started fit a small integer (24 days). */
+const EPOCH = Date.now();
+
+/**
+ * What the join remembers of a trace it already sent on, so late spans still join it: the trace's
+ * span IDs (it is its own SpanIds: the window's rows for a trace become its memory without a copy)
+ * and a few fields, in one object. Tens of thousands of traces are remembered at once; an object
+ * around the SpanIds and a boxed release time were ~70 bytes a trace.
+ */
+export class TraceMemory extends SpanIds {
+  traceId = '';
+  /**
+   * Shared Zipkin span ID → the new ID its server half got, with where the server half ran. Made
+   * when first needed: most traces need none.
+   */
+  shared: Map<string, SharedSplit> | undefined = undefined;
+  /** releasedAt - EPOCH: a small integer, where the epoch milliseconds would take a heap number. */
+  private released = 0;
+
+  /** When the trace was last sent on (ms since the epoch, as the `now` passed in). */
+  get releasedAt(): number {
+    return this.released + EPOCH;
+  }
+  set releasedAt(now: number) {
+    this.released = now - EPOCH;
+  }
+
   /**
    * Every span received (SEEN, to drop late exact duplicates) and every ID sent on (SENT), with the
    * client spans (CLIENT: a server half arriving later with one of their IDs is split) and the lone
    * server spans sent with their own shared ID (LONE_SERVER: a late client half gets a new ID).
    */
-  ids: SpanIds;
-  /**
-   * Shared Zipkin span ID → the new ID its server half got, with where the server half ran. Made
-   * when first needed: most traces need none, and a trace is remembered for `late_span_memory`
-   * (tens of thousands of traces at once).
-   */
-  shared?: Map<string, SharedSplit>;
-  releasedAt: number;
+  get ids(): SpanIds {
+    return this;
+  }
 }
 
-export function emptyMemory(traceId: string, now: number, ids = new SpanIds()): TraceMemory {
-  return { traceId, ids, releasedAt: now };
+/** The memory of a trace released now; `ids` (the window's rows for it) become its own. */
+export function emptyMemory(traceId: string, now: number, ids = new TraceMemory()): TraceMemory {
+  ids.traceId = traceId;
+  ids.releasedAt = now;
+  return ids;
 }
 
 export interface SharedSplit {

@@ -1,14 +1,13 @@
 import type { Span } from '../../model/span.js';
-import { traceKey } from './normalize.js';
+import { TraceMemory, traceKey } from './normalize.js';
 import { estimateBytes } from '../../model/size.js';
-import { SpanIds } from './span-ids.js';
 export { estimateBytes };
 
 export interface HeldTrace {
   key: string;
   spans: Span[];
-  /** Each span held, to drop the same span received twice. */
-  seen: SpanIds;
+  /** Each span held, to drop the same span received twice; the trace's memory once it is released. */
+  seen: TraceMemory;
   firstSeen: number;
   lastSeen: number;
   bytes: number;
@@ -35,7 +34,7 @@ export class TraceWindow {
     const key = traceKey(span.traceId);
     let t = this.byFirst.get(key);
     if (!t) {
-      t = { key, spans: [], seen: new SpanIds(), firstSeen: now, lastSeen: now, bytes: 0 };
+      t = { key, spans: [], seen: new TraceMemory(), firstSeen: now, lastSeen: now, bytes: 0 };
       this.byFirst.set(key, t);
       this.byLast.set(key, t);
     }
