@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // --max-semi-space-size=8: V8's young generation at 8 MiB a half instead of 16, read only when node
 // starts (so here, in the Dockerfile's ENTRYPOINT and in `npm start`): 14-20 MiB less peak RSS at
-// 10k spans/s for no CPU the testbed can see (README, "Efficiency"). NODE_OPTIONS cannot override it
+// 10k spans/s for no CPU the testbed can see (README, "The OpenTelemetry Collector's load test, in its shape"). NODE_OPTIONS cannot override it
 // (node reads it before the command line, whose flag wins): run `node --max-semi-space-size=N` on this file.
 // Production runs the compiled JavaScript in dist/ (built by `npm ci` and `npm run build`): the
 // single-file bundle dist/span-relay.js, or the per-module build dist/cli.js with

@@ -164,6 +164,12 @@ describe('span-relay CLI', () => {
     }
   });
 
+  it('run: a bad SPAN_RELAY_HEAP_GROWING_PERCENT is refused before anything starts, naming the variable', async () => {
+    const r = cli(['run'], { SPAN_RELAY_HEAP_GROWING_PERCENT: 'half' });
+    expect(await r.done).toBe(2);
+    expect(r.err()).toContain('span-relay run: SPAN_RELAY_HEAP_GROWING_PERCENT=half: expected a whole number from 10 to 1000');
+  });
+
   it('replay to a port where nothing listens says so within a few seconds and exits 1', async () => {
     const { createServer } = await import('node:net');
     const probe = createServer();
