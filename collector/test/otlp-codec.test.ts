@@ -414,6 +414,29 @@ describe('lazy OTLP spans (what the receivers decode into)', () => {
     expect([more.ack, acked.ack, 'ack' in plain(more)]).toEqual([undefined, ACK, false]);
   });
 
+  it('are read whole when a string in them is not valid UTF-8, so what is written is (U+FFFD, as the eager reader makes it)', () => {
+    const base: Span = {
+      traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'name-Q', kind: 'server', startTimeUnixNano: T0, endTimeUnixNano: T0 + 1000n,
+      attributes: { 'key-Q': 'x', plain: 'value-Q', list: ['item-Q', 1], nested: { 'inner-Q': 'deep-Q' } },
+      events: [{ name: 'event-Q', timeUnixNano: T0 + 10n, attributes: { 'ev-Q': 'evv-Q' } }], links: [], status: { code: 'error', message: 'status-Q' }, traceState: 'k=state-Q', resource: { attributes: {} }, source: 'otlp',
+    };
+    const body = Buffer.from(encodeOtlpProto({ spans: [base] }));
+    const marks = [...body.entries()].filter(([, b]) => b === 0x51).map(([i]) => i); // 'Q'
+    expect(marks.length).toBe(11);
+    for (const at of marks) {
+      const bad = Buffer.from(body);
+      bad[at] = 0xff;
+      const eager = Buffer.from(encodeOtlpProto(decodeOtlpProto(bad)));
+      const lazy = decodeOtlpProto(bad, DEFAULT_LIMITS, { lazy: true }).spans;
+      expect(lazy[0] instanceof LazySpan, `byte ${at}`).toBe(false);
+      expect(Buffer.from(encodeOtlpProto({ spans: lazy })).equals(eager), `byte ${at}`).toBe(true);
+      expect(JSON.stringify(plain(decodeOtlpProto(eager).spans[0]!), (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)), `byte ${at}`).toContain('\uFFFD');
+    }
+    // Valid UTF-8 beyond ASCII stays lazy.
+    const accented = Buffer.from(encodeOtlpProto({ spans: [{ ...base, name: 'café-Ω' }] }));
+    expect(decodeOtlpProto(accented, DEFAULT_LIMITS, { lazy: true }).spans[0] instanceof LazySpan).toBe(true);
+  });
+
   it('keep their request alive, not a copy per span, and say what they hold', () => {
     const spans = fc.sample(spanArb, { numRuns: 20, seed: 11 });
     const bytes = encodeOtlpProto({ spans });

@@ -9,7 +9,7 @@ import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes,
 import { NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
-import { nameOf, scanEvent, scanKeyValue, wireAttributes, wireEvent, wireKeyValue, type FieldName } from './wire-values.js';
+import { nameOf, scanEvent, scanKeyValue, validUtf8, wireAttributes, wireEvent, wireKeyValue, type FieldName } from './wire-values.js';
 import { OtlpWireSpan } from './wire-span.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 
@@ -517,6 +517,15 @@ function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
   return true;
 }
 
+/** The string field at r.pos (its tag read) is valid UTF-8; r.pos is left where it was. */
+function stringIsUtf8(r: ProtoReader): boolean {
+  const at = r.pos;
+  const end = r.delimited();
+  const ok = validUtf8(r.buf, r.pos, end);
+  r.pos = at;
+  return ok;
+}
+
 function allZero(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
   return true;
@@ -569,6 +578,8 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   const links: SpanLink[] = [];
   /** A field OTLP does not define (or span-relay's own, in internal mode): the bytes are not copied whole. */
   let foreign = false;
+  /** Lazy: every string of the span is valid UTF-8 (else it is read whole; see validUtf8). */
+  let utf8Ok = true;
   while (r.more(end)) {
     const tagAt = r.pos;
     const tag = r.uint32();
@@ -584,6 +595,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         r.pos = spanIdEnd;
         break;
       case (3 << 3) | LEN:
+        if (lazy) utf8Ok = stringIsUtf8(r) && utf8Ok;
         traceState = r.string();
         break;
       case (4 << 3) | LEN:
@@ -592,6 +604,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         r.pos = parentEnd;
         break;
       case (5 << 3) | LEN:
+        if (lazy) utf8Ok = stringIsUtf8(r) && utf8Ok;
         name = r.string();
         break;
       case (6 << 3) | VARINT:
@@ -611,7 +624,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         }
         if (attrStart < 0) attrStart = tagAt;
         else if (attrEnd !== tagAt) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
-        scanKeyValue(r, r.delimited(), limits, attributesField, 0);
+        if (!scanKeyValue(r, r.delimited(), limits, attributesField, 0)) utf8Ok = false;
         attrEnd = r.pos;
         break;
       }
@@ -652,7 +665,10 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         const stEnd = r.delimited();
         while (r.more(stEnd)) {
           const t = r.uint32();
-          if (t === ((2 << 3) | LEN)) statusMessage = r.string();
+          if (t === ((2 << 3) | LEN)) {
+            if (lazy) utf8Ok = stringIsUtf8(r) && utf8Ok;
+            statusMessage = r.string();
+          }
           else if (t === ((3 << 3) | VARINT)) statusCode = r.uint32();
           else r.skip(t & 7);
         }
@@ -671,6 +687,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
         }
     }
   }
+  if (!utf8Ok) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
   let traceId: string;
   if (traceIdEnd - traceIdAt === 16 && r.buf === lastTrace.buf && trace64 === lastTrace.trace64 && sameBytes(r.buf, traceIdAt, lastTrace.at, 16)) traceId = lastTrace.id;
   else {

@@ -8,6 +8,7 @@
 import { LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { isPlausible } from '../../model/time.js';
 import { NO_ATTRIBUTES, setAttribute, type AttributeValue, type Attributes, type SpanEvent } from '../../model/span.js';
+import { isUtf8 } from 'node:buffer';
 import { I64, LEN, ProtoReader, VARINT } from '../protobuf.js';
 
 /** `field` is built only when a limit is hit: naming every attribute's path up front costs more than the decode. */
@@ -142,8 +143,27 @@ export function wireEvent(r: ProtoReader, end: number, limits: DecodeLimits, max
 
 const KEY = (1 << 3) | LEN;
 const VALUE = (2 << 3) | LEN;
+const STRING = (1 << 3) | LEN;
 const ARRAY = (5 << 3) | LEN;
 const KVLIST = (6 << 3) | LEN;
+
+/**
+ * Whether [start, end) is valid UTF-8, as a protobuf string must be. A reader replaces what is not
+ * (U+FFFD); bytes copied as they came would pass it on, and a strict reader downstream refuses the
+ * whole request for it. So a span holding such a string is read whole, not kept as its bytes.
+ */
+export function validUtf8(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
+  return true;
+}
+
+/** The length-delimited field at r.pos (its tag read) is valid UTF-8; r.pos is left after it. */
+function skipString(r: ProtoReader): boolean {
+  const end = r.delimited();
+  const ok = validUtf8(r.buf, r.pos, end);
+  r.pos = end;
+  return ok;
+}
 
 /** The name wireAnyValue gives a value: an array's element by index, a KeyValue's by its key ('?' when the key comes after the value). */
 function valueName(parent: FieldName, buf: Buffer, keyStart: number, keyEnd: number): string {
@@ -151,10 +171,18 @@ function valueName(parent: FieldName, buf: Buffer, keyStart: number, keyEnd: num
   return childName(parent, keyStart < 0 ? '?' : buf.toString('utf8', keyStart, keyEnd));
 }
 
-/** One AnyValue in [r.pos, end), as wireAnyValue would read it. `keyEnd` < 0: `keyStart` is an array index. */
-function scanAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, keyStart: number, keyEnd: number, depth: number): void {
+/**
+ * One AnyValue in [r.pos, end), as wireAnyValue would read it: false when a string in it is not
+ * valid UTF-8. `keyEnd` < 0: `keyStart` is an array index.
+ */
+function scanAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, keyStart: number, keyEnd: number, depth: number): boolean {
+  let ok = true;
   while (r.more(end)) {
     const tag = r.uint32();
+    if (tag === STRING) {
+      ok = skipString(r) && ok;
+      continue;
+    }
     if (tag !== ARRAY && tag !== KVLIST) {
       r.skip(tag & 7);
       continue;
@@ -171,33 +199,37 @@ function scanAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent:
       }
       if (++n > limits.maxArrayElements) throw new LimitExceededError(field(), n, 'max_array_elements', limits.maxArrayElements);
       const itemEnd = r.delimited();
-      if (tag === ARRAY) scanAnyValue(r, itemEnd, limits, field, n - 1, -1, depth + 1);
-      else scanKeyValue(r, itemEnd, limits, field, depth + 1);
+      ok = (tag === ARRAY ? scanAnyValue(r, itemEnd, limits, field, n - 1, -1, depth + 1) : scanKeyValue(r, itemEnd, limits, field, depth + 1)) && ok;
     }
   }
+  return ok;
 }
 
-/** One KeyValue in [r.pos, end), as wireKeyValue would read it. */
-export function scanKeyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, depth: number): void {
+/** One KeyValue in [r.pos, end), as wireKeyValue would read it: false when a string in it is not valid UTF-8. */
+export function scanKeyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent: FieldName, depth: number): boolean {
   let keyStart = -1;
   let keyEnd = 0;
+  let ok = true;
   while (r.more(end)) {
     const tag = r.uint32();
     if (tag === KEY) {
       keyEnd = r.delimited();
       keyStart = r.pos;
+      ok = validUtf8(r.buf, keyStart, keyEnd) && ok;
       r.pos = keyEnd;
     } else if (tag === VALUE) {
       const vEnd = r.delimited();
-      scanAnyValue(r, vEnd, limits, parent, keyStart, keyEnd, depth);
+      ok = scanAnyValue(r, vEnd, limits, parent, keyStart, keyEnd, depth) && ok;
       r.pos = vEnd;
     } else r.skip(tag & 7);
   }
+  return ok;
 }
 
 /**
  * One Event in [r.pos, end), as wireEvent would read it: false when its time is not plausible
- * (wireEvent drops such an event, and reads none of its attributes).
+ * (wireEvent drops such an event, and reads none of its attributes) or a string in it is not valid
+ * UTF-8 (the span is then read whole).
  */
 export function scanEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigint, field: () => string): boolean {
   const start = r.pos;
@@ -210,17 +242,22 @@ export function scanEvent(r: ProtoReader, end: number, limits: DecodeLimits, max
   if (!isPlausible(at, max)) return false;
   r.pos = start;
   let n = 0;
+  let ok = true;
   const attributesField = (): string => `${field()}.attributes`;
   while (r.more(end)) {
     const tag = r.uint32();
+    if (tag === ((2 << 3) | LEN)) {
+      ok = skipString(r) && ok;
+      continue;
+    }
     if (tag !== ((3 << 3) | LEN)) {
       r.skip(tag & 7);
       continue;
     }
     if (++n > limits.maxAttributesPerSpan) throw new LimitExceededError(attributesField(), n, 'max_attributes_per_span', limits.maxAttributesPerSpan);
-    scanKeyValue(r, r.delimited(), limits, attributesField, 0);
+    ok = scanKeyValue(r, r.delimited(), limits, attributesField, 0) && ok;
   }
-  return true;
+  return ok;
 }
 
 /** The value of the last KeyValue in [start, end) (repeated field `fieldNo`) whose key is `key`, read alone. */
