@@ -6,9 +6,22 @@
  * spans/s through tsx, 199k compiled). Values from one build and the other must not be mixed (a
  * class from dist/ is not the class from src/).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+
+const SRC = new URL('../collector/src/', import.meta.url).pathname;
+
+/** The newest modification time of a source file: a build older than it measures old code. */
+let newestSource: number | undefined;
+function newestSourceMs(): number {
+  return (newestSource ??= readdirSync(SRC, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .reduce((n, f) => Math.max(n, statSync(SRC + f).mtimeMs), 0));
+}
 
 export async function collectorModule<T>(path: string): Promise<T> {
   const dist = new URL(`../collector/dist/${path}.js`, import.meta.url);
+  if (existsSync(dist) && statSync(dist).mtimeMs < newestSourceMs()) {
+    throw new Error(`collector/dist/${path}.js is older than collector/src: the bench would measure the code as it was. Run \`npm run build\` first.`);
+  }
   return (await import(existsSync(dist) ? dist.href : new URL(`../collector/src/${path}.ts`, import.meta.url).href)) as T;
 }
