@@ -18,10 +18,16 @@ function newestSourceMs(): number {
     .reduce((n, f) => Math.max(n, statSync(SRC + f).mtimeMs), 0));
 }
 
-export async function collectorModule<T>(path: string): Promise<T> {
+/** Throws when collector/dist/`path`.js exists and is older than a source file. */
+export function assertBuildCurrent(path: string): void {
   const dist = new URL(`../collector/dist/${path}.js`, import.meta.url);
   if (existsSync(dist) && statSync(dist).mtimeMs < newestSourceMs()) {
     throw new Error(`collector/dist/${path}.js is older than collector/src: the bench would measure the code as it was. Run \`npm run build\` first.`);
   }
+}
+
+export async function collectorModule<T>(path: string): Promise<T> {
+  assertBuildCurrent(path);
+  const dist = new URL(`../collector/dist/${path}.js`, import.meta.url);
   return (await import(existsSync(dist) ? dist.href : new URL(`../collector/src/${path}.ts`, import.meta.url).href)) as T;
 }

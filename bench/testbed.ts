@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import ts from 'typescript';
 import { passThrough } from '../collector/src/net/grpc-server.js';
+import { assertBuildCurrent } from './compiled.js';
 
 export const OTEL_FIGURES: Record<string, { cpu: number; ramMiB: number }> = {
   zipkin: { cpu: 27.5, ramMiB: 86 },
@@ -125,6 +126,8 @@ const BIN_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync(`${R
  */
 export async function launchCollector(opts: { configFor: (port: number) => string; adminPort: (port: number) => number; cliArgs?: string[]; cwdIsTempDir?: boolean; env?: NodeJS.ProcessEnv; pollMs?: number }): Promise<LaunchedCollector> {
   const pollMs = opts.pollMs ?? 50;
+  // What collector/bin runs: the bundle, when it is there.
+  assertBuildCurrent('span-relay');
   for (let attempt = 1; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-bench-'));
     const port = 20000 + Math.floor(Math.random() * 20000);
