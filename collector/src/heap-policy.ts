@@ -8,8 +8,9 @@
  * noise).
  *
  * SPAN_RELAY_HEAP_GROWING_PERCENT chooses another growth, as GOGC does for a Go collector: 50 trades
- * a few points of CPU for less memory (README, "The OpenTelemetry Collector's load test, in its shape"). node does not accept the V8 flag in
- * NODE_OPTIONS; given on node's own command line, the flag wins over both.
+ * a few points of CPU for less memory (README, "The OpenTelemetry Collector's load test, in its
+ * shape"). node does not accept the V8 flag in NODE_OPTIONS; given on node's own command line, the
+ * flag wins over both.
  */
 import { setFlagsFromString } from 'node:v8';
 import { UsageError } from './replay/cli.js';

@@ -82,3 +82,14 @@ export function is64BitTraceId(traceId: string): boolean {
 export function traceIdTo128(traceId: string): string {
   return traceId.length === 32 ? traceId : traceId.padStart(32, '0');
 }
+
+let lastTraceId = '';
+
+/**
+ * `id`, as the string the previous call returned when they are equal: spans of one trace come
+ * together in a request, so most spans keep one string (48 bytes on each span the join holds for
+ * seconds) and their own is garbage at once. Decoders that build the ID as a string call it.
+ */
+export function reuseTraceId(id: string): string {
+  return id === lastTraceId ? lastTraceId : (lastTraceId = id);
+}

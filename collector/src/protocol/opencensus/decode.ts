@@ -6,7 +6,7 @@
  */
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
-import { bytesToHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
+import { bytesToHex, parentIdFromBytes, reuseTraceId, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
 import { copyAttributes, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
 import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
@@ -294,9 +294,6 @@ function time(ts: OcTimestamp | undefined, field: string, max: bigint): bigint {
   return checkPlausible(ocNanos(ts), field, max);
 }
 
-/** The trace ID of the span read last (see wireSpan). */
-let lastTraceId = '';
-
 function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
   let traceIdBytes: Buffer | undefined;
   let spanIdBytes: Buffer | undefined;
@@ -427,8 +424,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
   }
   const read = traceIdFromBytes(traceIdBytes, `${field}.trace_id`);
   if (read.length !== 32) throw new DecodeError('invalid_trace_id', `${field}.trace_id`, read, 'expected 16 bytes');
-  // Spans of one trace come together: most keep the last span's string, theirs is garbage at once.
-  const traceId = read === lastTraceId ? lastTraceId : (lastTraceId = read);
+  const traceId = reuseTraceId(read);
   const span: Span = {
     traceId,
     spanId: spanIdFromBytes(spanIdBytes, `${field}.span_id`),

@@ -9,7 +9,7 @@ import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes,
 import { NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
-import { nameOf, scanEvent, scanKeyValue, validUtf8, wireAttributes, wireEvent, wireKeyValue, type FieldName } from './wire-values.js';
+import { nameOf, scanEvent, scanKeyValue, stringIsUtf8, wireAttributes, wireEvent, wireKeyValue, type FieldName } from './wire-values.js';
 import { OtlpWireSpan } from './wire-span.js';
 import { checkPlausible, isPlausible, longToBigInt, longToBigIntSigned, maxPlausibleNanos } from '../../model/time.js';
 
@@ -517,15 +517,6 @@ function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
   return true;
 }
 
-/** The string field at r.pos (its tag read) is valid UTF-8; r.pos is left where it was. */
-function stringIsUtf8(r: ProtoReader): boolean {
-  const at = r.pos;
-  const end = r.delimited();
-  const ok = validUtf8(r.buf, r.pos, end);
-  r.pos = at;
-  return ok;
-}
-
 function allZero(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
   return true;
@@ -578,7 +569,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   const links: SpanLink[] = [];
   /** A field OTLP does not define (or span-relay's own, in internal mode): the bytes are not copied whole. */
   let foreign = false;
-  /** Lazy: every string of the span is valid UTF-8 (else it is read whole; see validUtf8). */
+  /** Lazy: every string of the span is valid UTF-8 (else it is read whole; see wire-values' validUtf8). */
   let utf8Ok = true;
   while (r.more(end)) {
     const tagAt = r.pos;

@@ -152,16 +152,17 @@ const KVLIST = (6 << 3) | LEN;
  * (U+FFFD); bytes copied as they came would pass it on, and a strict reader downstream refuses the
  * whole request for it. So a span holding such a string is read whole, not kept as its bytes.
  */
-export function validUtf8(buf: Buffer, start: number, end: number): boolean {
+function validUtf8(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
   return true;
 }
 
-/** The length-delimited field at r.pos (its tag read) is valid UTF-8; r.pos is left after it. */
-function skipString(r: ProtoReader): boolean {
+/** The length-delimited field at r.pos (its tag read) is valid UTF-8; r.pos is left where it was. */
+export function stringIsUtf8(r: ProtoReader): boolean {
+  const at = r.pos;
   const end = r.delimited();
   const ok = validUtf8(r.buf, r.pos, end);
-  r.pos = end;
+  r.pos = at;
   return ok;
 }
 
@@ -180,7 +181,8 @@ function scanAnyValue(r: ProtoReader, end: number, limits: DecodeLimits, parent:
   while (r.more(end)) {
     const tag = r.uint32();
     if (tag === STRING) {
-      ok = skipString(r) && ok;
+      ok = stringIsUtf8(r) && ok;
+      r.skip(LEN);
       continue;
     }
     if (tag !== ARRAY && tag !== KVLIST) {
@@ -247,7 +249,8 @@ export function scanEvent(r: ProtoReader, end: number, limits: DecodeLimits, max
   while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((2 << 3) | LEN)) {
-      ok = skipString(r) && ok;
+      ok = stringIsUtf8(r) && ok;
+      r.skip(LEN);
       continue;
     }
     if (tag !== ((3 << 3) | LEN)) {

@@ -6,6 +6,7 @@ import {
   normalizeSpanIdHex,
   normalizeTraceIdHex,
   parentIdFromBytes,
+  reuseTraceId,
   spanIdFromBytes,
   traceIdFromBytes,
 } from '../../model/ids.js';
@@ -609,14 +610,8 @@ function resourceOf(service: string | undefined): Resource {
   return r;
 }
 
-/**
- * The trace ID of the span read last: spans of one trace come together in a request, so most spans
- * keep its string and theirs is garbage at once (48 bytes a span the join holds for seconds).
- */
-let lastTraceId = '';
-
 function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: bigint): void {
-  const traceId = z.traceId === lastTraceId ? lastTraceId : (lastTraceId = z.traceId);
+  const traceId = reuseTraceId(z.traceId);
   const maxMicros = Number(maxNanos / 1000n);
   const plausible = (t: number | undefined): number | undefined => (t !== undefined && t >= MIN_MICROS && t <= maxMicros ? t : undefined);
   const inferred = z.kind === undefined ? halves(z) : [];
