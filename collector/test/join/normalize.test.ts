@@ -81,13 +81,13 @@ describe('splitSharedSpans: lone shared spans and who moves', () => {
 
   it('splits a server half whose client half went out earlier (remembered), and a late client half of a lone server takes a new ID beside it', () => {
     const memory = emptyMemory('4ed11df465275600', 0);
-    memory.ids.mark('000000000000000c', SENT | CLIENT);
+    memory.mark('000000000000000c', SENT | CLIENT);
     const { spans } = splitSharedSpans([span('c', 'r', 'voting', 12, 48, { kind: 'server', shared: true })], memory, stats());
     expect(spans[0]!.spanId).toBe(serverHalfId('4ed11df465275600', '000000000000000c'));
     expect(spans[0]!.parentSpanId).toBe('000000000000000c');
 
     const lone = emptyMemory('4ed11df465275600', 0);
-    lone.ids.mark('000000000000000c', SENT | LONE_SERVER);
+    lone.mark('000000000000000c', SENT | LONE_SERVER);
     const late = splitSharedSpans([span('c', 'r', 'web', 10, 50, { kind: 'client' })], lone, stats()).spans[0]!;
     expect(late.spanId).toBe(lateClientHalfId('4ed11df465275600', '000000000000000c'));
     expect(late.parentSpanId).toBe('000000000000000r');

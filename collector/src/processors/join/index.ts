@@ -133,7 +133,7 @@ export class JoinProcessor implements Processor {
     const over: { trace: HeldTrace; reason: string }[] = [];
     for (const s of spans) {
       const remembered = this.memory.get(traceKey(s.traceId));
-      const held = remembered && remembered.ids.hasSeen(s) ? undefined : this.window.add(s, now);
+      const held = remembered && remembered.hasSeen(s) ? undefined : this.window.add(s, now);
       if (!held) {
         dups++;
         s.ack?.drop();
@@ -239,7 +239,7 @@ export class JoinProcessor implements Processor {
       const { spans: split, splits } = splitSharedSpans(group, memory, stats);
       let spans = this.config.clock_skew ? adjustClockSkew(split, stats) : split;
       if (incomplete) spans = spans.map((s) => withAttributes(s, { [ATTR_INCOMPLETE]: incomplete }));
-      const report = analyzeTrace(spans, memory && { has: (id) => memory.ids.has(id, SENT), size: memory.ids.sentCount });
+      const report = analyzeTrace(spans, memory && { has: (id) => memory.has(id, SENT), size: memory.sentCount });
       this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
       for (const o of report.orphans) {
         const service = this.serviceLabel.value(o.service);
@@ -263,10 +263,10 @@ export class JoinProcessor implements Processor {
       if (mem.traceId.length < spans[0]!.traceId.length || mem.traceId.startsWith('0000000000000000')) mem.traceId = spans[0]!.traceId;
       for (const s of spans) {
         const role = s.kind === 'client' ? CLIENT : s.kind === 'server' && attributeOf(s, ATTR_ORIGINAL_SPAN_ID) === undefined ? LONE_SERVER : 0;
-        mem.ids.mark(s.spanId, SENT | role);
+        mem.mark(s.spanId, SENT | role);
       }
-      if (memory) for (const s of trace.spans) mem.ids.addSeen(s);
-      mem.ids.compact();
+      if (memory) for (const s of trace.spans) mem.addSeen(s);
+      mem.compact();
       for (const [k, v] of splits) (mem.shared ??= new Map()).set(k, v);
       this.memory.delete(key);
       this.memory.set(key, mem);

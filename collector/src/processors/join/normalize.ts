@@ -30,8 +30,11 @@ const EPOCH = Date.now();
 
 /**
  * What the join remembers of a trace it already sent on, so late spans still join it: the trace's
- * span IDs (it is its own SpanIds: the window's rows for a trace become its memory without a copy)
- * and a few fields, in one object. Tens of thousands of traces are remembered at once; an object
+ * span IDs (it is its own SpanIds: the window's rows for a trace become its memory without a copy;
+ * every span received is SEEN, to drop late exact duplicates, every ID sent on SENT, with the client
+ * spans CLIENT, so a server half arriving later with one of their IDs is split, and the lone server
+ * spans sent with their own shared ID LONE_SERVER, so a late client half gets a new ID) and a few
+ * fields, in one object. Tens of thousands of traces are remembered at once; an object
  * around the SpanIds and a boxed release time were ~70 bytes a trace.
  */
 export class TraceMemory extends SpanIds {
@@ -51,22 +54,13 @@ export class TraceMemory extends SpanIds {
   set releasedAt(now: number) {
     this.released = now - EPOCH;
   }
-
-  /**
-   * Every span received (SEEN, to drop late exact duplicates) and every ID sent on (SENT), with the
-   * client spans (CLIENT: a server half arriving later with one of their IDs is split) and the lone
-   * server spans sent with their own shared ID (LONE_SERVER: a late client half gets a new ID).
-   */
-  get ids(): SpanIds {
-    return this;
-  }
 }
 
-/** The memory of a trace released now; `ids` (the window's rows for it) become its own. */
-export function emptyMemory(traceId: string, now: number, ids = new TraceMemory()): TraceMemory {
-  ids.traceId = traceId;
-  ids.releasedAt = now;
-  return ids;
+/** The memory of a trace released now: `seen`, the window's rows for it, as it is. */
+export function emptyMemory(traceId: string, now: number, seen = new TraceMemory()): TraceMemory {
+  seen.traceId = traceId;
+  seen.releasedAt = now;
+  return seen;
 }
 
 export interface SharedSplit {
@@ -164,13 +158,13 @@ export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined,
   const splits = new Map<string, SharedSplit>(memory?.shared ?? []);
   let changed = false;
   const out = spans.map((s) => {
-    if (s.kind === 'client' && memory?.ids.has(s.spanId, LONE_SERVER) && !serverIds.has(s.spanId)) {
+    if (s.kind === 'client' && memory?.has(s.spanId, LONE_SERVER) && !serverIds.has(s.spanId)) {
       changed = true;
       stats.sharedSplit++;
       return withAttributes(s, { [ATTR_ORIGINAL_SPAN_ID]: s.spanId }, { spanId: lateClientHalfId(key, s.spanId) });
     }
     if (s.kind !== 'server') return s;
-    if (!clientIds.has(s.spanId) && !memory?.ids.has(s.spanId, CLIENT)) return s;
+    if (!clientIds.has(s.spanId) && !memory?.has(s.spanId, CLIENT)) return s;
     const newId = serverHalfId(key, s.spanId);
     splits.set(s.spanId, { serverSpanId: newId, serverService: serviceNameOf(s), serverHost: hostOf(s) });
     stats.sharedSplit++;
