@@ -10,12 +10,12 @@ import {
   adjustClockSkew,
   emptyMemory,
   splitSharedSpans,
-  traceKey,
   unifyTraceIds,
   type NormalizeStats,
   type TraceMemory,
 } from './normalize.js';
 import { TraceWindow, estimateBytes, type HeldTrace } from './window.js';
+import { RememberedTraces } from './remembered.js';
 import { CLIENT, LONE_SERVER, SENT } from './span-ids.js';
 import { BoundedLabel } from '../../telemetry/telemetry.js';
 import { RecordAck } from '../../storage/ack.js';
@@ -59,7 +59,7 @@ export interface JoinedTrace {
  */
 export class JoinProcessor implements Processor {
   private readonly window = new TraceWindow();
-  private readonly memory = new Map<string, TraceMemory>();
+  private readonly memory = new RememberedTraces();
   private next: Consumer | undefined;
   private timer: NodeJS.Timeout | undefined;
   /**
@@ -132,8 +132,7 @@ export class JoinProcessor implements Processor {
     let dups = 0;
     const over: { trace: HeldTrace; reason: string }[] = [];
     for (const s of spans) {
-      const remembered = this.memory.get(traceKey(s.traceId));
-      const held = remembered && remembered.hasSeen(s) ? undefined : this.window.add(s, now);
+      const held = this.memory.hasSeen(s) ? undefined : this.window.add(s, now);
       if (!held) {
         dups++;
         s.ack?.drop();
@@ -189,10 +188,7 @@ export class JoinProcessor implements Processor {
   }
 
   private async tick(now: number): Promise<void> {
-    for (const [k, mem] of this.memory) {
-      if (now - mem.releasedAt < this.config.late_span_memory && this.memory.size <= this.config.max_traces) break;
-      this.memory.delete(k);
-    }
+    this.memory.expire(now, this.config.late_span_memory, this.config.max_traces);
     const ready = this.window.takeReady(now, this.config.quiet_period, this.config.max_trace_age);
     for (const r of ready) if (r.reason === 'max_age') this.m.evicted.inc({ processor: this.ctx.id, reason: 'max_age' });
     this.gauges();
@@ -231,8 +227,7 @@ export class JoinProcessor implements Processor {
   }
 
   joinTrace(trace: HeldTrace, incomplete: string | undefined, now: number): JoinedTrace[] {
-    const key = trace.key;
-    const memory = this.memory.get(key);
+    const memory = this.memory.take(trace.spans[0]!.traceId);
     const stats: NormalizeStats = { traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 };
     const results: JoinedTrace[] = [];
     for (const group of unifyTraceIds(trace.spans, memory, stats)) {
@@ -268,8 +263,7 @@ export class JoinProcessor implements Processor {
       if (memory) for (const s of trace.spans) mem.addSeen(s);
       mem.compact();
       for (const [k, v] of splits) (mem.shared ??= new Map()).set(k, v);
-      this.memory.delete(key);
-      this.memory.set(key, mem);
+      this.memory.put(mem);
       const joined = { traceId: report.traceId, spans, complete: report.complete };
       this.onRelease?.(joined);
       results.push(joined);

@@ -34,7 +34,8 @@ const INDEX_AT = 32;
 let HI = 0;
 let LO = 0;
 
-function hexWord(id: string, from: number): number {
+/** Eight hex digits of `id` from `from` as an int32, or NaN when one is not a lowercase hex digit. */
+export function hexWord(id: string, from: number): number {
   let w = 0;
   for (let i = from; i < from + 8; i++) {
     const c = id.charCodeAt(i);
@@ -60,6 +61,21 @@ function parse(id: string): void {
   }
   HI = fnv(id, 0x811c9dc5);
   LO = fnv(id, 0x050c5d1f);
+}
+
+/**
+ * Whether rows packed by `compact` in a shared chunk (never indexed) hold the same span: what
+ * `hasSeen` answers, for a remembered trace kept as its rows alone (see RememberedTraces).
+ */
+export function packedHasSeen(rows: Int32Array, base: number, len: number, s: Span): boolean {
+  parse(s.spanId);
+  const hi = HI;
+  const lo = LO;
+  let h: number | undefined;
+  for (let o = base; o < base + len; o += ROW) {
+    if (rows[o + 1] === lo && rows[o] === hi && rows[o + 3]! & SEEN && rows[o + 2] === (h ??= contentHash(s))) return true;
+  }
+  return false;
 }
 
 /** Ints per chunk of the shared store of remembered rows: 16k rows, 256 KiB. */
@@ -168,6 +184,30 @@ export class SpanIds {
     this.rows = chunk;
     this.base = chunkUsed;
     chunkUsed += this.len;
+  }
+
+  /**
+   * After `compact`: the shared chunk holding the rows (from `packedBase`, `packedInts` long), or
+   * undefined when they are not in one (no rows, or indexed rows kept in an array of their own).
+   */
+  get packedChunk(): Int32Array | undefined {
+    return Array.isArray(this.rows) ? undefined : this.rows;
+  }
+  get packedBase(): number {
+    return this.base;
+  }
+  get packedInts(): number {
+    return this.len;
+  }
+
+  /** Takes over rows `compact` left in a shared chunk (a remembered trace brought back whole). */
+  restorePacked(chunk: Int32Array | undefined, base: number, len: number, sentCount: number): this {
+    this.rows = chunk ?? [];
+    this.base = chunk ? base : 0;
+    this.len = chunk ? len : 0;
+    this.index = undefined;
+    this.sentCount = sentCount;
+    return this;
   }
 
   /** The rows as an array of this trace's own, moved out of a shared chunk if they were in one. */
