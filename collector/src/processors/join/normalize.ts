@@ -34,8 +34,8 @@ const EPOCH = Date.now();
  * every span received is SEEN, to drop late exact duplicates, every ID sent on SENT, with the client
  * spans CLIENT, so a server half arriving later with one of their IDs is split, and the lone server
  * spans sent with their own shared ID LONE_SERVER, so a late client half gets a new ID) and a few
- * fields, in one object. Tens of thousands of traces are remembered at once; an object
- * around the SpanIds and a boxed release time were ~70 bytes a trace.
+ * fields, in one object. Once released, a plain trace is kept as a record of numbers in
+ * RememberedTraces, and made into this object again only when a late span joins it.
  */
 export class TraceMemory extends SpanIds {
   traceId = '';
