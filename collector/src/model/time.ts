@@ -8,9 +8,10 @@ export function maxPlausibleNanos(): bigint {
   return BigInt(Date.now()) * 1_000_000n + DAY_NANOS;
 }
 
-export function checkPlausible(nanos: bigint, field: string, max = maxPlausibleNanos()): bigint {
+/** `suffix` is added to `field` only in the error: a decoder need not build the name for every span. */
+export function checkPlausible(nanos: bigint, field: string, max = maxPlausibleNanos(), suffix = ''): bigint {
   if (nanos < MIN_NANOS || nanos > max) {
-    throw new DecodeError('invalid_timestamp', field, nanos, 'timestamp is not between 1990 and tomorrow');
+    throw new DecodeError('invalid_timestamp', field + suffix, nanos, 'timestamp is not between 1990 and tomorrow');
   }
   return nanos;
 }

@@ -15,6 +15,13 @@ const MAX_INTERNED = 48;
 const INTERNED_SLOTS = 4096;
 const interned: (string | undefined)[] = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
 
+// fixed64 through one aligned 8-byte scratch: reading its BigUint64Array element makes one BigInt,
+// where Buffer's readBigUInt64LE makes four (two halves, a shift, a sum). Little-endian hosts only
+// (the wire is little-endian); elsewhere readBigUInt64LE.
+const SCRATCH = new Uint8Array(8);
+const SCRATCH_U64 = new BigUint64Array(SCRATCH.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export class ProtoReader {
   pos: number;
 
@@ -101,7 +108,10 @@ export class ProtoReader {
     const p = this.pos;
     if (p + 8 > this.end) throw new WireError('fixed64 runs past the end');
     this.pos = p + 8;
-    return this.buf.readBigUInt64LE(p);
+    if (!LITTLE_ENDIAN) return this.buf.readBigUInt64LE(p);
+    const b = this.buf;
+    for (let i = 0; i < 8; i++) SCRATCH[i] = b[p + i]!;
+    return SCRATCH_U64[0]!;
   }
 
   double(): number {

@@ -127,15 +127,16 @@ function parentId(value: Uint8Array | string | undefined, field: string, json: b
   return parentIdFromBytes(value as Uint8Array, field);
 }
 
-function enumValue<T>(value: number | string | undefined, names: T[], prefix: string, field: string): T {
+/** The field's name is `field` + `suffix`, put together only for an error. */
+function enumValue<T>(value: number | string | undefined, names: T[], prefix: string, field: string, suffix: string): T {
   if (value === undefined) return names[0]!;
   if (typeof value === 'number') {
     const name = names[value];
-    if (name === undefined) throw new DecodeError('invalid_field', field, value, `unknown enum value`);
+    if (name === undefined) throw new DecodeError('invalid_field', field + suffix, value, `unknown enum value`);
     return name;
   }
   const name = value.startsWith(prefix) ? value.slice(prefix.length).toLowerCase() : value.toLowerCase();
-  if (!names.includes(name as T)) throw new DecodeError('invalid_field', field, value, 'unknown enum value');
+  if (!names.includes(name as T)) throw new DecodeError('invalid_field', field + suffix, value, 'unknown enum value');
   return name as T;
 }
 
@@ -188,13 +189,13 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Resource, scope: { name?:
     traceId,
     spanId,
     name: s.name ?? '',
-    kind: enumValue(s.kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`),
+    kind: enumValue(s.kind, KIND_NAMES, 'SPAN_KIND_', field, '.kind'),
     startTimeUnixNano: start,
     endTimeUnixNano: end,
     attributes: keyValuesToModel(s.attributes, limits, () => `${field}.attributes`),
     events: trimmed(events),
     links,
-    status: spanStatus(enumValue(s.status?.code, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), s.status?.message),
+    status: spanStatus(enumValue(s.status?.code, STATUS_NAMES, 'STATUS_CODE_', field, '.status.code'), s.status?.message),
     resource,
     source: 'otlp',
   };
@@ -533,6 +534,10 @@ function readWhole(r: ProtoReader, spanStart: number, end: number, resource: Res
  * errors) but left as bytes for an OtlpWireSpan to read on demand; a span whose attributes or events
  * are not each one contiguous run, or with an event to drop, is read whole instead.
  */
+function eventName(field: string, i: number): () => string {
+  return () => `${field}.events[${i}]`;
+}
+
 function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean, lazy: boolean): Span {
   const spanStart = r.pos;
   let attrStart = -1;
@@ -562,11 +567,14 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   let droppedLinks = 0;
   // Read lazily, a span's attributes and events stay bytes: no objects to fill.
   const attributes: Attributes = lazy ? NO_ATTRIBUTES : {};
-  const attributesField = (): string => `${field}.attributes`;
+  // No closure here may capture `field`: V8 would then allocate a context on every call. Names are
+  // put together (a cons string, or a closure made outside) only where one is needed.
+  let attributesField: string | undefined;
   let attributeCount = 0;
   const events: SpanEvent[] = lazy ? noItems() : [];
   let eventCount = 0;
-  const links: SpanLink[] = [];
+  // The shared empty array until a link comes: most spans have none.
+  let links: SpanLink[] = noItems();
   /** A field OTLP does not define (or span-relay's own, in internal mode): the bytes are not copied whole. */
   let foreign = false;
   /** Lazy: every string of the span is valid UTF-8 (else it is read whole; see wire-values' validUtf8). */
@@ -610,12 +618,12 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
       case (9 << 3) | LEN: {
         if (++attributeCount > limits.maxAttributesPerSpan) throw new LimitExceededError(`${field}.attributes`, attributeCount, 'max_attributes_per_span', limits.maxAttributesPerSpan);
         if (!lazy) {
-          wireKeyValue(r, r.delimited(), attributes, limits, attributesField, 0);
+          wireKeyValue(r, r.delimited(), attributes, limits, (attributesField ??= field + '.attributes'), 0);
           break;
         }
         if (attrStart < 0) attrStart = tagAt;
         else if (attrEnd !== tagAt) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
-        if (!scanKeyValue(r, r.delimited(), limits, attributesField, 0)) utf8Ok = false;
+        if (!scanKeyValue(r, r.delimited(), limits, (attributesField ??= field + '.attributes'), 0)) utf8Ok = false;
         attrEnd = r.pos;
         break;
       }
@@ -629,11 +637,11 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
           if (eventStart < 0) eventStart = tagAt;
           else if (eventEnd !== tagAt) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
           const eEnd = r.delimited();
-          if (!scanEvent(r, eEnd, limits, max, () => `${field}.events[${i}]`)) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
+          if (!scanEvent(r, eEnd, limits, max, field, i)) return readWhole(r, spanStart, end, resource, scope, field, max, limits, result, internal);
           eventEnd = r.pos = eEnd;
           break;
         }
-        const e = wireEvent(r, r.delimited(), limits, max, () => `${field}.events[${i}]`);
+        const e = wireEvent(r, r.delimited(), limits, max, eventName(field, i));
         // An event with an absurd time must not cost the span: dropped, counted, as Zipkin annotations are.
         if (e) events.push(e);
         else countDropped(result, 'event_timestamp');
@@ -645,6 +653,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
       case (13 << 3) | LEN: {
         if (links.length === limits.maxLinksPerSpan) throw new LimitExceededError(`${field}.links`, links.length + 1, 'max_links_per_span', limits.maxLinksPerSpan);
         const linkEnd = r.delimited();
+        if (links.length === 0) links = [];
         links.push(wireLink(r, linkEnd, limits, `${field}.links[${links.length}]`, internal));
         r.pos = linkEnd;
         break;
@@ -692,10 +701,10 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
     }
   }
   const spanId = wireId(r.buf, spanIdAt, spanIdEnd, field, 'span');
-  const kindName = enumValue(kind, KIND_NAMES, 'SPAN_KIND_', `${field}.kind`);
-  const startTime = checkPlausible(start, `${field}.startTimeUnixNano`, max);
-  const endTimeChecked = checkPlausible(endTime, `${field}.endTimeUnixNano`, max);
-  const status = spanStatus(enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', `${field}.status.code`), statusMessage);
+  const kindName = enumValue(kind, KIND_NAMES, 'SPAN_KIND_', field, '.kind');
+  const startTime = checkPlausible(start, field, max, '.startTimeUnixNano');
+  const endTimeChecked = checkPlausible(endTime, field, max, '.endTimeUnixNano');
+  const status = spanStatus(enumValue(statusCode, STATUS_NAMES, 'STATUS_CODE_', field, '.status.code'), statusMessage);
   const span: Span = lazy
     ? new OtlpWireSpan(traceId, spanId, name, kindName, startTime, endTimeChecked, trimmed(links), status, resource, source, r.buf, spanStart, end, attrStart < 0 ? 0 : attrStart, attrStart < 0 ? 0 : attrEnd, eventStart < 0 ? 0 : eventStart, eventStart < 0 ? 0 : eventEnd, !internal && !foreign && links.length === 0)
     : { traceId, spanId, name, kind: kindName, startTimeUnixNano: startTime, endTimeUnixNano: endTimeChecked, attributes, events: trimmed(events), links: trimmed(links), status, resource, source };
