@@ -83,6 +83,17 @@ export function traceIdTo128(traceId: string): string {
   return traceId.length === 32 ? traceId : traceId.padStart(32, '0');
 }
 
+/** traceIdTo128(a) === traceIdTo128(b), without making either string (the join asks it of every span). */
+export function sameTraceId128(a: string, b: string): boolean {
+  if (a.length === b.length || a.length > 32 || b.length > 32) return a === b;
+  const pa = 32 - a.length;
+  const pb = 32 - b.length;
+  for (let i = 0; i < 32; i++) {
+    if ((i < pa ? 48 : a.charCodeAt(i - pa)) !== (i < pb ? 48 : b.charCodeAt(i - pb))) return false;
+  }
+  return true;
+}
+
 let lastTraceId = '';
 
 /**

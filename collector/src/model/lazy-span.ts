@@ -7,7 +7,7 @@
  * A LazySpan's `attributes` and `events` are accessors on its prototype, so an object spread
  * (`{ ...span }`) would drop them: stages copy spans through these functions instead.
  */
-import { traceIdTo128 } from './ids.js';
+import { sameTraceId128 } from './ids.js';
 import type { AttributeValue, Attributes, InstrumentationScope, Resource, Span, SpanAck, SpanEvent, SpanKind, SpanLink, SpanSource, SpanStatus } from './span.js';
 import { copyAttributes } from './span.js';
 
@@ -185,7 +185,7 @@ const BYTE_NEUTRAL: ReadonlySet<string> = new Set(['ack', 'resource', 'scope', '
 function byteNeutral(span: Span, changes: Partial<Span>): boolean {
   for (const key in changes) {
     if (BYTE_NEUTRAL.has(key)) continue;
-    if (key === 'traceId' && changes.traceId !== undefined && traceIdTo128(changes.traceId) === traceIdTo128(span.traceId)) continue;
+    if (key === 'traceId' && changes.traceId !== undefined && sameTraceId128(changes.traceId, span.traceId)) continue;
     return false;
   }
   return true;
