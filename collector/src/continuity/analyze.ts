@@ -60,31 +60,45 @@ export interface KnownSpanIds {
   readonly size: number;
 }
 
-/** `known` holds span IDs reported earlier for this trace (spans already released by the join). */
-export function analyzeTrace(spans: Span[], known: KnownSpanIds = new Set<string>()): TraceReport {
-  const byId = new Map<string, Span>();
-  for (const s of spans) if (!byId.has(s.spanId)) byId.set(s.spanId, s);
-  const children = new Map<string, Span[]>();
+/** Where a trace breaks: its roots (by start time) and orphans, without the tree `analyzeTrace` adds. */
+export interface TraceBreaks {
+  traceId: string;
+  roots: Span[];
+  orphans: Orphan[];
+  complete: boolean;
+}
+
+/**
+ * What the join asks of every trace it releases: its roots and orphans. `known` holds span IDs
+ * reported earlier for this trace (spans already released by the join).
+ */
+export function findBreaks(spans: Span[], known: KnownSpanIds = new Set<string>()): TraceBreaks {
+  const byId = new Set<string>();
+  for (const s of spans) byId.add(s.spanId);
   const roots: Span[] = [];
   const orphans: Orphan[] = [];
   for (const s of spans) {
-    if (!s.parentSpanId) {
-      roots.push(s);
-      continue;
-    }
-    if (s.parentSpanId === s.spanId) {
-      roots.push(s);
-      continue;
-    }
+    const parent = s.parentSpanId;
+    if (!parent || parent === s.spanId) roots.push(s);
+    else if (!byId.has(parent) && !known.has(parent)) orphans.push({ span: s, service: serviceOf(s), missingParentId: parent, suspect: suspectFor(s) });
+  }
+  if (roots.length > 1) roots.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
+  // A continuation of a trace already sent on (late spans) has its root in what was sent before.
+  const rootsOk = known.size > 0 ? roots.length <= 1 : roots.length === 1;
+  return { traceId: spans[0]?.traceId ?? '', roots, orphans, complete: orphans.length === 0 && rootsOk };
+}
+
+/** `known` holds span IDs reported earlier for this trace (spans already released by the join). */
+export function analyzeTrace(spans: Span[], known: KnownSpanIds = new Set<string>()): TraceReport {
+  const breaks = findBreaks(spans, known);
+  const children = new Map<string, Span[]>();
+  for (const s of spans) {
+    if (!s.parentSpanId || s.parentSpanId === s.spanId) continue;
     const list = children.get(s.parentSpanId);
     if (list) list.push(s);
     else children.set(s.parentSpanId, [s]);
-    if (!byId.has(s.parentSpanId) && !known.has(s.parentSpanId)) {
-      orphans.push({ span: s, service: serviceOf(s), missingParentId: s.parentSpanId, suspect: suspectFor(s) });
-    }
   }
   for (const list of children.values()) list.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
-  roots.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
 
   const services: string[] = [];
   const seen = new Set<string>();
@@ -105,20 +119,9 @@ export function analyzeTrace(spans: Span[], known: KnownSpanIds = new Set<string
       if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
     }
   };
-  for (const r of roots) visit(r);
-  for (const o of orphans) visit(o.span);
-
-  // A continuation of a trace already sent on (late spans) has its root in what was sent before.
-  const rootsOk = known.size > 0 ? roots.length <= 1 : roots.length === 1;
-  return {
-    traceId: spans[0]?.traceId ?? '',
-    spans,
-    roots,
-    orphans,
-    services,
-    complete: orphans.length === 0 && rootsOk,
-    children,
-  };
+  for (const r of breaks.roots) visit(r);
+  for (const o of breaks.orphans) visit(o.span);
+  return { ...breaks, spans, services, children };
 }
 
 /** One line a user can act on, per orphan. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { processorFactory, type Consumer, type CreateContext, type Processor } from '../../component.js';
 import { BackpressureError } from '../../model/errors.js';
 import type { Span, SpanBatch } from '../../model/span.js';
-import { analyzeTrace, describeOrphan, serviceOf } from '../../continuity/analyze.js';
+import { describeOrphan, findBreaks, serviceOf } from '../../continuity/analyze.js';
 import { duration, section } from '../../config/schema-helpers.js';
 import {
   ATTR_INCOMPLETE,
@@ -234,7 +234,7 @@ export class JoinProcessor implements Processor {
       const { spans: split, splits } = splitSharedSpans(group, memory, stats);
       let spans = this.config.clock_skew ? adjustClockSkew(split, stats) : split;
       if (incomplete) spans = spans.map((s) => withAttributes(s, { [ATTR_INCOMPLETE]: incomplete }));
-      const report = analyzeTrace(spans, memory && { has: (id) => memory.has(id, SENT), size: memory.sentCount });
+      const report = findBreaks(spans, memory && { has: (id) => memory.has(id, SENT), size: memory.sentCount });
       this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
       for (const o of report.orphans) {
         const service = this.serviceLabel.value(o.service);
