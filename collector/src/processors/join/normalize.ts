@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Span } from '../../model/span.js';
-import { processOf } from '../../continuity/analyze.js';
+import { processOf, serviceOf } from '../../continuity/analyze.js';
 import { serviceNameOf } from '../../model/span.js';
 import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
 import { shifted, withAttributes, withChanges } from '../../model/lazy-span.js';
@@ -184,10 +184,20 @@ export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined,
 
 /** Which clock a span was timed by: its host (a pod's proxy and app share one), else its service. */
 function clockOf(span: Span): string {
-  const a = span.resource.attributes;
-  const host = a['host.name'] ?? a['k8s.pod.name'];
-  return typeof host === 'string' ? `host:${host}` : processOf(span);
+  const host = hostOf(span);
+  return host !== undefined ? `host:${host}` : processOf(span);
 }
+
+/** clockOf(a) === clockOf(b), without making the strings when both or neither name a host (every span asks). */
+function sameClock(a: Span, b: Span): boolean {
+  const ha = hostOf(a);
+  const hb = hostOf(b);
+  if (ha !== undefined && hb !== undefined) return ha === hb;
+  if (ha === undefined && hb === undefined) return serviceOf(a) === serviceOf(b);
+  return clockOf(a) === clockOf(b);
+}
+
+const NO_CHILDREN: readonly number[] = Object.freeze([]);
 
 /**
  * Jaeger's clock-skew idea: a span from another host that starts before its parent or ends after
@@ -216,11 +226,12 @@ export function adjustClockSkew(spans: Span[], stats: NormalizeStats): Span[] {
     if (visited[pi]) continue;
     visited[pi] = 1;
     const parent = spans[pi]!;
-    const pStart = parent.startTimeUnixNano + delta[pi]!;
-    const pEnd = parent.endTimeUnixNano + delta[pi]!;
-    for (const ci of children.get(pi) ?? []) {
+    const dp = delta[pi]!;
+    const pStart = dp === 0n ? parent.startTimeUnixNano : parent.startTimeUnixNano + dp;
+    const pEnd = dp === 0n ? parent.endTimeUnixNano : parent.endTimeUnixNano + dp;
+    for (const ci of children.get(pi) ?? NO_CHILDREN) {
       const child = spans[ci]!;
-      if (clockOf(child) === clockOf(parent)) {
+      if (sameClock(child, parent)) {
         delta[ci] = delta[pi]!;
       } else {
         const start = child.startTimeUnixNano;
