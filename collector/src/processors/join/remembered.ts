@@ -1,6 +1,6 @@
 import type { Span } from '../../model/span.js';
 import { TraceMemory, traceKey } from './normalize.js';
-import { hexWord, packedHasSeen } from './span-ids.js';
+import { hexWord, rowsHaveSeen } from './span-ids.js';
 
 // The low 64 bits of the trace ID last given to exactKey (traceKey's part), when it is 16 lowercase
 // hex digits: every decoder's form. Such keys are unique per trace, so the table compares numbers.
@@ -50,8 +50,8 @@ function grown<T extends Int32Array | Float64Array | Uint8Array>(a: T, size: num
  * looked up through a Map of its key string instead.
  *
  * As a Map of TraceMemory objects keyed by the ID's low half, a remembered trace took ~350 bytes
- * beside its rows; at 10k spans/s the 50,000 remembered traces cost ~17 MiB of peak RSS over this
- * store (README, #10).
+ * beside its rows; at 10k spans/s, 60 s, the ~50,000 remembered traces cost 25-32 MiB of peak RSS
+ * more than this store (README, #10).
  */
 export class RememberedTraces {
   private cap = 0;
@@ -106,7 +106,7 @@ export class RememberedTraces {
     const whole = this.whole[r];
     if (whole) return whole.hasSeen(s);
     const chunk = this.chunks[r];
-    return chunk !== undefined && packedHasSeen(chunk, this.base[r]!, this.ints[r]!, s);
+    return chunk !== undefined && rowsHaveSeen(chunk, this.base[r]!, this.ints[r]!, undefined, s);
   }
 
   /** Takes out what is remembered of the trace of `traceId` (to release it again), as one object. */

@@ -63,17 +63,28 @@ function parse(id: string): void {
   LO = fnv(id, 0x050c5d1f);
 }
 
+/** The offset of the next row of ID (hi, lo) after offset `after` in rows [base, base + len), or -1. */
+function nextRow(rows: number[] | Int32Array, base: number, len: number, index: Map<number, number[]> | undefined, hi: number, lo: number, after: number): number {
+  if (index) {
+    const list = index.get(lo);
+    if (list) for (const o of list) if (o > after && rows[base + o] === hi) return o;
+    return -1;
+  }
+  for (let o = after + ROW; o < len; o += ROW) if (rows[base + o + 1] === lo && rows[base + o] === hi) return o;
+  return -1;
+}
+
 /**
- * Whether rows packed by `compact` in a shared chunk (never indexed) hold the same span: what
- * `hasSeen` answers, for a remembered trace kept as its rows alone (see RememberedTraces).
+ * Whether rows [base, base + len) hold the same span (ID, kind, parent, times): SpanIds.hasSeen,
+ * and RememberedTraces' answer for a trace it keeps as rows in a shared chunk alone.
  */
-export function packedHasSeen(rows: Int32Array, base: number, len: number, s: Span): boolean {
+export function rowsHaveSeen(rows: number[] | Int32Array, base: number, len: number, index: Map<number, number[]> | undefined, s: Span): boolean {
   parse(s.spanId);
   const hi = HI;
   const lo = LO;
   let h: number | undefined;
-  for (let o = base; o < base + len; o += ROW) {
-    if (rows[o + 1] === lo && rows[o] === hi && rows[o + 3]! & SEEN && rows[o + 2] === (h ??= contentHash(s))) return true;
+  for (let o = nextRow(rows, base, len, index, hi, lo, -ROW); o >= 0; o = nextRow(rows, base, len, index, hi, lo, o)) {
+    if (rows[base + o + 3]! & SEEN && rows[base + o + 2] === (h ??= contentHash(s))) return true;
   }
   return false;
 }
@@ -132,14 +143,7 @@ export class SpanIds {
 
   /** Whether the same span (ID, kind, parent, times) was already seen. */
   hasSeen(s: Span): boolean {
-    parse(s.spanId);
-    const hi = HI;
-    const lo = LO;
-    let h: number | undefined;
-    for (let o = this.next(hi, lo, -ROW); o >= 0; o = this.next(hi, lo, o)) {
-      if (this.rows[this.base + o + 3]! & SEEN && this.rows[this.base + o + 2] === (h ??= contentHash(s))) return true;
-    }
-    return false;
+    return rowsHaveSeen(this.rows, this.base, this.len, this.index, s);
   }
 
   /** Marks an ID (SENT, CLIENT, LONE_SERVER). */
@@ -221,15 +225,7 @@ export class SpanIds {
 
   /** The offset of the next row of ID (hi, lo) after offset `after`, or -1. */
   private next(hi: number, lo: number, after: number): number {
-    const rows = this.rows;
-    const base = this.base;
-    if (this.index) {
-      const list = this.index.get(lo);
-      if (list) for (const o of list) if (o > after && rows[base + o] === hi) return o;
-      return -1;
-    }
-    for (let o = after + ROW; o < this.len; o += ROW) if (rows[base + o + 1] === lo && rows[base + o] === hi) return o;
-    return -1;
+    return nextRow(this.rows, this.base, this.len, this.index, hi, lo, after);
   }
 
   private push(hi: number, lo: number, hash: number, flags: number): void {
