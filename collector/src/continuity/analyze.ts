@@ -29,10 +29,17 @@ export function serviceOf(span: Span): string {
   return serviceNameOf(span) ?? UNKNOWN_SERVICE;
 }
 
+/** The host a span ran on, as its resource names it (`host.name`, else `k8s.pod.name`). */
+export function hostOf(span: Span): string | undefined {
+  const a = span.resource.attributes;
+  const host = a['host.name'] ?? a['k8s.pod.name'];
+  return typeof host === 'string' ? host : undefined;
+}
+
 /** Where a span runs: service plus host, because every linkerd-proxy calls itself `linkerd-proxy`. */
 export function processOf(span: Span): string {
-  const host = span.resource.attributes['host.name'] ?? span.resource.attributes['k8s.pod.name'];
-  return typeof host === 'string' ? `${serviceOf(span)}@${host}` : serviceOf(span);
+  const host = hostOf(span);
+  return host !== undefined ? `${serviceOf(span)}@${host}` : serviceOf(span);
 }
 
 function peerHint(span: Span): string | undefined {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Span } from '../../model/span.js';
-import { processOf, serviceOf } from '../../continuity/analyze.js';
+import { hostOf, processOf, serviceOf } from '../../continuity/analyze.js';
 import { serviceNameOf } from '../../model/span.js';
 import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
 import { shifted, withAttributes, withChanges } from '../../model/lazy-span.js';
@@ -122,12 +122,6 @@ export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, st
       return withAttributes(s, { [ATTR_ORIGINAL_TRACE_ID]: s.traceId }, { traceId: target });
     }),
   ];
-}
-
-function hostOf(span: Span): string | undefined {
-  const a = span.resource.attributes;
-  const host = a['host.name'] ?? a['k8s.pod.name'];
-  return typeof host === 'string' ? host : undefined;
 }
 
 /** Did `span` run in the server half's process: same service, and same host where both name one. */
