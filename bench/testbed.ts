@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import ts from 'typescript';
 import { passThrough } from '../collector/src/net/grpc-server.js';
+import { binStart } from './bin-start.js';
 import { assertBuildCurrent } from './compiled.js';
 
 export const OTEL_FIGURES: Record<string, { cpu: number; ramMiB: number }> = {
@@ -115,8 +116,8 @@ export interface LaunchedCollector {
   stop: () => Promise<void>;
 }
 
-/** The node flags the span-relay command starts node with (its #! line; the Dockerfile and `npm start` give the same). */
-const BIN_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync(`${ROOT}collector/bin/span-relay.js`, 'utf8').split('\n')[0]!)?.[1] ?? '').split(' ').filter(Boolean);
+/** The environment and node flags the span-relay command starts node with (its #! line; the Dockerfile and `npm start` give the same). */
+const BIN = binStart();
 
 /**
  * `span-relay run` as users run it (compiled, from the CLI) on the config `configFor(port)` writes
@@ -132,13 +133,13 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-bench-'));
     const port = 20000 + Math.floor(Math.random() * 20000);
     writeFileSync(join(dir, 'config.yaml'), opts.configFor(port));
-    const nodeArgs = [...BIN_NODE_FLAGS, ...(process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    const nodeArgs = [...BIN.flags, ...(process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     const t0 = performance.now();
     // BENCH_COLLECTOR_STDOUT: a file for what the collector's node prints (with --trace-gc, say).
     const stdout = process.env.BENCH_COLLECTOR_STDOUT ? openSync(process.env.BENCH_COLLECTOR_STDOUT, 'a') : 'ignore';
     const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')], {
       stdio: ['ignore', stdout, 'inherit'],
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...BIN.env, ...opts.env },
       ...(opts.cwdIsTempDir ? { cwd: dir } : {}),
     });
     if (typeof stdout === 'number') closeSync(stdout);
@@ -231,7 +232,7 @@ export const FLOOR_RECEIVERS = ['otlp-grpc', 'otlp-http'] as const;
  */
 export async function testbedFloor(receiver: (typeof FLOOR_RECEIVERS)[number], seconds: number, rate = 10_000, per = 100): Promise<Omit<TestbedRow, 'join'>> {
   const row = await underLoad(receiver, seconds, rate, per, async (sink) => {
-    const relay = spawn(process.execPath, [...BIN_NODE_FLAGS, floorRelayScript(), receiver, sink], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const relay = spawn(process.execPath, [...BIN.flags, floorRelayScript(), receiver, sink], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...BIN.env } });
     const exited = new Promise<void>((resolve) => relay.on('exit', () => resolve()));
     const port = await new Promise<number>((resolve, reject) => {
       relay.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));

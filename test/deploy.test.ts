@@ -4,6 +4,7 @@
  * span-relay's own config schema, their wiring (the routers resolve the joiners' headless Service,
  * the Linkerd values name span-relay's Service and identity), and the Dockerfile's promises.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -12,6 +13,7 @@ import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseConfig } from '../collector/src/config/load.js';
 import { builtinComponents } from '../collector/src/components.js';
 import { DEFAULTS, topology } from '../demo/src/topology.js';
+import { binStart } from '../bench/bin-start.js';
 
 const ROOT = new URL('../', import.meta.url);
 type K8s = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
@@ -65,16 +67,27 @@ describe('Dockerfile', () => {
     expect(final).not.toMatch(/tsx|typescript/);
   });
 
-  it('starts node with the flags the span-relay command starts it with, as `npm start` does', () => {
-    const shebang = readFileSync(new URL('collector/bin/span-relay.js', ROOT), 'utf8').split('\n')[0]!;
-    const flags = /^#!\/usr\/bin\/env -S node((?: --[\w-]+=\S+)+)$/.exec(shebang)![1]!.trim().split(' ');
+  it('starts node with the environment and flags the span-relay command starts it with, as `npm start` and the demo do', () => {
+    const { env, flags } = binStart();
+    expect(env).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(flags).toEqual(['--max-semi-space-size=8']);
+    const envWords = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     expect(JSON.parse(/ENTRYPOINT (\[.*\])/.exec(final)![1]!)).toEqual(['node', ...flags, '/app/collector/bin/span-relay.js']);
+    for (const w of envWords) expect(final.split('\n')).toContain(`ENV ${w}`);
     const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.start).toBe(['node', ...flags, 'collector/bin/span-relay.js', 'run'].join(' '));
+    expect(pkg.scripts.start).toBe([...envWords, 'node', ...flags, 'collector/bin/span-relay.js', 'run'].join(' '));
     // The demo's collector, on one machine and in docker-compose.yml.
     for (const mode of ['local', 'compose'] as const) {
       const collector = topology({ ...DEFAULTS, mode }).find((p) => p.name === 'collector')!;
       expect(collector.args.slice(0, flags.length + 1)).toEqual([...flags, 'collector/bin/span-relay.js']);
+      expect(collector.env).toMatchObject(env);
     }
+  });
+
+  it('the #! line, as env reads it, starts node with that environment', () => {
+    const line = readFileSync(new URL('collector/bin/span-relay.js', ROOT), 'utf8').split('\n')[0]!;
+    const [program, split, rest] = line.slice(2).split(/ (-S) /);
+    const out = execFileSync(program!, [split!, rest!, '-p', 'JSON.stringify([process.env.MALLOC_ARENA_MAX, process.execArgv[0]])'], { encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '' } });
+    expect(JSON.parse(out)).toEqual(['2', '--max-semi-space-size=8']);
   });
 });
