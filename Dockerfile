@@ -20,8 +20,8 @@ RUN npm run --workspace collector build \
 # 2. Run: the compiled collector, its production dependencies, nothing else.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
-# As the span-relay command's #! line: glibc's malloc with two arenas (README, #10). docker run -e overrides it.
-ENV MALLOC_ARENA_MAX=2
+# As the span-relay command's #! line: glibc's malloc with four arenas (README, #10). docker run -e overrides it.
+ENV MALLOC_ARENA_MAX=4
 WORKDIR /app
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/collector/package.json collector/package.json

@@ -69,7 +69,7 @@ describe('Dockerfile', () => {
 
   it('starts node with the environment and flags the span-relay command starts it with, as `npm start` and the demo do', () => {
     const { env, flags } = binStart();
-    expect(env).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(env).toEqual({ MALLOC_ARENA_MAX: '4' });
     expect(flags).toEqual(['--max-semi-space-size=8']);
     const envWords = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     expect(JSON.parse(/ENTRYPOINT (\[.*\])/.exec(final)![1]!)).toEqual(['node', ...flags, '/app/collector/bin/span-relay.js']);
@@ -88,6 +88,6 @@ describe('Dockerfile', () => {
     const line = readFileSync(new URL('collector/bin/span-relay.js', ROOT), 'utf8').split('\n')[0]!;
     const [program, split, rest] = line.slice(2).split(/ (-S) /);
     const out = execFileSync(program!, [split!, rest!, '-p', 'JSON.stringify([process.env.MALLOC_ARENA_MAX, process.execArgv[0]])'], { encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '' } });
-    expect(JSON.parse(out)).toEqual(['2', '--max-semi-space-size=8']);
+    expect(JSON.parse(out)).toEqual(['4', '--max-semi-space-size=8']);
   });
 });

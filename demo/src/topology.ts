@@ -85,7 +85,7 @@ export function topology(o: TopologyOptions): Proc[] {
       name: 'collector',
       // The environment and node flags the span-relay command starts node with (its #! line; test/deploy.test.ts keeps them the same).
       args: ['--max-semi-space-size=8', 'collector/bin/span-relay.js', 'run', '--config', local ? 'demo/collector.local.yaml' : 'demo/collector.compose.yaml'],
-      env: { MALLOC_ARENA_MAX: '2', SPAN_RELAY_BIND: bind, ZIPKIN_PORT: `${p.zipkin}`, OC_PORT: `${p.opencensus}`, OTLP_GRPC_PORT: `${p.otlpGrpc}`, OTLP_HTTP_PORT: `${p.otlpHttp}`, ADMIN_PORT: `${p.admin}`, QUERY_PORT: `${p.query}` },
+      env: { MALLOC_ARENA_MAX: '4', SPAN_RELAY_BIND: bind, ZIPKIN_PORT: `${p.zipkin}`, OC_PORT: `${p.opencensus}`, OTLP_GRPC_PORT: `${p.otlpGrpc}`, OTLP_HTTP_PORT: `${p.otlpHttp}`, ADMIN_PORT: `${p.admin}`, QUERY_PORT: `${p.query}` },
       publish: local ? [] : [p.admin],
       dependsOn: local ? [] : ['jaeger'],
     },
