@@ -529,15 +529,16 @@ function readWhole(r: ProtoReader, spanStart: number, end: number, resource: Res
   return wireSpan(r, end, resource, scope, field, max, limits, result, internal, false);
 }
 
+/** The name of a span's event `i`, for wireEvent (made outside wireSpan: a closure there would cost a context per span). */
+function eventName(field: string, i: number): () => string {
+  return () => `${field}.events[${i}]`;
+}
+
 /**
  * One Span in [r.pos, end). `lazy`: its attributes and events are checked (the same limits and
  * errors) but left as bytes for an OtlpWireSpan to read on demand; a span whose attributes or events
  * are not each one contiguous run, or with an event to drop, is read whole instead.
  */
-function eventName(field: string, i: number): () => string {
-  return () => `${field}.events[${i}]`;
-}
-
 function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: InstrumentationScope | undefined, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult, internal: boolean, lazy: boolean): Span {
   const spanStart = r.pos;
   let attrStart = -1;

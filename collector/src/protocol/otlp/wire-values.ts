@@ -236,16 +236,16 @@ export function scanKeyValue(r: ProtoReader, end: number, limits: DecodeLimits, 
   return ok;
 }
 
-/**
- * One Event in [r.pos, end), as wireEvent would read it: false when its time is not plausible
- * (wireEvent drops such an event, and reads none of its attributes) or a string in it is not valid
- * UTF-8 (the span is then read whole).
- */
 /** The attributes of a span's event `i`, named when the event has some (no closure, so no context, per event). */
 function eventAttributesName(spanField: string, i: number): () => string {
   return () => `${spanField}.events[${i}].attributes`;
 }
 
+/**
+ * One Event in [r.pos, end), as wireEvent would read it: false when its time is not plausible
+ * (wireEvent drops such an event, and reads none of its attributes) or a string in it is not valid
+ * UTF-8 (the span is then read whole). `spanField` and `i` name the event in errors.
+ */
 export function scanEvent(r: ProtoReader, end: number, limits: DecodeLimits, max: bigint, spanField: string, i: number): boolean {
   const start = r.pos;
   let at = 0n;
