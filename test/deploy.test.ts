@@ -67,7 +67,7 @@ describe('Dockerfile', () => {
     expect(final).not.toMatch(/tsx|typescript/);
   });
 
-  it('starts node with the environment and flags the span-relay command starts it with, as `npm start` and the demo do', () => {
+  it('starts node with the environment and flags the span-relay command starts it with, as both `npm start` scripts and the demo do', () => {
     const { env, flags } = binStart();
     expect(env).toEqual({ MALLOC_ARENA_MAX: '4' });
     expect(flags).toEqual(['--max-semi-space-size=8']);
@@ -76,6 +76,9 @@ describe('Dockerfile', () => {
     for (const w of envWords) expect(final.split('\n')).toContain(`ENV ${w}`);
     const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.start).toBe([...envWords, 'node', ...flags, 'collector/bin/span-relay.js', 'run'].join(' '));
+    // The collector workspace's own `npm start`, run from collector/.
+    const collectorPkg = JSON.parse(readFileSync(new URL('collector/package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
+    expect(collectorPkg.scripts.start).toBe([...envWords, 'node', ...flags, 'bin/span-relay.js', 'run'].join(' '));
     // The demo's collector, on one machine and in docker-compose.yml.
     for (const mode of ['local', 'compose'] as const) {
       const collector = topology({ ...DEFAULTS, mode }).find((p) => p.name === 'collector')!;
@@ -83,7 +86,9 @@ describe('Dockerfile', () => {
       expect(collector.env).toMatchObject(env);
     }
   });
+});
 
+describe('collector/bin/span-relay.js', () => {
   it('the #! line, as env reads it, starts node with that environment', () => {
     const line = readFileSync(new URL('collector/bin/span-relay.js', ROOT), 'utf8').split('\n')[0]!;
     const [program, split, rest] = line.slice(2).split(/ (-S) /);
