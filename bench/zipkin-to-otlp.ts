@@ -29,17 +29,23 @@ export function zipkinBodies(bodies: number, spansPerBody: number): string[] {
     const spans = [];
     for (let i = 0; i < spansPerBody; i++, id++) {
       const ts = 1_700_000_000_000_000 + id * 13;
+      // Where the span sits in its trace (IDs 1-8 are trace 1, 9-16 trace 2, ...), whatever the
+      // request it is sent in: a trace's spans may arrive in two requests, as a mesh's do. (Until
+      // 2026-12-04 the root was every 8th span of a request while the trace was every 8 IDs, so
+      // with 100 spans a request each trace's first span named the previous trace's last as its
+      // parent: every trace had an orphan, and the testbed charged the join's broken-trace path.)
+      const at = (id - 1) % 8;
       spans.push({
-        traceId: hex(Math.floor(id / 8) + 1, 32),
+        traceId: hex(Math.floor((id - 1) / 8) + 1, 32),
         id: hex(id, 16),
-        parentId: i % 8 === 0 ? undefined : hex(id - 1, 16),
-        kind: i % 2 ? 'CLIENT' : 'SERVER',
+        parentId: at === 0 ? undefined : hex(id - 1, 16),
+        kind: at % 2 ? 'CLIENT' : 'SERVER',
         name: i % 3 ? 'post /api/vote' : 'emojivoto.v1.votingservice/votedoughnut',
         timestamp: ts,
         // Each span 13 µs after its parent and 100 µs shorter: inside it, as a mesh's spans are (the
         // join corrects clock skew only where a child leaves its parent).
-        duration: 2000 - (i % 8) * 100,
-        localEndpoint: { serviceName: i % 2 ? 'web' : 'voting-svc', ipv4: '10.42.0.17', port: 8080 },
+        duration: 2000 - at * 100,
+        localEndpoint: { serviceName: at % 2 ? 'web' : 'voting-svc', ipv4: '10.42.0.17', port: 8080 },
         remoteEndpoint: { serviceName: 'voting-svc', ipv4: '10.42.0.18', port: 8080 },
         annotations: [
           { timestamp: ts + 10, value: 'wire send' },
