@@ -75,19 +75,32 @@ export interface TraceBreaks {
   complete: boolean;
 }
 
+/** No span reported earlier. */
+const NONE_KNOWN: KnownSpanIds = Object.freeze({ has: () => false, size: 0 });
+
+/**
+ * Up to this many spans, a trace's spans are found by ID with a scan instead of a Set or Map made
+ * for it: the join asks of every trace it releases, and most traces are short.
+ */
+export const SCAN_AT_MOST = 32;
+
+function hasSpanId(spans: readonly Span[], id: string): boolean {
+  for (const s of spans) if (s.spanId === id) return true;
+  return false;
+}
+
 /**
  * What the join asks of every trace it releases: its roots and orphans. `known` holds span IDs
  * reported earlier for this trace (spans already released by the join).
  */
-export function findBreaks(spans: Span[], known: KnownSpanIds = new Set<string>()): TraceBreaks {
-  const byId = new Set<string>();
-  for (const s of spans) byId.add(s.spanId);
+export function findBreaks(spans: Span[], known: KnownSpanIds = NONE_KNOWN): TraceBreaks {
+  const byId = spans.length > SCAN_AT_MOST ? new Set(spans.map((s) => s.spanId)) : undefined;
   const roots: Span[] = [];
   const orphans: Orphan[] = [];
   for (const s of spans) {
     const parent = s.parentSpanId;
     if (!parent || parent === s.spanId) roots.push(s);
-    else if (!byId.has(parent) && !known.has(parent)) orphans.push({ span: s, service: serviceOf(s), missingParentId: parent, suspect: suspectFor(s) });
+    else if (!(byId ? byId.has(parent) : hasSpanId(spans, parent)) && !known.has(parent)) orphans.push({ span: s, service: serviceOf(s), missingParentId: parent, suspect: suspectFor(s) });
   }
   if (roots.length > 1) roots.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
   // A continuation of a trace already sent on (late spans) has its root in what was sent before.
@@ -96,7 +109,7 @@ export function findBreaks(spans: Span[], known: KnownSpanIds = new Set<string>(
 }
 
 /** `known` holds span IDs reported earlier for this trace (spans already released by the join). */
-export function analyzeTrace(spans: Span[], known: KnownSpanIds = new Set<string>()): TraceReport {
+export function analyzeTrace(spans: Span[], known: KnownSpanIds = NONE_KNOWN): TraceReport {
   const breaks = findBreaks(spans, known);
   const children = new Map<string, Span[]>();
   for (const s of spans) {

@@ -339,7 +339,8 @@ export class ProtoWriter {
     let extra = 0;
     for (let v = len >>> 7; v > 0; v >>>= 7) extra++;
     this.ensure(extra);
-    this.buf.copy(this.buf, at + 1 + extra, at + 1, this.pos);
+    // copyWithin, not Buffer#copy: that makes a view of the source on every call (a span's worth of garbage).
+    this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
     this.pos += extra;
     let v = len;
     let p = at;

@@ -138,9 +138,37 @@ describe('adjustClockSkew', () => {
     expect(out[1]).toBe(fits);
     expect(out[2]!.startTimeUnixNano).toBe(T0);
   });
+
+  it('gives back a trace in which every child fits its parent or shares its clock as it is: no copy, no count', () => {
+    const spans = [span('p', undefined, 'a', 0, 100, {}, 'a-pod'), span('q', 'p', 'b', 10, 90, {}, 'b-pod'), span('r', 'q', 'b', 5, 95, {}, 'b-pod')];
+    const s = stats();
+    expect(adjustClockSkew(spans, s)).toBe(spans);
+    expect(s.clockSkew).toBe(0);
+  });
+
+  it('shifts a long trace (past 32 spans, its spans found through an index) as it shifts a short one', () => {
+    // A chain of 40 hops on two hosts; hop 30 and those below it ran on a host 2 s ahead.
+    const chain = Array.from({ length: 40 }, (_, i) =>
+      i < 30 ? span(`${i + 1}`, i ? `${i}` : undefined, 'web', i, 1000 - i, {}, 'web-pod') : span(`${i + 1}`, `${i}`, 'voting', 2000 + i, 3000 - i, {}, 'voting-pod'),
+    );
+    const s = stats();
+    const out = adjustClockSkew(chain, s);
+    expect(out.slice(0, 30)).toEqual(chain.slice(0, 30));
+    // Hop 31 (940 ms long) centred in hop 30 (29..971 ms): starts at 30 ms; hops below move with it.
+    expect(out[30]!.startTimeUnixNano).toBe(T0 + 30n * MS);
+    expect(out[39]!.startTimeUnixNano - out[30]!.startTimeUnixNano).toBe(9n * MS);
+    expect(s.clockSkew).toBe(10);
+  });
 });
 
 describe('analyzeTrace', () => {
+  it('finds the orphan of a long trace (past 32 spans, its IDs put in a set) as of a short one', () => {
+    const chain = Array.from({ length: 40 }, (_, i) => span(`${i + 1}`, i ? `${i === 20 ? 99 : i}` : undefined, 'web', i, 1000 - i));
+    const report = analyzeTrace(chain);
+    expect(report.roots.map((r) => r.spanId)).toEqual([chain[0]!.spanId]);
+    expect(report.orphans.map((o) => o.span.spanId)).toEqual([chain[20]!.spanId]);
+  });
+
   it('names the orphan, its missing parent and whom to suspect', () => {
     const report = analyzeTrace([span('1', undefined, 'nginx', 0, 100), span('3', '2', 'linkerd-proxy', 10, 90, { kind: 'server' }, 'voting-pod')]);
     expect(report.complete).toBe(false);

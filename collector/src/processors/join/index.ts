@@ -73,6 +73,8 @@ export class JoinProcessor implements Processor {
   private stored: ComponentLog | undefined;
   /** Orphan series are labelled by service name, which comes from span data: bounded. */
   private readonly serviceLabel = new BoundedLabel(100);
+  /** Traces released by verdict since the counter was last told: counted once per release, not per trace. */
+  private readonly verdicts = { complete: 0, broken: 0 };
   /** For tests and `check`: called with every trace as it leaves. */
   onRelease: ((t: JoinedTrace) => void) | undefined;
 
@@ -202,6 +204,11 @@ export class JoinProcessor implements Processor {
     for (const { trace, reason } of traces) {
       for (const joined of this.joinTrace(trace, reason === 'quiet' ? undefined : reason, now)) for (const s of joined.spans) out.push(s);
     }
+    for (const verdict of ['complete', 'broken'] as const) {
+      if (this.verdicts[verdict] === 0) continue;
+      this.m.traces.inc({ processor: this.ctx.id, verdict }, this.verdicts[verdict]);
+      this.verdicts[verdict] = 0;
+    }
     if (out.length > 0) {
       const bytes = out.reduce((n, s) => n + estimateBytes(s), 0);
       this.pending.push({ spans: out, bytes });
@@ -235,7 +242,7 @@ export class JoinProcessor implements Processor {
       let spans = this.config.clock_skew ? adjustClockSkew(split, stats) : split;
       if (incomplete) spans = spans.map((s) => withAttributes(s, { [ATTR_INCOMPLETE]: incomplete }));
       const report = findBreaks(spans, memory && { has: (id) => memory.has(id, SENT), size: memory.sentCount });
-      this.m.traces.inc({ processor: this.ctx.id, verdict: report.complete ? 'complete' : 'broken' });
+      this.verdicts[report.complete ? 'complete' : 'broken']++;
       for (const o of report.orphans) {
         const service = this.serviceLabel.value(o.service);
         this.m.orphans.inc({ processor: this.ctx.id, service });

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Span } from '../../model/span.js';
-import { hostOf, processOf, serviceOf } from '../../continuity/analyze.js';
+import { SCAN_AT_MOST, hostOf, processOf, serviceOf } from '../../continuity/analyze.js';
 import { serviceNameOf } from '../../model/span.js';
 import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
 import { shifted, withAttributes, withChanges } from '../../model/lazy-span.js';
@@ -97,10 +97,16 @@ export function lateClientHalfId(traceKeyHex: string, spanId: string): string {
  * then 64-bit spans cannot be placed and keep their own ID.
  */
 export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, stats: NormalizeStats): Span[][] {
-  const full = new Set<string>();
-  if (memory && isFull128(memory.traceId)) full.add(memory.traceId);
-  for (const s of spans) if (isFull128(s.traceId)) full.add(s.traceId);
-  if (full.size > 1) {
+  // The one 128-bit ID seen, unless there are several.
+  let full = memory && isFull128(memory.traceId) ? memory.traceId : undefined;
+  let several = false;
+  for (const s of spans) {
+    if (s.traceId === full || !isFull128(s.traceId)) continue;
+    several = full !== undefined;
+    full = s.traceId;
+    if (several) break;
+  }
+  if (several) {
     const groups = new Map<string, Span[]>();
     for (const s of spans) {
       const k = isFull128(s.traceId) ? s.traceId : traceKey(s.traceId);
@@ -110,11 +116,11 @@ export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, st
     }
     return [...groups.values()];
   }
-  const target = full.size === 1 ? [...full][0]! : traceKey(spans[0]!.traceId);
+  const target = full ?? traceKey(spans[0]!.traceId);
   return [
     spans.map((s) => {
       if (s.traceId === target) return s;
-      if (full.size === 0 && s.traceId.length === 32) {
+      if (full === undefined && s.traceId.length === 32) {
         // A left-padded 64-bit ID: the same trace as the bare one; keep one spelling.
         return withChanges(s, { traceId: target });
       }
@@ -122,6 +128,17 @@ export function unifyTraceIds(spans: Span[], memory: TraceMemory | undefined, st
       return withAttributes(s, { [ATTR_ORIGINAL_TRACE_ID]: s.traceId }, { traceId: target });
     }),
   ];
+}
+
+const NO_SPLITS: ReadonlyMap<string, SharedSplit> = new Map();
+
+/** Whether a server span has the ID of a client span beside it (Zipkin's shared span, both halves). */
+function sharesClientId(spans: readonly Span[]): boolean {
+  for (const s of spans) {
+    if (s.kind !== 'server') continue;
+    for (const c of spans) if (c.kind === 'client' && c.spanId === s.spanId) return true;
+  }
+  return false;
 }
 
 /** Did `span` run in the server half's process: same service, and same host where both name one. */
@@ -141,7 +158,9 @@ function ranInServer(span: Span, split: SharedSplit): boolean {
  * its client half turns up after it went out, that client half takes a new ID instead, beside it
  * under the same parent, so the trace stays one tree.
  */
-export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined, stats: NormalizeStats): { spans: Span[]; splits: Map<string, SharedSplit> } {
+export function splitSharedSpans(spans: Span[], memory: TraceMemory | undefined, stats: NormalizeStats): { spans: Span[]; splits: ReadonlyMap<string, SharedSplit> } {
+  // Most traces: nothing sent before, and no server span with its client's ID.
+  if (!memory && spans.length <= SCAN_AT_MOST && !sharesClientId(spans)) return { spans, splits: NO_SPLITS };
   const clientIds = new Set<string>();
   const serverIds = new Set<string>();
   for (const s of spans) {
@@ -193,25 +212,52 @@ function sameClock(a: Span, b: Span): boolean {
 
 const NO_CHILDREN: readonly number[] = Object.freeze([]);
 
+/** Span ID → index, the last span of an ID winning; for a trace too long to scan. */
+function indexById(spans: readonly Span[]): Map<string, number> | undefined {
+  if (spans.length <= SCAN_AT_MOST) return undefined;
+  const byId = new Map<string, number>();
+  for (let i = 0; i < spans.length; i++) byId.set(spans[i]!.spanId, i);
+  return byId;
+}
+
+/** The index of span i's parent in `spans` (the last span of that ID), or -1. */
+function parentIndex(spans: readonly Span[], byId: Map<string, number> | undefined, i: number): number {
+  const id = spans[i]!.parentSpanId;
+  if (id === undefined) return -1;
+  if (byId) return byId.get(id) ?? -1;
+  for (let j = spans.length - 1; j >= 0; j--) if (spans[j]!.spanId === id) return j;
+  return -1;
+}
+
 /**
  * Jaeger's clock-skew idea: a span from another host that starts before its parent or ends after
  * it is shifted into the parent (centred when it fits, aligned to the parent's start when it is
- * longer); spans of the same host as their parent move with it. The shift is recorded.
+ * longer); spans of the same host as their parent move with it. The shift is recorded. A trace in
+ * which no span leaves a parent of another clock needs no shift anywhere (a shift starts at such a
+ * span and moves only its subtree): it is returned as it is, found without building the tree.
  */
 export function adjustClockSkew(spans: Span[], stats: NormalizeStats): Span[] {
-  const byId = new Map<string, number>();
-  spans.forEach((s, i) => byId.set(s.spanId, i));
+  const byId = indexById(spans);
+  let leaves = false;
+  for (let i = 0; i < spans.length && !leaves; i++) {
+    const pi = parentIndex(spans, byId, i);
+    if (pi < 0 || pi === i) continue;
+    const child = spans[i]!;
+    const parent = spans[pi]!;
+    leaves = (child.startTimeUnixNano < parent.startTimeUnixNano || child.endTimeUnixNano > parent.endTimeUnixNano) && !sameClock(child, parent);
+  }
+  if (!leaves) return spans;
   const children = new Map<number, number[]>();
   const roots: number[] = [];
-  spans.forEach((s, i) => {
-    const p = s.parentSpanId !== undefined ? byId.get(s.parentSpanId) : undefined;
-    if (p === undefined || p === i) roots.push(i);
+  for (let i = 0; i < spans.length; i++) {
+    const p = parentIndex(spans, byId, i);
+    if (p < 0 || p === i) roots.push(i);
     else {
       const list = children.get(p);
       if (list) list.push(i);
       else children.set(p, [i]);
     }
-  });
+  }
   const delta = new Array<bigint>(spans.length).fill(0n);
   const visited = new Uint8Array(spans.length);
   const stack: number[] = [...roots];
