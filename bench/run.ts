@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { endToEnd, inProcess, zipkinBodies } from './zipkin-to-otlp.js';
 import { bytesPerHeldSpan, joinThroughput } from './join.js';
+import { joinRelayBench } from './join-relay.js';
 import { kitBench } from './kit.js';
 import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
   if (held) console.log(`  bytes held per span in the window: ${held.measured.toFixed(0)} B measured on the heap; max_bytes accounting counts ${held.estimated.toFixed(0)} B (ratio ${(held.estimated / held.measured).toFixed(2)})`);
   if (held) console.log(`  bytes per span remembered after release (late_span_memory, to join late spans and drop retries): ${held.remembered.toFixed(0)} B`);
   else console.log('  (run with --expose-gc for bytes held per span)');
+  const jr = await joinRelayBench(Number(process.env.BENCH_BODIES ?? 400) * 1.5, spansPerBody);
+  console.log('  OTLP in → join → OTLP out, compiled, the testbed\'s requests (lazy decode; median of 5), beside decode + encode alone:');
+  console.log(`    ${fmt(jr.spansPerSec.join)} spans/s against ${fmt(jr.spansPerSec.relay)}   ratio ${(jr.spansPerSec.join / jr.spansPerSec.relay).toFixed(2)}`);
+  console.log(`    allocated per span (garbage included): ${fmt(jr.allocatedPerSpan.join)} B against ${fmt(jr.allocatedPerSpan.relay)} B   ratio ${(jr.allocatedPerSpan.join / jr.allocatedPerSpan.relay).toFixed(2)}`);
 
   const wal = await walBench(Number(process.env.BENCH_WAL_SECONDS ?? 5));
   console.log('\njoin write-ahead log at a steady 10,000 spans/s (requests of 100 spans), in process: CPU of this process, time to acknowledge a request');

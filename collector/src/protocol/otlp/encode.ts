@@ -226,23 +226,12 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
 }
 
 /**
- * Room for the whole request, so the writer does not grow (each growth copies what is written): a
- * span read from OTLP bytes takes about as many again (with room for what the join adds), another
- * about 256 bytes.
- */
-function sizeHint(spans: readonly Span[]): number {
-  let n = 1024;
-  for (const s of spans) n += s instanceof OtlpWireSpan ? s.wireSize() + 64 : 256;
-  return n;
-}
-
-/**
  * An ExportTraceServiceRequest in protobuf: the body of OTLP/gRPC and OTLP/HTTP. `internal` adds
  * the fields of INTERNAL_FIELDS, so that `decodeOtlpProto(…, { internal: true })` gives the spans
  * back exactly as span-relay held them.
  */
 export function encodeOtlpProto(batch: SpanBatch, internal = false): Buffer {
-  const w = new ProtoWriter(sizeHint(batch.spans));
+  const w = new ProtoWriter(Math.max(1024, batch.spans.length * 256));
   for (const group of groupSpans(batch.spans)) {
     const rs = w.begin(1);
     const res = w.begin(1);
