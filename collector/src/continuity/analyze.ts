@@ -79,14 +79,24 @@ export interface TraceBreaks {
 const NONE_KNOWN: KnownSpanIds = Object.freeze({ has: () => false, size: 0 });
 
 /**
- * Up to this many spans, a trace's spans are found by ID with a scan instead of a Set or Map made
- * for it: the join asks of every trace it releases, and most traces are short.
+ * Up to this many spans, a trace's spans are found by ID with a scan instead of a Map made for it:
+ * the join asks of every trace it releases, and most traces are short.
  */
 export const SCAN_AT_MOST = 32;
 
-function hasSpanId(spans: readonly Span[], id: string): boolean {
-  for (const s of spans) if (s.spanId === id) return true;
-  return false;
+/** Span ID → index, the last span of an ID winning; undefined for a trace short enough to scan. */
+export function indexById(spans: readonly Span[]): Map<string, number> | undefined {
+  if (spans.length <= SCAN_AT_MOST) return undefined;
+  const byId = new Map<string, number>();
+  for (let i = 0; i < spans.length; i++) byId.set(spans[i]!.spanId, i);
+  return byId;
+}
+
+/** The index of the last span with ID `id` (through `byId`, made by indexById for these spans), or -1. */
+export function spanIndex(spans: readonly Span[], byId: Map<string, number> | undefined, id: string): number {
+  if (byId) return byId.get(id) ?? -1;
+  for (let i = spans.length - 1; i >= 0; i--) if (spans[i]!.spanId === id) return i;
+  return -1;
 }
 
 /**
@@ -94,13 +104,13 @@ function hasSpanId(spans: readonly Span[], id: string): boolean {
  * reported earlier for this trace (spans already released by the join).
  */
 export function findBreaks(spans: Span[], known: KnownSpanIds = NONE_KNOWN): TraceBreaks {
-  const byId = spans.length > SCAN_AT_MOST ? new Set(spans.map((s) => s.spanId)) : undefined;
+  const byId = indexById(spans);
   const roots: Span[] = [];
   const orphans: Orphan[] = [];
   for (const s of spans) {
     const parent = s.parentSpanId;
     if (!parent || parent === s.spanId) roots.push(s);
-    else if (!(byId ? byId.has(parent) : hasSpanId(spans, parent)) && !known.has(parent)) orphans.push({ span: s, service: serviceOf(s), missingParentId: parent, suspect: suspectFor(s) });
+    else if (spanIndex(spans, byId, parent) < 0 && !known.has(parent)) orphans.push({ span: s, service: serviceOf(s), missingParentId: parent, suspect: suspectFor(s) });
   }
   if (roots.length > 1) roots.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
   // A continuation of a trace already sent on (late spans) has its root in what was sent before.

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Span } from '../../model/span.js';
-import { SCAN_AT_MOST, hostOf, processOf, serviceOf } from '../../continuity/analyze.js';
+import { SCAN_AT_MOST, hostOf, indexById, processOf, serviceOf, spanIndex } from '../../continuity/analyze.js';
 import { serviceNameOf } from '../../model/span.js';
 import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
 import { shifted, withAttributes, withChanges } from '../../model/lazy-span.js';
@@ -212,21 +212,10 @@ function sameClock(a: Span, b: Span): boolean {
 
 const NO_CHILDREN: readonly number[] = Object.freeze([]);
 
-/** Span ID → index, the last span of an ID winning; for a trace too long to scan. */
-function indexById(spans: readonly Span[]): Map<string, number> | undefined {
-  if (spans.length <= SCAN_AT_MOST) return undefined;
-  const byId = new Map<string, number>();
-  for (let i = 0; i < spans.length; i++) byId.set(spans[i]!.spanId, i);
-  return byId;
-}
-
 /** The index of span i's parent in `spans` (the last span of that ID), or -1. */
 function parentIndex(spans: readonly Span[], byId: Map<string, number> | undefined, i: number): number {
   const id = spans[i]!.parentSpanId;
-  if (id === undefined) return -1;
-  if (byId) return byId.get(id) ?? -1;
-  for (let j = spans.length - 1; j >= 0; j--) if (spans[j]!.spanId === id) return j;
-  return -1;
+  return id === undefined ? -1 : spanIndex(spans, byId, id);
 }
 
 /**
