@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { collectorModule } from './compiled.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 import type { Span } from '../collector/src/model/span.js';
+import { median } from './median.js';
 
 // All from one build: a LazySpan class from dist/ is not the one from src/.
 const { decodeOtlpProto } = await collectorModule<typeof import('../collector/src/protocol/otlp/decode.js')>('protocol/otlp/decode');
@@ -93,7 +94,6 @@ export async function joinRelayBench(requests: number, per: number): Promise<{ s
     r.push(await rate(() => relay(bodies)));
     j.push(await rate(() => throughJoin(bodies)));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2]!;
   return {
     spansPerSec: { relay: median(r), join: median(j) },
     allocatedPerSpan: { relay: await allocatedPerSpan(() => relay(bodies), spans), join: await allocatedPerSpan(() => throughJoin(bodies), spans) },

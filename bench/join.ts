@@ -8,6 +8,7 @@ import { JoinProcessor, joinConfig } from '../collector/src/processors/join/inde
 import { Telemetry } from '../collector/src/telemetry/telemetry.js';
 import type { Span, SpanBatch } from '../collector/src/model/span.js';
 import { settledHeapUsed } from './heap.js';
+import { median } from './median.js';
 
 const MS = 1_000_000n;
 const T0 = 1_700_000_000_000n * MS;
@@ -98,7 +99,6 @@ export async function joinThroughput(traces: number): Promise<{ floor: number; j
     await runJoin();
     j.push(spans.length / (Number(process.hrtime.bigint() - t0) / 1e9));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
   return { floor: median(f), join: median(j) };
 }
 

@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
+import { median } from './median.js';
 
 const require = createRequire(import.meta.url);
 const APP = new URL('./apps/hello.cjs', import.meta.url).pathname;
@@ -45,7 +46,6 @@ const stop = (p: ChildProcess) =>
     p.once('exit', () => (clearTimeout(timer), r()));
     p.kill('SIGTERM');
   });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function kitBench(seconds = 5, rounds = 2): Promise<{ name: string; rps: number; startupMs: number }[]> {
   let spans = 0;

@@ -12,6 +12,7 @@ import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { readReplayInputs } from '../collector/src/replay/inputs.js';
 import { replay } from '../collector/src/replay/replay.js';
 import { voteTraces } from './join.js';
+import { median } from './median.js';
 
 export async function replayBench(records: number, spansPerRecord: number, concurrency = 8): Promise<{ floor: number; replay: number; spans: number }> {
   const spans = voteTraces(Math.ceil((records * spansPerRecord) / 11)).slice(0, records * spansPerRecord);
@@ -61,6 +62,5 @@ export async function replayBench(records: number, spansPerRecord: number, concu
   }
   server.close();
   if (received === 0) throw new Error('null target received nothing');
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
   return { floor: median(f), replay: median(r), spans: records * spansPerRecord };
 }

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { DEFAULT_CONFIG_YAML } from '../collector/src/config/default.js';
 import { launchCollector } from './testbed.js';
+import { median } from './median.js';
 
 export interface StartupRow {
   readyMs: number;
@@ -60,8 +61,6 @@ async function bareNode(): Promise<StartupRow> {
   await new Promise((r) => proc.on('exit', r));
   return { readyMs, startedRssMiB: rss, idleRssMiB: rss };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const medianRow = (rows: StartupRow[]): StartupRow => ({ readyMs: median(rows.map((r) => r.readyMs)), startedRssMiB: median(rows.map((r) => r.startedRssMiB)), idleRssMiB: median(rows.map((r) => r.idleRssMiB)) });
 

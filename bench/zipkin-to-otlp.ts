@@ -13,6 +13,7 @@ import { parseConfig } from '../collector/src/config/load.js';
 import { Telemetry } from '../collector/src/telemetry/telemetry.js';
 import type { OtlpReceiver } from '../collector/src/receivers/otlp/index.js';
 import type { SpanBatch } from '../collector/src/model/span.js';
+import { median } from './median.js';
 
 export interface Figure {
   name: string;
@@ -65,8 +66,6 @@ function timeIt(rounds: number, spans: number, fn: () => void): number {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return (rounds * spans) / seconds;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export function inProcess(bodies: string[], spansPerBody: number): { floor: number; relay: number } {
   const buffers = bodies.map((b) => Buffer.from(b));
