@@ -18,16 +18,16 @@ function newestSourceMs(): number {
     .reduce((n, f) => Math.max(n, statSync(SRC + f).mtimeMs), 0));
 }
 
-/** Throws when collector/dist/`path`.js exists and is older than a source file. */
-export function assertBuildCurrent(path: string): void {
-  const dist = new URL(`../collector/dist/${path}.js`, import.meta.url);
+/** Throws when collector/dist/`file` exists and is older than a source file. */
+export function assertBuildCurrent(file: string): void {
+  const dist = new URL(`../collector/dist/${file}`, import.meta.url);
   if (existsSync(dist) && statSync(dist).mtimeMs < newestSourceMs()) {
-    throw new Error(`collector/dist/${path}.js is older than collector/src: the bench would measure the code as it was. Run \`npm run build\` first.`);
+    throw new Error(`collector/dist/${file} is older than collector/src: the bench would measure the code as it was. Run \`npm run build\` first.`);
   }
 }
 
 export async function collectorModule<T>(path: string): Promise<T> {
-  assertBuildCurrent(path);
+  assertBuildCurrent(`${path}.js`);
   const dist = new URL(`../collector/dist/${path}.js`, import.meta.url);
   return (await import(existsSync(dist) ? dist.href : new URL(`../collector/src/${path}.ts`, import.meta.url).href)) as T;
 }

@@ -10,8 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { DEFAULT_CONFIG_YAML } from '../collector/src/config/default.js';
+import { defaultConfigOnPorts } from '../collector/src/config/default.js';
 import { launchCollector } from './testbed.js';
 import { median } from './median.js';
 
@@ -23,26 +22,12 @@ export interface StartupRow {
   idleRssMiB: number;
 }
 
-/** The default config with the admin endpoint (/readyz) on `base` and every other listening endpoint on `base + i`. */
-function defaultConfigOn(base: number): string {
-  const doc = parseDocument(DEFAULT_CONFIG_YAML);
-  let next = base + 1;
-  const at = () => `127.0.0.1:${next++}`;
-  doc.setIn(['receivers', 'zipkin'], { endpoint: at() });
-  doc.setIn(['receivers', 'opencensus'], { endpoint: at() });
-  doc.setIn(['receivers', 'otlp', 'protocols'], { grpc: { endpoint: at() }, http: { endpoint: at() } });
-  doc.setIn(['receivers', 'jaeger', 'protocols'], { grpc: { endpoint: at() }, thrift_http: { endpoint: at() }, thrift_compact: { endpoint: at() }, thrift_binary: { endpoint: at() } });
-  doc.setIn(['exporters', 'embedded', 'query'], { endpoint: at() });
-  doc.setIn(['service', 'telemetry'], { logs: { level: 'warn' }, metrics: { address: `127.0.0.1:${base}` } });
-  return String(doc);
-}
-
 function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 async function once(env: NodeJS.ProcessEnv): Promise<StartupRow> {
-  const collector = await launchCollector({ configFor: defaultConfigOn, adminPort: (base) => base, cwdIsTempDir: true, env, pollMs: 5 });
+  const collector = await launchCollector({ configFor: defaultConfigOnPorts, adminPort: (base) => base, cwdIsTempDir: true, env, pollMs: 5 });
   await new Promise((r) => setTimeout(r, 2000));
   const startedRssMiB = rssMiB(collector.pid);
   await new Promise((r) => setTimeout(r, 10_000));

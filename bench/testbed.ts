@@ -128,7 +128,7 @@ const BIN = binStart();
 export async function launchCollector(opts: { configFor: (port: number) => string; adminPort: (port: number) => number; cliArgs?: string[]; cwdIsTempDir?: boolean; env?: NodeJS.ProcessEnv; pollMs?: number }): Promise<LaunchedCollector> {
   const pollMs = opts.pollMs ?? 50;
   // What collector/bin runs: the bundle, when it is there.
-  assertBuildCurrent('span-relay');
+  assertBuildCurrent('span-relay.cjs');
   for (let attempt = 1; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-bench-'));
     const port = 20000 + Math.floor(Math.random() * 20000);

@@ -61,10 +61,20 @@ describe('Dockerfile', () => {
   it('runs the compiled collector as a non-root user with production dependencies only', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(final).toMatch(/^USER node$/m);
-    expect(final).toMatch(/COPY --from=build \/src\/collector\/dist collector\/dist/);
+    expect(final).toMatch(/COPY --from=build \/app\/collector\/dist collector\/dist/);
     expect(final).toMatch(/ENTRYPOINT \["node", "--max-semi-space-size=8", "\/app\/collector\/bin\/span-relay\.js"\]/);
     expect(text).toMatch(/npm prune --omit=dev/);
     expect(final).not.toMatch(/tsx|typescript/);
+  });
+
+  it('builds the SQLite addon before the collector, whose build starts it once to make the code cache', () => {
+    const build = stages[0]!;
+    const rebuild = build.indexOf('npm rebuild better-sqlite3');
+    expect(rebuild).toBeGreaterThan(0);
+    expect(build.indexOf('npm run --workspace collector build')).toBeGreaterThan(rebuild);
+    // Where the build made the cache is where the image runs it.
+    expect(build).toMatch(/^WORKDIR \/app$/m);
+    expect(final).toMatch(/^WORKDIR \/app$/m);
   });
 
   it('starts node with the environment and flags the span-relay command starts it with, as both `npm start` scripts and the demo do', () => {

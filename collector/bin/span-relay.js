@@ -9,22 +9,25 @@
 // 10k spans/s for no CPU the testbed can see (README, "The OpenTelemetry Collector's load test, in its shape"). NODE_OPTIONS cannot override it
 // (node reads it before the command line, whose flag wins): run `node --max-semi-space-size=N` on this file.
 // Production runs the compiled JavaScript in dist/ (built by `npm ci` and `npm run build`): the
-// single-file bundle dist/span-relay.js, or the per-module build dist/cli.js with
-// SPAN_RELAY_UNBUNDLED=1. SPAN_RELAY_FROM_SOURCE=1 runs the TypeScript sources through tsx (development).
+// single-file bundle dist/span-relay.cjs with the V8 code cache the build made for it
+// (src/run-bundle.ts), or the per-module build dist/cli.js with SPAN_RELAY_UNBUNDLED=1.
+// SPAN_RELAY_FROM_SOURCE=1 runs the TypeScript sources through tsx (development).
 import { existsSync } from 'node:fs';
 
-const bundle = new URL('../dist/span-relay.js', import.meta.url);
-const modules = new URL('../dist/cli.js', import.meta.url);
-const compiled = process.env.SPAN_RELAY_UNBUNDLED === '1' ? modules : bundle;
+const argv = process.argv.slice(2);
+const unbundled = process.env.SPAN_RELAY_UNBUNDLED === '1';
+const compiled = unbundled ? [new URL('../dist/cli.js', import.meta.url)] : [new URL('../dist/run-bundle.js', import.meta.url), new URL('../dist/span-relay.cjs', import.meta.url)];
 let main;
-if (process.env.SPAN_RELAY_FROM_SOURCE === '1' || !existsSync(compiled)) {
-  if (!process.env.SPAN_RELAY_FROM_SOURCE && !existsSync(compiled)) {
+if (process.env.SPAN_RELAY_FROM_SOURCE === '1' || !compiled.every((f) => existsSync(f))) {
+  if (!process.env.SPAN_RELAY_FROM_SOURCE) {
     process.stderr.write('span-relay: dist/ is not built (npm run build); running the sources through tsx\n');
   }
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../src/cli.ts'));
+} else if (unbundled) {
+  ({ main } = await import(compiled[0].href));
 } else {
-  ({ main } = await import(compiled.href));
+  ({ main } = (await import(compiled[0].href)).loadBundle(argv));
 }
-process.exit(await main(process.argv.slice(2)));
+process.exit(await main(argv));

@@ -1,15 +1,14 @@
-import cluster from 'node:cluster';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { builtinComponents } from './components.js';
 import { DEFAULT_CONFIG_YAML } from './config/default.js';
 import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load.js';
-import { ConfigError, DecodeError, ListenError } from './model/errors.js';
+import { ConfigError, DecodeError, ListenError, UsageError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
-import { replayCommand, UsageError } from './replay/cli.js';
+import { replayCommand } from './replay/cli.js';
 import { Collector } from './pipeline.js';
 import { applyHeapPolicy } from './heap-policy.js';
 import { Telemetry } from './telemetry/telemetry.js';
-import { parseWorkers, runPrimary, workerIndex, workerRole } from './workers/cluster.js';
+import { isWorker, parseWorkers, runPrimary, workerIndex, workerRole } from './workers/cluster.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -110,7 +109,7 @@ async function run(path: string | undefined, workersFlag: string | undefined): P
   applyHeapPolicy();
   const config = await configFrom(path);
   const workers = parseWorkers(workersFlag);
-  if (cluster.isPrimary && workers > 1) return runPrimary(config, workers);
+  if (workers > 1 && !isWorker()) return runPrimary(config, workers);
   const index = workerIndex();
   const telemetry = new Telemetry({ level: config.telemetry.logLevel, ...(index !== undefined ? { bindings: { worker: index } } : {}) });
   const worker = workerRole(telemetry);

@@ -13,7 +13,7 @@
  * flag wins over both.
  */
 import { setFlagsFromString } from 'node:v8';
-import { UsageError } from './replay/cli.js';
+import { UsageError } from './model/errors.js';
 
 export const HEAP_GROWING_PERCENT = 100;
 export const HEAP_GROWING_ENV = 'SPAN_RELAY_HEAP_GROWING_PERCENT';

@@ -132,7 +132,7 @@ describe('span-relay CLI', () => {
     ['the single-file bundle (what npm start runs)', {}],
     ['the per-module build (SPAN_RELAY_UNBUNDLED=1)', { SPAN_RELAY_UNBUNDLED: '1' }],
   ])('run from %s: files read at run time are found (the trace page, the Zipkin proto3 schema)', async (_what, env) => {
-    expect(existsSync(new URL('../dist/span-relay.js', import.meta.url))).toBe(true);
+    expect(existsSync(new URL('../dist/span-relay.cjs', import.meta.url))).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-'));
     const port = await portRun(3);
     writeFileSync(

@@ -7,6 +7,12 @@ import { typesOf } from '../components.js';
 import { ConfigError } from '../model/errors.js';
 import { duration, endpoint, section, serverTlsSettings, type ServerTlsSettings } from './schema-helpers.js';
 
+/**
+ * A config is parsed once: zod's JIT (a parser compiled per object schema with new Function at its
+ * first parse) pays back only over many parses, and cost ~10 ms of every start.
+ */
+const PARSE = { jitless: true } as const;
+
 const KIND_KEYS = { receiver: 'receivers', processor: 'processors', exporter: 'exporters', extension: 'extensions' } as const;
 
 const componentMap = z.preprocess((v) => v ?? {}, z.record(z.string(), z.unknown()));
@@ -107,7 +113,7 @@ export function parseConfig(yamlText: string, components: Components, env: NodeJ
   }
   const errors: string[] = [];
   const raw = substituteEnv(doc.toJS() ?? {}, env, '', errors);
-  const top = topSchema.safeParse(raw);
+  const top = topSchema.safeParse(raw, PARSE);
   if (!top.success) errors.push(zodToConfigError('', top.error).message);
   const rawTop = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const sectionOf = (key: string): Record<string, unknown> => {
@@ -127,7 +133,7 @@ export function parseConfig(yamlText: string, components: Components, env: NodeJ
         checked.set(`${kind}:${id}`, undefined);
         continue;
       }
-      const parsed = factory.config.safeParse(value ?? {});
+      const parsed = factory.config.safeParse(value ?? {}, PARSE);
       if (!parsed.success) {
         errors.push(zodToConfigError(`${key}.${id}`, parsed.error).message);
         checked.set(`${kind}:${id}`, undefined);

@@ -31,7 +31,7 @@ export const duration = (defaultValue: string) =>
 /** Go-style durations as otelcol configs use them ("5s", "200ms", "1m30s"); a bare number is ms. */
 export function parseDuration(v: string | number): number | undefined {
   if (typeof v === 'number') return v >= 0 ? v : undefined;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/g;
   let total = 0;
   let consumed = 0;
   for (const m of v.matchAll(re)) {

@@ -1,3 +1,6 @@
+/** A command line (or the environment a command reads) that cannot be run: the CLI prints it with the command's usage and exits 2. */
+export class UsageError extends Error {}
+
 /** Errors with a stable `code`, the offending field and its (truncated) value. */
 export class SpanRelayError extends Error {
   constructor(

@@ -1,4 +1,5 @@
 import type { CaptureProtocol } from '../capture/format.js';
+import { UsageError } from '../model/errors.js';
 import { readReplayInputs } from './inputs.js';
 import { replay, type Progress, type ReplaySummary } from './replay.js';
 import { parseTargets } from './senders.js';
@@ -16,8 +17,6 @@ export interface ReplayArgs {
   rate?: string;
   concurrency?: string;
 }
-
-export class UsageError extends Error {}
 
 function positiveNumber(v: string | undefined, name: string, fallback: number): number {
   if (v === undefined) return fallback;
