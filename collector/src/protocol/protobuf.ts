@@ -13,6 +13,8 @@ const utf8 = new TextDecoder('utf-8');
 /** Strings up to this many bytes are looked up in (and kept in) a table of this many slots. */
 const MAX_INTERNED = 48;
 const INTERNED_SLOTS = 4096;
+/** A 32-bit hash shifted right by this gives a slot: its top log2(INTERNED_SLOTS) bits. */
+const INTERNED_SHIFT = 32 - Math.log2(INTERNED_SLOTS);
 const interned: (string | undefined)[] = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
 
 // fixed64 through one aligned 8-byte scratch: reading its BigUint64Array element makes one BigInt,
@@ -142,27 +144,22 @@ export class ProtoReader {
     const start = this.pos;
     this.pos = end;
     const buf = this.buf;
-    if (end - start <= MAX_INTERNED) {
+    const n = end - start;
+    if (n <= MAX_INTERNED) {
       // Short ASCII strings (keys, names, most values) repeat from span to span: one string each,
-      // kept in a small table, instead of a new copy per span held in memory.
-      let h = 0x811c9dc5;
-      for (let i = start; i < end; i++) {
-        const c = buf[i]!;
-        if (c >= 0x80) return utf8.decode(buf.subarray(start, end));
-        h = Math.imul(h ^ c, 0x01000193);
-      }
-      const slot = (h >>> 0) & (INTERNED_SLOTS - 1);
+      // kept in a small table, instead of a new copy per span held in memory. The slot comes from
+      // the length and three bytes (first, middle, last), so a string seen before is read once, by
+      // the comparison; strings that share a slot only take turns in it.
+      if (n === 0) return '';
+      const slot = Math.imul(n ^ (buf[start]! << 8) ^ (buf[start + (n >> 1)]! << 16) ^ (buf[end - 1]! << 24), 0x9e3779b1) >>> INTERNED_SHIFT;
       const known = interned[slot];
-      if (known !== undefined && known.length === end - start) {
-        let same = true;
-        for (let i = 0; i < known.length; i++) {
-          if (known.charCodeAt(i) !== buf[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return known;
+      if (known !== undefined && known.length === n) {
+        // A table entry is ASCII, so a byte from 0x80 up never matches.
+        let i = 0;
+        while (i < n && known.charCodeAt(i) === buf[start + i]) i++;
+        if (i === n) return known;
       }
+      for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
       const str = buf.toString('latin1', start, end);
       interned[slot] = str;
       return str;

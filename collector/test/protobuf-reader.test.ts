@@ -1,0 +1,74 @@
+/**
+ * ProtoReader.string keeps short ASCII strings in a table whose slot comes from a string's length
+ * and three of its bytes: strings that share a slot, and every other string, must still read back
+ * exactly.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ProtoReader } from '../src/protocol/protobuf.js';
+
+/** Field 1 (length-delimited) once per string, one message. */
+function message(values: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const v of values) {
+    const len: number[] = [];
+    let n = v.length;
+    while (n >= 0x80) {
+      len.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    len.push(n);
+    parts.push(Buffer.from([(1 << 3) | 2, ...len]), v);
+  }
+  return Buffer.concat(parts);
+}
+
+function readAll(buf: Buffer): string[] {
+  const r = new ProtoReader(buf);
+  const out: string[] = [];
+  while (!r.done) {
+    expect(r.uint32()).toBe((1 << 3) | 2);
+    out.push(r.string());
+  }
+  return out;
+}
+
+const decode = (b: Buffer) => new TextDecoder().decode(b);
+
+// Same length, same first, middle and last byte: the same slot, told apart only by the comparison.
+const sameSlot = fc
+  .tuple(fc.integer({ min: 3, max: 48 }), fc.array(fc.integer({ min: 0x20, max: 0x7e }), { minLength: 48, maxLength: 48 }), fc.integer({ min: 0x20, max: 0x7e }))
+  .map(([n, bytes, other]) => {
+    const a = Buffer.from(bytes.slice(0, n));
+    const b = Buffer.from(a);
+    // Change a byte that is not the first, the middle or the last (n >= 3: index 1 unless it is the middle).
+    const at = n >> 1 === 1 ? (n > 3 ? 2 : -1) : 1;
+    if (at >= 0) b[at] = other;
+    return [a, b];
+  });
+
+describe('ProtoReader.string', () => {
+  it('reads back every string, ASCII or not, short or long, repeated or sharing a slot, in any order', () => {
+    const value = fc.oneof(
+      fc.string({ maxLength: 60 }).map((s) => Buffer.from(s, 'utf8')),
+      fc.string({ unit: 'grapheme', maxLength: 20 }).map((s) => Buffer.from(s, 'utf8')),
+      fc.constantFrom('http.method', 'GET', 'PUT', 'service-1', 'service-2', '', 'a').map((s) => Buffer.from(s)),
+      sameSlot.map(([a]) => a!),
+      fc.uint8Array({ maxLength: 50 }).map((u) => Buffer.from(u)),
+    );
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 40 }), sameSlot, (values, pair) => {
+        // Each twice, and the pair that shares a slot interleaved, so that entries are found and replaced.
+        const all = [...values, ...pair, ...values, ...pair.reverse(), ...pair];
+        expect(readAll(message(all))).toEqual(all.map(decode));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('bytes that are not UTF-8 read as the replacement character, also when an ASCII string shares their slot', () => {
+    const ascii = Buffer.from('abc');
+    const bad = Buffer.from([0x61, 0xff, 0x63]);
+    expect(readAll(message([ascii, bad, ascii, bad]))).toEqual(['abc', 'a\ufffdc', 'abc', 'a\ufffdc']);
+  });
+});
