@@ -18,8 +18,8 @@ const INTERNED_SHIFT = 32 - Math.log2(INTERNED_SLOTS);
 const interned: (string | undefined)[] = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
 
 // fixed64 through one aligned 8-byte scratch: reading its BigUint64Array element makes one BigInt,
-// where Buffer's readBigUInt64LE makes four (two halves, a shift, a sum). Little-endian hosts only
-// (the wire is little-endian); elsewhere readBigUInt64LE.
+// where Buffer's readBigUInt64LE makes four (two halves, a shift, a sum); writing one makes none.
+// Little-endian hosts only (the wire is little-endian); elsewhere read/writeBigUInt64LE.
 const SCRATCH = new Uint8Array(8);
 const SCRATCH_U64 = new BigUint64Array(SCRATCH.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -260,8 +260,17 @@ export class ProtoWriter {
 
   fixed64(v: bigint): void {
     this.ensure(8);
-    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
-    this.pos += 8;
+    const p = this.pos;
+    this.pos = p + 8;
+    if (!LITTLE_ENDIAN) {
+      this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), p);
+      return;
+    }
+    // Through the scratch, which takes v modulo 2^64 as asUintN does: writeBigUInt64LE makes three
+    // BigInts (two halves and a shift) per value, two per span's times and one per event.
+    SCRATCH_U64[0] = v;
+    const b = this.buf;
+    for (let i = 0; i < 8; i++) b[p + i] = SCRATCH[i]!;
   }
 
   double(v: number): void {

@@ -1,11 +1,12 @@
 /**
- * ProtoReader.string keeps short ASCII strings in a table whose slot comes from a string's length
- * and three of its bytes: strings that share a slot, and every other string, must still read back
- * exactly.
+ * The hand-written protobuf reader and writer where they take shortcuts: ProtoReader.string keeps
+ * short ASCII strings in a table whose slot comes from a string's length and three of its bytes
+ * (strings that share a slot, and every other string, must still read back exactly), and both
+ * read and write fixed64 through a BigUint64Array.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProtoReader } from '../src/protocol/protobuf.js';
+import { ProtoReader, ProtoWriter } from '../src/protocol/protobuf.js';
 
 /** Field 1 (length-delimited) once per string, one message. */
 function message(values: readonly Buffer[]): Buffer {
@@ -70,5 +71,23 @@ describe('ProtoReader.string', () => {
     const ascii = Buffer.from('abc');
     const bad = Buffer.from([0x61, 0xff, 0x63]);
     expect(readAll(message([ascii, bad, ascii, bad]))).toEqual(['abc', 'a\ufffdc', 'abc', 'a\ufffdc']);
+  });
+});
+
+describe('fixed64', () => {
+  it('writes what Buffer#writeBigUInt64LE writes, modulo 2^64 as BigInt.asUintN(64) takes it, and reads it back', () => {
+    const edges = [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n, 2n ** 64n + 5n, -1n, -(2n ** 63n), 1_700_000_000_123_456_789n];
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n })), { maxLength: 20 }), (values) => {
+        const w = new ProtoWriter(4);
+        for (const v of values) w.fixed64(v);
+        const expected = Buffer.alloc(8 * values.length);
+        values.forEach((v, i) => expected.writeBigUInt64LE(BigInt.asUintN(64, v), 8 * i));
+        expect(w.finish()).toEqual(expected);
+        const r = new ProtoReader(w.finish());
+        for (const v of values) expect(r.fixed64()).toBe(BigInt.asUintN(64, v));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
