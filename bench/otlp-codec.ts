@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS } from '../collector/src/model/limits.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 import { settledHeapUsed } from './heap.js';
 import { collectorModule } from './compiled.js';
+import { median } from './median.js';
 
 // The codec as production runs it, compiled (see compiled.ts).
 const { decodeOtlpProto } = await collectorModule<typeof import('../collector/src/protocol/otlp/decode.js')>('protocol/otlp/decode');
@@ -44,7 +45,7 @@ function rate(spans: number, fn: () => void): number {
     fn();
     xs.push(spans / (Number(process.hrtime.bigint() - t0) / 1e9));
   }
-  return xs.sort((a, b) => a - b)[2]!;
+  return median(xs);
 }
 
 export interface OtlpCodecFigures {
