@@ -1,11 +1,12 @@
 /**
  * The testbed's floor (a part of `npm run bench`): the least a Node process can do in the testbed's
- * place for one OTLP receiver. It takes requests on the same libraries span-relay uses (grpc-js for
- * OTLP/gRPC, node:http for OTLP/HTTP), answers each with an empty ExportTraceServiceResponse, and every
- * 200 ms (the batch processor's timeout) sends what it took to the sink through a grpc-js client, as
- * one request: ExportTraceServiceRequest is one repeated field, so requests put end to end are a request.
+ * place for one receiver. It takes requests on the same libraries span-relay uses (grpc-js for
+ * OTLP/gRPC and OpenCensus, node:http for OTLP/HTTP), answers each (an empty
+ * ExportTraceServiceResponse; an OpenCensus stream is answered when it ends), and every 200 ms (the
+ * batch processor's timeout) sends what it took to the sink through a grpc-js client, as one request:
+ * ExportTraceServiceRequest is one repeated field, so requests put end to end are a request.
  * No decoding, no checks, no span model, no metrics: what is left is the runtime's own cost per request.
- *   node --import tsx bench/floor-relay.ts <otlp-grpc|otlp-http> <sink host:port>
+ *   node --import tsx bench/floor-relay.ts <otlp-grpc|otlp-http|opencensus> <sink host:port>
  * (the bench runs it compiled to plain JavaScript, see testbedFloor). Prints the port it listens on (127.0.0.1, chosen by the system) once ready.
  */
 import { createServer } from 'node:http';
@@ -13,10 +14,30 @@ import * as grpc from '@grpc/grpc-js';
 
 // Nothing of span-relay's is imported: the floor's memory is node's, grpc-js's and the bytes in flight.
 const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const OC_EXPORT = '/opencensus.proto.agent.trace.v1.TraceService/Export';
 const raw = (b: Buffer): Buffer => b;
 
 const [protocol, sink] = process.argv.slice(2);
-if ((protocol !== 'otlp-grpc' && protocol !== 'otlp-http') || !sink) throw new Error('usage: floor-relay.ts <otlp-grpc|otlp-http> <sink host:port>');
+if ((protocol !== 'otlp-grpc' && protocol !== 'otlp-http' && protocol !== 'opencensus') || !sink) throw new Error('usage: floor-relay.ts <otlp-grpc|otlp-http|opencensus> <sink host:port>');
+
+/** A protobuf varint. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
+}
+
+/**
+ * An OpenCensus ExportTraceServiceRequest passed on inside ResourceSpans (field 1) → ScopeSpans
+ * (field 2), not decoded: its spans are its field 2, as a ScopeSpans' are, so the sink counts them
+ * (the node, field 1, and resource, 3, stand where ScopeSpans has its scope and schema URL). The
+ * bytes leave as they came, with two tags and two lengths in front.
+ */
+function inScopeSpans(message: Buffer): Buffer {
+  const scope = [0x12, ...varint(message.length)];
+  return Buffer.from([0x0a, ...varint(scope.length + message.length), ...scope]);
+}
 
 const client = new grpc.Client(sink, grpc.credentials.createInsecure());
 let taken: Buffer[] = [];
@@ -28,7 +49,21 @@ setInterval(() => {
 }, 200);
 
 const empty = Buffer.alloc(0);
-if (protocol === 'otlp-grpc') {
+if (protocol === 'opencensus') {
+  // One long Export stream per agent, as span-relay's receiver takes it.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  server.addService({ Export: { path: OC_EXPORT, requestStream: true, responseStream: true, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } }, {
+    Export: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.on('data', (message: Buffer) => taken.push(inScopeSpans(message), message));
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+    },
+  });
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+    if (err) throw err;
+    console.log(port);
+  });
+} else if (protocol === 'otlp-grpc') {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   server.addService({ Export: { path: EXPORT, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } }, {
     Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {

@@ -1,6 +1,6 @@
 /**
  * One testbed run (a part of `npm run bench`): 10,000 spans/s in requests of 100 into one receiver,
- * join on or off, or into the floor (bench/floor-relay.ts, OTLP receivers only), for
+ * join on or off, or into the floor (bench/floor-relay.ts, for the gRPC and protobuf receivers: otlp-grpc, otlp-http, opencensus), for
  * BENCH_TESTBED_SECONDS (default 10):
  *   node --import tsx bench/testbed-one.ts <zipkin|otlp-grpc|otlp-http|opencensus> <on|off|floor>
  * BENCH_COLLECTOR_NODE_ARGS passes flags to the collector's node (e.g. --cpu-prof); BENCH_COLLECTOR_STDOUT names
@@ -13,6 +13,6 @@ if (!receiver || !join) throw new Error('usage: testbed-one.ts <receiver> <on|of
 const seconds = Number(process.env.BENCH_TESTBED_SECONDS ?? 10);
 if (join === 'floor') {
   const r = FLOOR_RECEIVERS.find((f) => f === receiver);
-  if (!r) throw new Error(`the floor stands in for ${FLOOR_RECEIVERS.join(' and ')} only`);
+  if (!r) throw new Error(`the floor stands in for ${FLOOR_RECEIVERS.join(', ')} only`);
   console.log(JSON.stringify(await testbedFloor(r, seconds)));
 } else console.log(JSON.stringify(await testbedRun(receiver, join === 'on', seconds)));

@@ -224,7 +224,7 @@ function floorRelayScript(): string {
 }
 
 /** The receivers the floor (bench/floor-relay.ts) stands in for. */
-export const FLOOR_RECEIVERS = ['otlp-grpc', 'otlp-http'] as const;
+export const FLOOR_RECEIVERS = ['otlp-grpc', 'otlp-http', 'opencensus'] as const;
 
 /**
  * The same load into bench/floor-relay.ts instead of span-relay: the runtime's own cost of taking
