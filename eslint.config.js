@@ -11,8 +11,9 @@ export default tseslint.config(
     },
   },
   {
-    // Test and demo services written as plain CommonJS on purpose (the kit's --require case).
-    files: ['**/*.cjs'],
+    // Test and demo services written as plain CommonJS on purpose (the kit's --require case), and
+    // the command's entry (CommonJS: collector/bin/package.json).
+    files: ['**/*.cjs', 'collector/bin/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -12,22 +12,33 @@
 // single-file bundle dist/span-relay.cjs with the V8 code cache the build made for it
 // (src/run-bundle.ts), or the per-module build dist/cli.js with SPAN_RELAY_UNBUNDLED=1.
 // SPAN_RELAY_FROM_SOURCE=1 runs the TypeScript sources through tsx (development).
-import { existsSync } from 'node:fs';
+// CommonJS (bin/package.json says so), as the loader it runs is (dist/run-bundle.cjs): node then
+// starts the command without its ES module loader, whose own start and the namespace objects it
+// makes for every node module imported took 15-25 ms of each start (README, "Production runs
+// compiled JavaScript"). The other two ways in are ES modules, imported only when asked for.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
 const argv = process.argv.slice(2);
+const dist = join(__dirname, '..', 'dist');
 const unbundled = process.env.SPAN_RELAY_UNBUNDLED === '1';
-const compiled = unbundled ? [new URL('../dist/cli.js', import.meta.url)] : [new URL('../dist/run-bundle.js', import.meta.url), new URL('../dist/span-relay.cjs', import.meta.url)];
-let main;
-if (process.env.SPAN_RELAY_FROM_SOURCE === '1' || !compiled.every((f) => existsSync(f))) {
-  if (!process.env.SPAN_RELAY_FROM_SOURCE) {
-    process.stderr.write('span-relay: dist/ is not built (npm run build); running the sources through tsx\n');
+const compiled = unbundled ? [join(dist, 'cli.js')] : [join(dist, 'run-bundle.cjs'), join(dist, 'span-relay.cjs')];
+
+async function mainFunction() {
+  if (process.env.SPAN_RELAY_FROM_SOURCE === '1' || !compiled.every((f) => existsSync(f))) {
+    if (!process.env.SPAN_RELAY_FROM_SOURCE) {
+      process.stderr.write('span-relay: dist/ is not built (npm run build); running the sources through tsx\n');
+    }
+    const { register } = await import('tsx/esm/api');
+    register();
+    return (await import('../src/cli.ts')).main;
   }
-  const { register } = await import('tsx/esm/api');
-  register();
-  ({ main } = await import('../src/cli.ts'));
-} else if (unbundled) {
-  ({ main } = await import(compiled[0].href));
-} else {
-  ({ main } = (await import(compiled[0].href)).loadBundle(argv));
+  if (unbundled) return (await import(pathToFileURL(compiled[0]).href)).main;
+  return require(compiled[0]).loadBundle(argv).main;
 }
-process.exit(await main(argv));
+
+mainFunction()
+  .then((main) => main(argv))
+  .then((code) => process.exit(code));

@@ -7,22 +7,35 @@
 // stays for SPAN_RELAY_UNBUNDLED=1 and tools.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: [new URL('../dist/cli.js', import.meta.url).pathname],
-  outfile: new URL('../dist/span-relay.cjs', import.meta.url).pathname,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
+/**
+ * dist/`from` (tsc's output, an ES module) and what it imports, as one CommonJS file dist/`to`. The
+ * sources are ES modules: import.meta.url (src/paths.ts, src/run-bundle.ts) is the output's own file URL.
+ */
+function bundleCjs(from, to, options = {}) {
+  return build({
+    entryPoints: [new URL(`../dist/${from}`, import.meta.url).pathname],
+    outfile: new URL(`../dist/${to}`, import.meta.url).pathname,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    define: { 'import.meta.url': '__moduleUrl' },
+    banner: { js: "const __moduleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+    ...options,
+  });
+}
+
+// The loader the command runs the bundle with (src/run-bundle.ts), as CommonJS too: required by
+// bin/span-relay.js, it keeps node's ES module loader out of every start.
+await bundleCjs('run-bundle.js', 'run-bundle.cjs');
+
+await bundleCjs('cli.js', 'span-relay.cjs', {
   external: ['better-sqlite3'],
-  // The sources are ES modules: import.meta.url (src/paths.ts) is the bundle's own file URL.
-  define: { 'import.meta.url': '__spanRelayUrl' },
-  banner: { js: "const __spanRelayUrl = require('node:url').pathToFileURL(__filename).href;" },
   // ASCII only (esbuild's default, which escapes the rest), so that the bundle reads as latin1.
   charset: 'ascii',
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
   legalComments: 'linked',
-  logLevel: 'warning',
 });

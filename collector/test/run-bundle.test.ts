@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const DIST = new URL('../dist/', import.meta.url).pathname;
-const LOADER = new URL('run-bundle.js', `file://${DIST}`).href;
+// The loader as the command requires it (bin/span-relay.js): the CommonJS build of src/run-bundle.ts.
+const LOADER = new URL('run-bundle.cjs', `file://${DIST}`).href;
 const SHEBANG = readFileSync(new URL('../bin/span-relay.js', import.meta.url), 'utf8').split('\n')[0]!;
 
 /** Runs `code` (an ES module) in node started as the command's #! line starts it, or with `nodeArgs` instead. */
