@@ -49,31 +49,28 @@ setInterval(() => {
 }, 200);
 
 const empty = Buffer.alloc(0);
+
+/** A grpc-js server with one Export method at `path`, on a port the system picks; prints the port once bound. */
+function serveGrpc(path: string, stream: boolean, handler: grpc.UntypedHandleCall): void {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  server.addService({ Export: { path, requestStream: stream, responseStream: stream, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } }, { Export: handler });
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+    if (err) throw err;
+    console.log(port);
+  });
+}
+
 if (protocol === 'opencensus') {
   // One long Export stream per agent, as span-relay's receiver takes it.
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  server.addService({ Export: { path: OC_EXPORT, requestStream: true, responseStream: true, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } }, {
-    Export: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-      call.on('data', (message: Buffer) => taken.push(inScopeSpans(message), message));
-      call.on('end', () => call.end());
-      call.on('error', () => {});
-    },
-  });
-  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
-    if (err) throw err;
-    console.log(port);
+  serveGrpc(OC_EXPORT, true, (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+    call.on('data', (message: Buffer) => taken.push(inScopeSpans(message), message));
+    call.on('end', () => call.end());
+    call.on('error', () => {});
   });
 } else if (protocol === 'otlp-grpc') {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  server.addService({ Export: { path: EXPORT, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } }, {
-    Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-      taken.push(call.request);
-      callback(null, empty);
-    },
-  });
-  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
-    if (err) throw err;
-    console.log(port);
+  serveGrpc(EXPORT, false, (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+    taken.push(call.request);
+    callback(null, empty);
   });
 } else {
   const server = createServer((req, res) => {

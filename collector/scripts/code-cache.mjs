@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultConfigOnPorts } from '../dist/config/default.js';
-import { BUNDLE_FILES, WRITE_CODE_CACHE_ENV } from '../dist/run-bundle.js';
+// The loader as the command requires it (its CommonJS build, scripts/bundle.mjs).
+import { BUNDLE_FILES, WRITE_CODE_CACHE_ENV } from '../dist/run-bundle.cjs';
 
 const bin = fileURLToPath(new URL('../bin/span-relay.js', import.meta.url));
 

@@ -10,7 +10,9 @@
  * V8 takes a cache only from the same V8 build, with the same flags, for source of the same length;
  * the cache file also carries the SHA-256 of the bundle it was made from, so a cache left beside
  * another bundle is never used. A cache that is missing, stale or refused costs time, nothing else.
- * This module sits at the top of dist/ beside the bundle, and is not part of it.
+ * This module sits at the top of dist/ beside the bundle, and is not part of it; the command
+ * (bin/span-relay.js) requires its CommonJS build, dist/run-bundle.cjs, so that no ES module loader
+ * starts.
  */
 import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
