@@ -2,7 +2,7 @@
  * The hand-written protobuf reader and writer where they take shortcuts: ProtoReader.string keeps
  * short ASCII strings in a table whose slot comes from a string's length and three of its bytes
  * (strings that share a slot, and every other string, must still read back exactly), and both
- * read and write fixed64 through a BigUint64Array.
+ * read and write fixed64 through a BigUint64Array; the writer spells hex IDs as bytes by hand.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +88,26 @@ describe('fixed64', () => {
         for (const v of values) expect(r.fixed64()).toBe(BigInt.asUintN(64, v));
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('hexBytes', () => {
+  it("writes the bytes Buffer.from(hex, 'hex') spells, left-padded with zero bytes to the width asked for", () => {
+    const hexId = (bytes: number) => fc.uint8Array({ minLength: 1, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.tuple(hexId(16), fc.constant(16)), fc.tuple(hexId(8), fc.constant(undefined))), { maxLength: 12 }), fc.boolean(), (ids, upper) => {
+        const w = new ProtoWriter(4);
+        const expected: Buffer[] = [];
+        ids.forEach(([hex, width], i) => {
+          w.hexBytes(i + 1, upper ? hex.toUpperCase() : hex, width);
+          const bytes = Buffer.from(hex, 'hex');
+          const field = Buffer.concat([Buffer.alloc((width ?? bytes.length) - bytes.length), bytes]);
+          expected.push(Buffer.from([((i + 1) << 3) | 2, field.length]), field);
+        });
+        expect(w.finish()).toEqual(Buffer.concat(expected));
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -1,4 +1,6 @@
-import { lookup } from 'node:dns/promises';
+// node:dns's `promises` is a getter that loads node's promise resolver (~3 ms) when first read: read at a
+// lookup, not at every start (node:dns/promises imported by name loads it with the bundle).
+import { promises as dnsPromises } from 'node:dns';
 import { z } from 'zod';
 import { exporterFactory, type CreateContext, type Exporter } from '../../component.js';
 import { duration, section } from '../../config/schema-helpers.js';
@@ -66,7 +68,7 @@ export class LoadbalancingExporter implements Exporter {
     const dns = this.config.resolver.dns!;
     try {
       const found = await Promise.race([
-        lookup(dns.hostname, { all: true }),
+        dnsPromises.lookup(dns.hostname, { all: true }),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${dns.timeout} ms`)), dns.timeout).unref()),
       ]);
       const endpoints = [...new Set(found.map((a) => (a.family === 6 ? `[${a.address}]:${dns.port}` : `${a.address}:${dns.port}`)))].sort();

@@ -152,7 +152,7 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
     if (internal) writeInternal(w, s);
     return;
   }
-  w.hexBytes(1, traceIdTo128(s.traceId));
+  w.hexBytes(1, s.traceId, 16);
   w.hexBytes(2, s.spanId);
   if (s.traceState) w.string(3, s.traceState);
   if (s.parentSpanId) w.hexBytes(4, s.parentSpanId);
@@ -194,7 +194,7 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
   }
   for (const l of s.links) {
     const at = w.begin(13);
-    w.hexBytes(1, traceIdTo128(l.traceId));
+    w.hexBytes(1, l.traceId, 16);
     w.hexBytes(2, l.spanId);
     if (l.traceState) w.string(3, l.traceState);
     writeAttributes(w, 4, l.attributes);
