@@ -2,11 +2,13 @@
  * The hand-written protobuf reader and writer where they take shortcuts: ProtoReader.string keeps
  * short ASCII strings in a table whose slot comes from a string's length and three of its bytes
  * (strings that share a slot, and every other string, must still read back exactly), and both
- * read and write fixed64 through a BigUint64Array; the writer spells hex IDs as bytes by hand.
+ * read and write fixed64 through a BigUint64Array; the writer spells hex IDs as bytes by hand; int64
+ * gives a number below 2^53 without BigInts; nanosOf makes a time in nanoseconds in 32-bit words.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtoReader, ProtoWriter } from '../src/protocol/protobuf.js';
+import { nanosOf } from '../src/model/time.js';
 
 /** Field 1 (length-delimited) once per string, one message. */
 function message(values: readonly Buffer[]): Buffer {
@@ -108,6 +110,58 @@ describe('hexBytes', () => {
         expect(w.finish()).toEqual(Buffer.concat(expected));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('int64', () => {
+  it('reads every 64-bit value back as BigInt.asIntN(64) gives it: a number when it is safe, a bigint when not', () => {
+    const edges = [0n, 1n, 127n, 128n, 2n ** 28n - 1n, 2n ** 28n, 2n ** 31n, 1_700_000_000n, 999_999_999n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n];
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 0n, max: 2n ** 40n })), { maxLength: 20 }), (values) => {
+        const bytes: number[] = [];
+        for (let u of values) {
+          while (u > 0x7fn) {
+            bytes.push(Number(u & 0x7fn) | 0x80);
+            u >>= 7n;
+          }
+          bytes.push(Number(u));
+        }
+        const r = new ProtoReader(Buffer.from(bytes));
+        for (const v of values) {
+          const signed = BigInt.asIntN(64, v);
+          const safe = signed >= BigInt(Number.MIN_SAFE_INTEGER) && signed <= BigInt(Number.MAX_SAFE_INTEGER);
+          expect(r.int64()).toBe(safe ? Number(signed) : signed);
+        }
+        expect(r.done).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('nanosOf', () => {
+  it('is count * unit + plus exactly, as BigInt arithmetic gives it, in and out of its fast range', () => {
+    const count = fc.oneof(
+      fc.integer({ min: 0, max: 2 ** 34 }),
+      fc.constantFrom(0, 1, 2 ** 21 - 1, 2 ** 21, 2 ** 34 - 1, 2 ** 34, 1_700_000_000, 1_700_000_000_123_456, Number.MAX_SAFE_INTEGER, -1, 2.5),
+      fc.maxSafeNat(),
+      fc.bigInt({ min: 0n, max: 2n ** 40n }),
+    );
+    const unit = fc.oneof(fc.constantFrom(1, 1000, 1_000_000_000, 2 ** 31 - 1), fc.integer({ min: 1, max: 2 ** 31 - 1 }));
+    const plus = fc.oneof(fc.constantFrom(0, 999_999_999, 2 ** 31 - 1, 2 ** 31, -1), fc.integer({ min: 0, max: 2 ** 31 - 1 }));
+    fc.assert(
+      fc.property(count, unit, plus, (c, u, p) => {
+        let expected: bigint | Error;
+        try {
+          expected = BigInt(c) * BigInt(u) + BigInt(p);
+        } catch (err) {
+          expected = err as Error;
+        }
+        if (expected instanceof Error) expect(() => nanosOf(c, u, p)).toThrow(expected.constructor as new () => Error);
+        else expect(nanosOf(c, u, p)).toBe(expected);
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -63,6 +63,12 @@ export function spanIdFromBytes(bytes: Uint8Array | undefined, field: string): s
   return hex;
 }
 
+/** Bytes [start, end) of `buf` are all zero (an ID read where it lies, without a view of it). */
+export function allZeroAt(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 /** An optional parent: empty or all-zero bytes mean "no parent". */
 export function parentIdFromBytes(bytes: Uint8Array | undefined, field: string): string | undefined {
   if (!bytes || bytes.length === 0) return undefined;

@@ -93,6 +93,9 @@ export class ProtoReader {
       hi |= (b & 0x7f) << shift;
     }
     if (b >= 0x80) throw new WireError('varint longer than 10 bytes');
+    // Below 2^53 (the high word under 2^21): a number, without the BigInts below. A timestamp's
+    // seconds (~2^31) and most of its nanoseconds (up to 2^30) take five bytes, so come here.
+    if (hi >>> 0 < 0x200000) return (hi >>> 0) * 4294967296 + (lo >>> 0);
     const big = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
     return big >= -9007199254740991n && big <= 9007199254740991n ? Number(big) : big;
   }

@@ -6,9 +6,9 @@
  */
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
-import { bytesToHex, parentIdFromBytes, reuseTraceId, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
-import { copyAttributes, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
-import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos } from '../../model/time.js';
+import { allZeroAt, bytesToHex, parentIdFromBytes, reuseTraceId, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
+import { copyAttributes, NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
+import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos, nanosOf } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
@@ -68,7 +68,20 @@ export function ocResourceAttributes(node: OcNode | undefined, resource: OcResou
 const tag = (field: number, wire: number): number => (field << 3) | wire;
 
 function ocNanos(ts: OcTimestamp): bigint {
-  return BigInt(ts.seconds ?? 0) * 1_000_000_000n + BigInt(ts.nanos ?? 0);
+  return nanosOf(ts.seconds ?? 0, 1_000_000_000, ts.nanos ?? 0);
+}
+
+/** A Timestamp message read straight to nanoseconds (a span's and its events' times: no object between). */
+function wireNanos(r: ProtoReader, end: number): bigint {
+  let seconds: number | bigint = 0;
+  let nanos = 0;
+  while (r.more(end)) {
+    const t = r.uint32();
+    if (t === tag(1, VARINT)) seconds = r.int64();
+    else if (t === tag(2, VARINT)) nanos = Number(r.int64());
+    else r.skip(t & 7);
+  }
+  return nanosOf(seconds, 1_000_000_000, nanos);
 }
 
 function wireTimestamp(r: ProtoReader, end: number): OcTimestamp {
@@ -202,14 +215,17 @@ function wireAttributeValue(r: ProtoReader, end: number): AttributeValue {
   return value;
 }
 
-/** Attributes {attribute_map, dropped_attributes_count} into `out`; the count of entries read and the dropped count. */
-function wireAttributes(r: ProtoReader, end: number, out: Attributes, limits: DecodeLimits, field: string): number {
+/**
+ * Attributes {attribute_map, dropped_attributes_count} into `out`; the count of entries read and the
+ * dropped count. `suffix` is added to `field` only for an error.
+ */
+function wireAttributes(r: ProtoReader, end: number, out: Attributes, limits: DecodeLimits, field: string, suffix = ''): number {
   let n = 0;
   let dropped = 0;
   while (r.more(end)) {
     const t = r.uint32();
     if (t === tag(1, LEN)) {
-      if (++n > limits.maxAttributesPerSpan) throw new LimitExceededError(field, n, 'max_attributes_per_span', limits.maxAttributesPerSpan);
+      if (++n > limits.maxAttributesPerSpan) throw new LimitExceededError(field + suffix, n, 'max_attributes_per_span', limits.maxAttributesPerSpan);
       const e = r.delimited();
       let key = '';
       let value: AttributeValue = '';
@@ -228,17 +244,22 @@ function wireAttributes(r: ProtoReader, end: number, out: Attributes, limits: De
 
 const unsigned = (v: number | bigint): number => Number(typeof v === 'bigint' || v < 0 ? BigInt.asUintN(64, BigInt(v)) : v);
 
-function wireTimeEvent(r: ProtoReader, end: number, start: bigint, limits: DecodeLimits, field: string): { at: bigint; event: Omit<SpanEvent, 'timeUnixNano'> } {
+/**
+ * The span's `index`th time event, its time `start` when it has none. `field` (the span's) is
+ * extended only where an error needs it: a span has a few events, each read in the hot path.
+ */
+function wireTimeEvent(r: ProtoReader, end: number, start: bigint, limits: DecodeLimits, field: string, index: number): SpanEvent {
   let at: bigint | undefined;
-  let annotation: [number, number] | undefined;
+  let annotationAt = -1;
+  let annotationEnd = -1;
   let message: Attributes | undefined;
   while (r.more(end)) {
     const t = r.uint32();
-    if (t === tag(1, LEN)) at = ocNanos(wireTimestamp(r, r.delimited()));
+    if (t === tag(1, LEN)) at = wireNanos(r, r.delimited());
     else if (t === tag(2, LEN)) {
-      const e = r.delimited();
-      annotation = [r.pos, e];
-      r.pos = e;
+      annotationEnd = r.delimited();
+      annotationAt = r.pos;
+      r.pos = annotationEnd;
     } else if (t === tag(3, LEN)) {
       const e = r.delimited();
       let type = 0;
@@ -256,20 +277,20 @@ function wireTimeEvent(r: ProtoReader, end: number, start: bigint, limits: Decod
       message = { 'message.type': MESSAGE_TYPES[type] ?? String(type), 'message.id': unsigned(id), 'message.uncompressed_size': unsigned(uncompressed), 'message.compressed_size': unsigned(compressed) };
     } else r.skip(t & 7);
   }
-  if (message) return { at: at ?? start, event: { name: 'message', attributes: message } };
+  if (message) return { timeUnixNano: at ?? start, name: 'message', attributes: message };
   let name = '';
-  const attributes: Attributes = {};
-  if (annotation) {
-    r.pos = annotation[0];
-    while (r.more(annotation[1])) {
+  let attributes: Attributes | undefined;
+  if (annotationAt >= 0) {
+    r.pos = annotationAt;
+    while (r.more(annotationEnd)) {
       const u = r.uint32();
       if (u === tag(1, LEN)) name = wireTruncatable(r, r.delimited());
-      else if (u === tag(2, LEN)) wireAttributes(r, r.delimited(), attributes, limits, `${field}.attributes`);
+      else if (u === tag(2, LEN)) wireAttributes(r, r.delimited(), (attributes ??= {}), limits, `${field}.time_events[${index}].attributes`);
       else r.skip(u & 7);
     }
     r.pos = end;
   }
-  return { at: at ?? start, event: { name, attributes: sharedIfEmpty(attributes) } };
+  return { timeUnixNano: at ?? start, name, attributes: attributes ? sharedIfEmpty(attributes) : NO_ATTRIBUTES };
 }
 
 function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: string): SpanLink {
@@ -289,37 +310,76 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   return { traceId: traceIdFromBytes(traceId, `${field}.trace_id`), spanId: spanIdFromBytes(spanId, `${field}.span_id`), attributes: sharedIfEmpty(attributes) };
 }
 
-function time(ts: OcTimestamp | undefined, field: string, max: bigint): bigint {
-  if (!ts) throw new DecodeError('invalid_timestamp', field, ts, 'missing');
-  return checkPlausible(ocNanos(ts), field, max);
+/** `suffix` is added to `field` only for an error (no name built per span). */
+function time(nanos: bigint | undefined, field: string, suffix: string, max: bigint): bigint {
+  if (nanos === undefined) throw new DecodeError('invalid_timestamp', field + suffix, nanos, 'missing');
+  return checkPlausible(nanos, field, max, suffix);
 }
 
+/**
+ * The span's IDs, read where they lie in the request ([at, end); at < 0: absent): a hex string
+ * straight from the bytes, without a Buffer view of each (three objects a span). Only an ID that is
+ * absent, the wrong length or all zeros makes the view, for the error or the "no parent" the
+ * model/ids functions give it.
+ */
+function idView(buf: Buffer, at: number, end: number): Buffer | undefined {
+  return at < 0 ? undefined : buf.subarray(at, end);
+}
+
+function traceIdAt(buf: Buffer, at: number, end: number, field: string): string {
+  const id = at >= 0 && end - at === 16 && !allZeroAt(buf, at, end) ? buf.toString('hex', at, end) : traceIdFromBytes(idView(buf, at, end), `${field}.trace_id`);
+  if (id.length !== 32) throw new DecodeError('invalid_trace_id', `${field}.trace_id`, id, 'expected 16 bytes');
+  return reuseTraceId(id);
+}
+
+function spanIdAt(buf: Buffer, at: number, end: number, field: string): string {
+  return at >= 0 && end - at === 8 && !allZeroAt(buf, at, end) ? buf.toString('hex', at, end) : spanIdFromBytes(idView(buf, at, end), `${field}.span_id`);
+}
+
+function parentIdAt(buf: Buffer, at: number, end: number, field: string): string | undefined {
+  if (at >= 0 && end - at === 8) return allZeroAt(buf, at, end) ? undefined : buf.toString('hex', at, end);
+  return parentIdFromBytes(idView(buf, at, end), `${field}.parent_span_id`);
+}
+
+/** wireSpan's time events as it reads them (see there). */
+const EVENTS: SpanEvent[] = [];
+
+// Span fields wireSpan reads where they lie (IDs) or after the start time is known (attributes,
+// time events and links: events default to it).
+const TRACE_ID = 1;
+const SPAN_ID = 2;
+const PARENT_SPAN_ID = 3;
+const ATTRIBUTES = 7;
+const TIME_EVENTS = 9;
+const LINKS = 10;
+/** Where wireSpan found those fields in the request: [start, end) at 2·field, 2·field + 1; -1 when absent. */
+const FOUND = new Int32Array(2 * (LINKS + 1));
+
 function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string, max: bigint, limits: DecodeLimits, result: DecodeResult): Span {
-  let traceIdBytes: Buffer | undefined;
-  let spanIdBytes: Buffer | undefined;
-  let parentBytes: Buffer | undefined;
+  FOUND.fill(-1);
   let name = '';
   let kind = 0;
-  let startTs: OcTimestamp | undefined;
-  let endTs: OcTimestamp | undefined;
-  let attributesAt: [number, number] | undefined;
-  let timeEventsAt: [number, number] | undefined;
-  let linksAt: [number, number] | undefined;
+  let startTs: bigint | undefined;
+  let endTs: bigint | undefined;
   let status: { code: number; message: string } | undefined;
   let sameProcess: boolean | undefined;
-  const entries: string[] = [];
+  let entries: string[] | undefined;
   while (r.more(end)) {
     const t = r.uint32();
     switch (t) {
-      case tag(1, LEN):
-        traceIdBytes = r.bytes();
+      case tag(TRACE_ID, LEN):
+      case tag(SPAN_ID, LEN):
+      case tag(PARENT_SPAN_ID, LEN):
+      case tag(ATTRIBUTES, LEN):
+      case tag(TIME_EVENTS, LEN):
+      case tag(LINKS, LEN): {
+        const f = 2 * (t >>> 3);
+        const e = r.delimited();
+        FOUND[f] = r.pos;
+        FOUND[f + 1] = e;
+        r.pos = e;
         break;
-      case tag(2, LEN):
-        spanIdBytes = r.bytes();
-        break;
-      case tag(3, LEN):
-        parentBytes = r.bytes();
-        break;
+      }
       case tag(4, LEN):
         name = wireTruncatable(r, r.delimited());
         break;
@@ -327,23 +387,11 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
         kind = r.uint32();
         break;
       case tag(5, LEN):
-        startTs = wireTimestamp(r, r.delimited());
+        startTs = wireNanos(r, r.delimited());
         break;
       case tag(6, LEN):
-        endTs = wireTimestamp(r, r.delimited());
+        endTs = wireNanos(r, r.delimited());
         break;
-      case tag(7, LEN):
-      case tag(9, LEN):
-      case tag(10, LEN): {
-        // Read after the span's start time is known (events default to it).
-        const e = r.delimited();
-        const at: [number, number] = [r.pos, e];
-        if (t === tag(7, LEN)) attributesAt = at;
-        else if (t === tag(9, LEN)) timeEventsAt = at;
-        else linksAt = at;
-        r.pos = e;
-        break;
-      }
       case tag(11, LEN): {
         const e = r.delimited();
         status = { code: 0, message: '' };
@@ -374,7 +422,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
             continue;
           }
           const [key, value] = wireStringPair(r, r.delimited());
-          entries.push(`${key}=${value}`);
+          (entries ??= []).push(`${key}=${value}`);
         }
         break;
       }
@@ -382,38 +430,45 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
         r.skip(t & 7);
     }
   }
-  const start = time(startTs, `${field}.start_time`, max);
+  const start = time(startTs, field, '.start_time', max);
   // The OpenCensus spec: an unset end time means "same as start".
-  const endTime = endTs ? time(endTs, `${field}.end_time`, max) : start;
+  const endTime = endTs !== undefined ? time(endTs, field, '.end_time', max) : start;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.end_time`, endTime, 'span ends before it starts');
   const attributes: Attributes = {};
   let droppedAttributes = 0;
-  if (attributesAt) {
-    r.pos = attributesAt[0];
-    droppedAttributes = wireAttributes(r, attributesAt[1], attributes, limits, `${field}.attributes`);
+  if (FOUND[2 * ATTRIBUTES]! >= 0) {
+    r.pos = FOUND[2 * ATTRIBUTES]!;
+    droppedAttributes = wireAttributes(r, FOUND[2 * ATTRIBUTES + 1]!, attributes, limits, field, '.attributes');
   }
-  const events: SpanEvent[] = [];
+  let events: SpanEvent[] = noItems();
   let droppedEvents = 0;
-  if (timeEventsAt) {
-    r.pos = timeEventsAt[0];
+  if (FOUND[2 * TIME_EVENTS]! >= 0) {
+    // Gathered in one array kept for it and copied out at their number: a span's own array,
+    // grown by push, would be made with room for 17 and copied again to its length.
+    EVENTS.length = 0;
+    r.pos = FOUND[2 * TIME_EVENTS]!;
+    const eventsEnd = FOUND[2 * TIME_EVENTS + 1]!;
     let n = 0;
-    while (r.more(timeEventsAt[1])) {
+    while (r.more(eventsEnd)) {
       const t = r.uint32();
       if (t === tag(1, LEN)) {
         if (++n > limits.maxEventsPerSpan) throw new LimitExceededError(`${field}.events`, n, 'max_events_per_span', limits.maxEventsPerSpan);
-        const { at, event } = wireTimeEvent(r, r.delimited(), start, limits, `${field}.time_events[${n - 1}]`);
+        const event = wireTimeEvent(r, r.delimited(), start, limits, field, n - 1);
         // An event with an absurd time must not cost the span: dropped and counted.
-        if (isPlausible(at, max)) events.push({ timeUnixNano: at, name: event.name, attributes: event.attributes });
+        if (isPlausible(event.timeUnixNano, max)) EVENTS.push(event);
         else countDropped(result, 'event_timestamp');
       } else if (t === tag(2, VARINT) || t === tag(3, VARINT)) droppedEvents += Number(r.int64());
       else r.skip(t & 7);
     }
+    events = trimmed(EVENTS);
+    EVENTS.length = 0;
   }
   const links: SpanLink[] = [];
   let droppedLinks = 0;
-  if (linksAt) {
-    r.pos = linksAt[0];
-    while (r.more(linksAt[1])) {
+  if (FOUND[2 * LINKS]! >= 0) {
+    r.pos = FOUND[2 * LINKS]!;
+    const linksEnd = FOUND[2 * LINKS + 1]!;
+    while (r.more(linksEnd)) {
       const t = r.uint32();
       if (t === tag(1, LEN)) {
         if (links.length === limits.maxLinksPerSpan) throw new LimitExceededError(`${field}.links`, links.length + 1, 'max_links_per_span', limits.maxLinksPerSpan);
@@ -422,20 +477,18 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
       else r.skip(t & 7);
     }
   }
-  const read = traceIdFromBytes(traceIdBytes, `${field}.trace_id`);
-  if (read.length !== 32) throw new DecodeError('invalid_trace_id', `${field}.trace_id`, read, 'expected 16 bytes');
-  const traceId = reuseTraceId(read);
+  const buf = r.buf;
   const span: Span = {
-    traceId,
-    spanId: spanIdFromBytes(spanIdBytes, `${field}.span_id`),
+    traceId: traceIdAt(buf, FOUND[2 * TRACE_ID]!, FOUND[2 * TRACE_ID + 1]!, field),
+    spanId: spanIdAt(buf, FOUND[2 * SPAN_ID]!, FOUND[2 * SPAN_ID + 1]!, field),
     // In the literal, not added after (a property added later takes an array of its own).
-    parentSpanId: parentIdFromBytes(parentBytes, `${field}.parent_span_id`),
+    parentSpanId: parentIdAt(buf, FOUND[2 * PARENT_SPAN_ID]!, FOUND[2 * PARENT_SPAN_ID + 1]!, field),
     name,
     kind: KINDS[kind] ?? 'unspecified',
     startTimeUnixNano: start,
     endTimeUnixNano: endTime,
     attributes,
-    events: trimmed(events),
+    events,
     links: trimmed(links),
     // OpenCensus status codes are gRPC codes: 0 is OK, anything else an error.
     status: status?.code ? spanStatus('error', status.message) : spanStatus('unset'),
@@ -443,7 +496,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
     source: 'opencensus',
   };
   if (status?.code) attributes['opencensus.status_code'] = status.code;
-  if (entries.length > 0) span.traceState = entries.join(',');
+  if (entries) span.traceState = entries.join(',');
   if (sameProcess !== undefined) attributes['opencensus.same_process_as_parent_span'] = sameProcess;
   if (droppedAttributes) span.droppedAttributesCount = droppedAttributes;
   if (droppedEvents) span.droppedEventsCount = droppedEvents;

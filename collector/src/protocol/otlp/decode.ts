@@ -5,7 +5,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
-import { bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
+import { allZeroAt, bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
 import { NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
@@ -496,14 +496,14 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
  */
 function wireId(buf: Buffer, start: number, end: number, span: string, kind: 'trace' | 'span'): string {
   const field = kind === 'trace' ? `${span}.traceId` : `${span}.spanId`;
-  if (start < 0 || end - start !== (kind === 'trace' ? 16 : 8) || allZero(buf, start, end)) return id(start < 0 ? undefined : buf.subarray(start, end), field, false, kind);
+  if (start < 0 || end - start !== (kind === 'trace' ? 16 : 8) || allZeroAt(buf, start, end)) return id(start < 0 ? undefined : buf.subarray(start, end), field, false, kind);
   return buf.toString('hex', start, end);
 }
 
 /** A parent ID at [start, end), as parentIdFromBytes reads a view of it. */
 function wireParentId(buf: Buffer, start: number, end: number, span: string): string | undefined {
   if (end - start !== 8) return parentIdFromBytes(buf.subarray(start, end), `${span}.parentSpanId`);
-  return allZero(buf, start, end) ? undefined : buf.toString('hex', start, end);
+  return allZeroAt(buf, start, end) ? undefined : buf.toString('hex', start, end);
 }
 
 /**
@@ -515,11 +515,6 @@ const lastTrace: { buf: Buffer | undefined; at: number; trace64: boolean; id: st
 
 function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
-  return true;
-}
-
-function allZero(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
   return true;
 }
 

@@ -11,7 +11,7 @@ import {
   traceIdFromBytes,
 } from '../../model/ids.js';
 import { copyAttributes, NO_ATTRIBUTES, noItems, setAttribute, spanStatus, trimmed, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanStatus } from '../../model/span.js';
-import { longToBigInt, maxPlausibleNanos } from '../../model/time.js';
+import { longToBigInt, maxPlausibleNanos, nanosOf } from '../../model/time.js';
 import { protoType } from '../proto.js';
 import { canonicalIPv6, ipv6FromBytes } from '../../model/ip.js';
 import { BinaryThriftReader, T, type ThriftReader } from '../thrift/reader.js';
@@ -623,7 +623,7 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
       continue;
     }
     if (inferred.length > 0 && CORE.has(a.value)) continue;
-    events.push({ timeUnixNano: BigInt(a.timestamp) * 1000n, name: a.value, attributes: NO_ATTRIBUTES });
+    events.push({ timeUnixNano: nanosOf(a.timestamp, 1000, 0), name: a.value, attributes: NO_ATTRIBUTES });
   }
 
   const parts: Half[] = inferred.length > 0 ? inferred : [{ kind: z.kind ? KINDS[z.kind]! : 'unspecified' }];
@@ -652,8 +652,8 @@ function toModel(z: ZipkinSpan, field: string, result: DecodeResult, maxNanos: b
     const attributes: Attributes = {};
     copyAttributes(attributes, z.tags);
     endpointAttributes(local, z.remoteEndpoint, attributes);
-    const startNanos = BigInt(start) * 1000n;
-    const endNanos = BigInt(end) * 1000n;
+    const startNanos = nanosOf(start, 1000, 0);
+    const endNanos = nanosOf(end, 1000, 0);
 
     const span: Span = {
       traceId,
