@@ -60,6 +60,8 @@ describe('hand-written OpenCensus decoder', () => {
     const req = decodeOcRequest(encode(full));
     const resource = ocResourceAttributes(req.node, req.resource);
     expect(resource).toMatchObject({ 'service.name': 'web', 'host.name': 'web-6d5b7b8c9-abcde', 'process.pid': 7, 'telemetry.sdk.language': 'go', 'telemetry.sdk.version': '0.22.0', 'opencensus.exporterversion': '0.1.0', 'k8s.pod.ip': '10.42.0.17', 'opencensus.resourcetype': 'k8s', 'k8s.namespace.name': 'emojivoto' });
+    // The process start time (identifier.start_timestamp, S - 60 s) as an ISO time.
+    expect(resource['opencensus.starttime']).toBe(new Date((S - 60) * 1000).toISOString());
     const result = ocRequestToModel(req.spans, resource);
     expect(result.rejected.map((e) => e.message)).toEqual([expect.stringMatching(/spans\[1\]\.trace_id/)]);
     expect(result.droppedFields.get('event_timestamp')).toBe(1);

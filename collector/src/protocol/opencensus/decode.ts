@@ -13,12 +13,9 @@ import { countDropped } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
 import { I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 
-interface OcTimestamp {
-  seconds?: number | bigint;
-  nanos?: number;
-}
 export interface OcNode {
-  identifier?: { hostName?: string; pid?: number; startTimestamp?: OcTimestamp };
+  /** `startNanos`: the process's start time (the identifier's start_timestamp), in nanoseconds. */
+  identifier?: { hostName?: string; pid?: number; startNanos?: bigint };
   libraryInfo?: { language?: number; exporterVersion?: string; coreLibraryVersion?: string };
   serviceInfo?: { name?: string };
   attributes?: Record<string, string>;
@@ -50,7 +47,7 @@ export function ocResourceAttributes(node: OcNode | undefined, resource: OcResou
   const id = node?.identifier;
   if (id?.hostName) out['host.name'] = id.hostName;
   if (id?.pid) out['process.pid'] = id.pid;
-  const start = id?.startTimestamp ? ocNanos(id.startTimestamp) : undefined;
+  const start = id?.startNanos;
   // A process start time no calendar holds is left out, not thrown: it is not a span's time.
   const startText = start ? isoTime(start) : undefined;
   if (startText) out['opencensus.starttime'] = startText;
@@ -67,11 +64,7 @@ export function ocResourceAttributes(node: OcNode | undefined, resource: OcResou
 
 const tag = (field: number, wire: number): number => (field << 3) | wire;
 
-function ocNanos(ts: OcTimestamp): bigint {
-  return nanosOf(ts.seconds ?? 0, 1_000_000_000, ts.nanos ?? 0);
-}
-
-/** A Timestamp message read straight to nanoseconds (a span's and its events' times: no object between). */
+/** A Timestamp message read straight to nanoseconds (no object between: a span has two and each event one). */
 function wireNanos(r: ProtoReader, end: number): bigint {
   let seconds: number | bigint = 0;
   let nanos = 0;
@@ -82,17 +75,6 @@ function wireNanos(r: ProtoReader, end: number): bigint {
     else r.skip(t & 7);
   }
   return nanosOf(seconds, 1_000_000_000, nanos);
-}
-
-function wireTimestamp(r: ProtoReader, end: number): OcTimestamp {
-  const ts: OcTimestamp = {};
-  while (r.more(end)) {
-    const t = r.uint32();
-    if (t === tag(1, VARINT)) ts.seconds = r.int64();
-    else if (t === tag(2, VARINT)) ts.nanos = Number(r.int64());
-    else r.skip(t & 7);
-  }
-  return ts;
 }
 
 /** A map<string, string> entry into `out`. */
@@ -137,7 +119,7 @@ function wireNode(r: ProtoReader, end: number): OcNode {
         const u = r.uint32();
         if (u === tag(1, LEN)) id.hostName = r.string();
         else if (u === tag(2, VARINT)) id.pid = r.uint32();
-        else if (u === tag(3, LEN)) id.startTimestamp = wireTimestamp(r, r.delimited());
+        else if (u === tag(3, LEN)) id.startNanos = wireNanos(r, r.delimited());
         else r.skip(u & 7);
       }
       node.identifier = id;
