@@ -11,7 +11,15 @@ export async function runCollectorProcess(args: string[], adminPort: number, wha
   const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   running.push(child);
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  await eventually(() => fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.status === 200, () => false), what, 15_000);
+  // A child that exits before it is ready fails the wait at once, saying how it ended, instead of
+  // leaving it to time out as if the process were only slow (its own stderr says why).
+  const ready = eventually(() => fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.status === 200, () => false), what, 15_000).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message} (pid ${child.pid} still running, admin port ${adminPort})`);
+  });
+  const gone = exited.then((code) => {
+    throw new Error(`${what}: span-relay exited before it was ready (code ${code}, signal ${child.signalCode})`);
+  });
+  await Promise.race([ready, gone]); // the race handles whichever of the two rejects later
   return { child, exited };
 }
 
