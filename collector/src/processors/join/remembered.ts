@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import type { Span } from '../../model/span.js';
 import { TraceMemory, traceKey } from './normalize.js';
 import { hexWord, rowsHaveSeen } from './span-ids.js';
@@ -23,8 +24,12 @@ function fmix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * From node:crypto, which the collector has loaded anyway: the global `crypto` (Web Crypto) loads
+ * its own modules at first use, ~4 ms of every start (the join makes this table when it is built).
+ */
 function randomSeed(): Int32Array {
-  return crypto.getRandomValues(new Int32Array(2));
+  return randomFillSync(new Int32Array(2));
 }
 
 /** A probe longer than this (keys a sender chose to collide, or bad luck) makes the table take a new seed. */
