@@ -93,6 +93,35 @@ describe('hand-written OpenCensus decoder', () => {
     expect(bare!.status).toEqual({ code: 'unset' });
   });
 
+  it('refuses absent, short and all-zero span IDs with the field named; an all-zero or empty parent is no parent', () => {
+    const span = (ids: Record<string, Buffer | undefined>) => ({ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: str('s'), startTime: ts(S), endTime: ts(S + 1), ...ids });
+    const req = decodeOcRequest(
+      encode({
+        spans: [
+          span({ spanId: undefined }),
+          span({ spanId: Buffer.alloc(7, 2) }),
+          span({ spanId: Buffer.alloc(8) }),
+          span({ parentSpanId: Buffer.alloc(7, 3) }),
+          span({ parentSpanId: Buffer.alloc(8) }),
+          span({ parentSpanId: Buffer.alloc(0) }),
+          span({ parentSpanId: Buffer.alloc(8, 3) }),
+        ],
+      }),
+    );
+    const result = ocRequestToModel(req.spans, {});
+    expect(result.rejected.map((e) => [e.field, e.code])).toEqual([
+      ['spans[0].span_id', 'invalid_span_id'],
+      ['spans[1].span_id', 'invalid_span_id'],
+      ['spans[2].span_id', 'invalid_span_id'],
+      ['spans[3].parent_span_id', 'invalid_span_id'],
+    ]);
+    expect(result.spans.map((s) => [s.spanId, s.parentSpanId])).toEqual([
+      ['0202020202020202', undefined],
+      ['0202020202020202', undefined],
+      ['0202020202020202', '0303030303030303'],
+    ]);
+  });
+
   it('refuses a message that is not well-formed protobuf, whole, with a reason', () => {
     const good = encode(full);
     expect(() => decodeOcRequest(good.subarray(0, good.length - 5))).toThrow(DecodeError);

@@ -69,6 +69,23 @@ export function allZeroAt(buf: Uint8Array, start: number, end: number): boolean 
   return true;
 }
 
+/**
+ * spanIdFromBytes of bytes [start, end) of `buf` (start < 0: absent), read where they lie: a hex
+ * string straight from the bytes, without a view of them (the binary decoders read two IDs a span
+ * this way). Only an ID that is absent, the wrong length or all zeros makes the view, for the error.
+ * `suffix` is added to `field` only then.
+ */
+export function spanIdAt(buf: Buffer, start: number, end: number, field: string, suffix: string): string {
+  if (start >= 0 && end - start === 8 && !allZeroAt(buf, start, end)) return buf.toString('hex', start, end);
+  return spanIdFromBytes(start < 0 ? undefined : buf.subarray(start, end), field + suffix);
+}
+
+/** parentIdFromBytes of bytes [start, end) of `buf`, read as spanIdAt reads a span ID. */
+export function parentIdAt(buf: Buffer, start: number, end: number, field: string, suffix: string): string | undefined {
+  if (start >= 0 && end - start === 8) return allZeroAt(buf, start, end) ? undefined : buf.toString('hex', start, end);
+  return parentIdFromBytes(start < 0 ? undefined : buf.subarray(start, end), field + suffix);
+}
+
 /** An optional parent: empty or all-zero bytes mean "no parent". */
 export function parentIdFromBytes(bytes: Uint8Array | undefined, field: string): string | undefined {
   if (!bytes || bytes.length === 0) return undefined;

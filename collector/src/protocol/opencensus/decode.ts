@@ -6,7 +6,7 @@
  */
 import { DecodeError } from '../../model/errors.js';
 import { emptyResult, type DecodeResult } from '../../model/decode-result.js';
-import { allZeroAt, bytesToHex, parentIdFromBytes, reuseTraceId, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
+import { allZeroAt, bytesToHex, parentIdAt, reuseTraceId, spanIdAt, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
 import { copyAttributes, NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink } from '../../model/span.js';
 import { checkPlausible, isoTime, isPlausible, maxPlausibleNanos, nanosOf } from '../../model/time.js';
 import { countDropped } from '../../model/decode-result.js';
@@ -299,28 +299,13 @@ function time(nanos: bigint | undefined, field: string, suffix: string, max: big
 }
 
 /**
- * The span's IDs, read where they lie in the request ([at, end); at < 0: absent): a hex string
- * straight from the bytes, without a Buffer view of each (three objects a span). Only an ID that is
- * absent, the wrong length or all zeros makes the view, for the error or the "no parent" the
- * model/ids functions give it.
+ * The span's trace ID, read where it lies as spanIdAt (model/ids) reads its span ID; absent, the
+ * wrong length or all zeros, through traceIdFromBytes for its error.
  */
-function idView(buf: Buffer, at: number, end: number): Buffer | undefined {
-  return at < 0 ? undefined : buf.subarray(at, end);
-}
-
 function traceIdAt(buf: Buffer, at: number, end: number, field: string): string {
-  const id = at >= 0 && end - at === 16 && !allZeroAt(buf, at, end) ? buf.toString('hex', at, end) : traceIdFromBytes(idView(buf, at, end), `${field}.trace_id`);
+  const id = at >= 0 && end - at === 16 && !allZeroAt(buf, at, end) ? buf.toString('hex', at, end) : traceIdFromBytes(at < 0 ? undefined : buf.subarray(at, end), `${field}.trace_id`);
   if (id.length !== 32) throw new DecodeError('invalid_trace_id', `${field}.trace_id`, id, 'expected 16 bytes');
   return reuseTraceId(id);
-}
-
-function spanIdAt(buf: Buffer, at: number, end: number, field: string): string {
-  return at >= 0 && end - at === 8 && !allZeroAt(buf, at, end) ? buf.toString('hex', at, end) : spanIdFromBytes(idView(buf, at, end), `${field}.span_id`);
-}
-
-function parentIdAt(buf: Buffer, at: number, end: number, field: string): string | undefined {
-  if (at >= 0 && end - at === 8) return allZeroAt(buf, at, end) ? undefined : buf.toString('hex', at, end);
-  return parentIdFromBytes(idView(buf, at, end), `${field}.parent_span_id`);
 }
 
 /** wireSpan's time events as it reads them (see there). */
@@ -462,9 +447,9 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, field: string
   const buf = r.buf;
   const span: Span = {
     traceId: traceIdAt(buf, FOUND[2 * TRACE_ID]!, FOUND[2 * TRACE_ID + 1]!, field),
-    spanId: spanIdAt(buf, FOUND[2 * SPAN_ID]!, FOUND[2 * SPAN_ID + 1]!, field),
+    spanId: spanIdAt(buf, FOUND[2 * SPAN_ID]!, FOUND[2 * SPAN_ID + 1]!, field, '.span_id'),
     // In the literal, not added after (a property added later takes an array of its own).
-    parentSpanId: parentIdAt(buf, FOUND[2 * PARENT_SPAN_ID]!, FOUND[2 * PARENT_SPAN_ID + 1]!, field),
+    parentSpanId: parentIdAt(buf, FOUND[2 * PARENT_SPAN_ID]!, FOUND[2 * PARENT_SPAN_ID + 1]!, field, '.parent_span_id'),
     name,
     kind: KINDS[kind] ?? 'unspecified',
     startTimeUnixNano: start,

@@ -5,7 +5,8 @@
 import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkPerSpan, checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
-import { allZeroAt, bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdFromBytes, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
+// spanIdAt and parentIdAt under the names of this file's readers: wireSpan's own spanIdAt is an offset.
+import { allZeroAt, bytesToHex, normalizeSpanIdHex, normalizeTraceIdHex, parentIdAt as wireParentId, parentIdFromBytes, spanIdAt as wireSpanId, spanIdFromBytes, traceIdFromBytes } from '../../model/ids.js';
 import { NO_ATTRIBUTES, noItems, setAttribute, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type InstrumentationScope, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, VARINT, WireError } from '../protobuf.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
@@ -491,19 +492,12 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
 }
 
 /**
- * The ID at [start, end) of `buf` (start < 0: absent), checked as id() checks a view of it; a wrong
- * length or an all-zero ID goes through id() itself, for its error.
+ * The trace ID at [start, end) of `buf` (start < 0: absent), read where it lies as wireSpanId
+ * (model/ids' spanIdAt) reads a span ID; a wrong length or an all-zero ID goes through id() itself, for its error.
  */
-function wireId(buf: Buffer, start: number, end: number, span: string, kind: 'trace' | 'span'): string {
-  const field = kind === 'trace' ? `${span}.traceId` : `${span}.spanId`;
-  if (start < 0 || end - start !== (kind === 'trace' ? 16 : 8) || allZeroAt(buf, start, end)) return id(start < 0 ? undefined : buf.subarray(start, end), field, false, kind);
+function wireTraceId(buf: Buffer, start: number, end: number, span: string): string {
+  if (start < 0 || end - start !== 16 || allZeroAt(buf, start, end)) return id(start < 0 ? undefined : buf.subarray(start, end), `${span}.traceId`, false, 'trace');
   return buf.toString('hex', start, end);
-}
-
-/** A parent ID at [start, end), as parentIdFromBytes reads a view of it. */
-function wireParentId(buf: Buffer, start: number, end: number, span: string): string | undefined {
-  if (end - start !== 8) return parentIdFromBytes(buf.subarray(start, end), `${span}.parentSpanId`);
-  return allZeroAt(buf, start, end) ? undefined : buf.toString('hex', start, end);
 }
 
 /**
@@ -687,7 +681,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   let traceId: string;
   if (traceIdEnd - traceIdAt === 16 && r.buf === lastTrace.buf && trace64 === lastTrace.trace64 && sameBytes(r.buf, traceIdAt, lastTrace.at, 16)) traceId = lastTrace.id;
   else {
-    const fullTraceId = wireId(r.buf, traceIdAt, traceIdEnd, field, 'trace');
+    const fullTraceId = wireTraceId(r.buf, traceIdAt, traceIdEnd, field);
     traceId = trace64 ? fullTraceId.slice(16) : fullTraceId;
     if (traceIdEnd - traceIdAt === 16) {
       lastTrace.buf = r.buf;
@@ -696,7 +690,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
       lastTrace.id = traceId;
     }
   }
-  const spanId = wireId(r.buf, spanIdAt, spanIdEnd, field, 'span');
+  const spanId = wireSpanId(r.buf, spanIdAt, spanIdEnd, field, '.spanId');
   const kindName = enumValue(kind, KIND_NAMES, 'SPAN_KIND_', field, '.kind');
   const startTime = checkPlausible(start, field, max, '.startTimeUnixNano');
   const endTimeChecked = checkPlausible(endTime, field, max, '.endTimeUnixNano');
@@ -706,7 +700,7 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
     : { traceId, spanId, name, kind: kindName, startTimeUnixNano: startTime, endTimeUnixNano: endTimeChecked, attributes, events: trimmed(events), links: trimmed(links), status, resource, source };
   if (shared) span.shared = true;
   if (endTime < start) throw new DecodeError('invalid_timestamp', `${field}.endTimeUnixNano`, endTime, 'span ends before it starts');
-  const parent = parentAt < 0 || parentEnd === parentAt ? undefined : wireParentId(r.buf, parentAt, parentEnd, field);
+  const parent = parentAt < 0 || parentEnd === parentAt ? undefined : wireParentId(r.buf, parentAt, parentEnd, field, '.parentSpanId');
   if (parent) span.parentSpanId = parent;
   if (traceState) span.traceState = traceState;
   if (flags) span.flags = flags;
