@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { exporterFactory, type CreateContext } from '../../component.js';
 import { UnaryGrpcClient } from '../../net/grpc-client.js';
 import { encodeOtlpProto } from '../../protocol/otlp/encode.js';
@@ -85,8 +87,7 @@ export const otlpHttpExporterFactory = exporterFactory({
   },
 });
 
-async function gzipAsync(body: Uint8Array): Promise<Uint8Array> {
-  const { gzip } = await import('node:zlib');
-  const { promisify } = await import('node:util');
-  return promisify(gzip)(body);
-}
+// node:zlib is imported statically (the HTTP server loads it at start anyway): the command runs the
+// bundle through vm.Script, where a dynamic import() fails on Node 20 ("A dynamic import callback
+// was not specified"), which made every gzip export fail there until the real Jaeger v2 test caught it.
+const gzipAsync: (body: Uint8Array) => Promise<Uint8Array> = promisify(gzip);
