@@ -8,8 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { composeFile, DEFAULTS, topology } from '../demo/src/topology.js';
-import { parseConfig } from '../collector/src/config/load.js';
+import { parseConfig, type CollectorConfig } from '../collector/src/config/load.js';
 import { builtinComponents } from '../collector/src/components.js';
+import { PEERS } from '../peers/peers.js';
+import { JAEGER_CONFIG, JAEGER_IMAGE, JAEGER_RECEIVER_FOR, jaegerListens } from './helpers/jaeger-config.js';
 
 const require = createRequire(import.meta.url);
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -25,8 +27,22 @@ interface ComposeService {
   network_mode?: string;
   depends_on?: string[];
   ports?: string[];
+  healthcheck?: { test: string[] };
 }
 const compose = parse(committed) as { services: Record<string, ComposeService> };
+
+
+/** Each exporter of a span-relay config that sends to the compose `jaeger` service: its id and the Jaeger receiver at its port. */
+function exportsToJaeger(config: CollectorConfig, listens: Map<string, string>): { id: string; receiver: string | undefined }[] {
+  const out = [];
+  for (const [id, e] of config.exporters) {
+    const m = /^(?:https?:\/\/)?([^:/]+):(\d+)/.exec((e.config as { endpoint?: string }).endpoint ?? '');
+    if (m?.[1] !== 'jaeger') continue;
+    const receiver = [...listens].find(([, at]) => at.endsWith(`:${m[2]}`))?.[0];
+    out.push({ id, receiver: receiver === JAEGER_RECEIVER_FOR[e.type] ? receiver : undefined });
+  }
+  return out;
+}
 
 describe('docker-compose.yml', () => {
   it('is what demo/src/topology.ts generates (regenerate with `npm run demo -- --compose`)', () => {
@@ -86,8 +102,39 @@ describe('docker-compose.yml', () => {
     const env = compose.services.collector!.environment!;
     const config = parseConfig(readFileSync(`${ROOT}demo/collector.compose.yaml`, 'utf8'), builtinComponents, env);
     expect(config.exporters.get('otlp/jaeger')!.config).toMatchObject({ endpoint: 'jaeger:4317', tls: { insecure: true } });
+    expect(exportsToJaeger(config, jaegerListens(compose.services.jaeger!.environment!))).toEqual([{ id: 'otlp/jaeger', receiver: 'otlp/grpc' }]);
     expect(config.receivers.get('opencensus')!.config).toMatchObject({ endpoint: `0.0.0.0:${env.OC_PORT}` });
     expect(config.pipelines[0]!.processors).toEqual(['join', 'batch']);
+  });
+});
+
+describe('Jaeger in docker-compose.yml', () => {
+  const jaeger = compose.services.jaeger!;
+
+  it(`is Jaeger v2 (${JAEGER_IMAGE}, the version the tests run), and no service runs another Jaeger image`, () => {
+    expect(jaeger.image).toBe(JAEGER_IMAGE);
+    for (const [name, svc] of Object.entries(compose.services)) if (svc.image?.startsWith('jaegertracing/')) expect(svc.image, name).toBe(JAEGER_IMAGE);
+    expect(PEERS.jaeger.title).toContain(`Jaeger v${JAEGER_IMAGE.split(':')[1]!} `);
+  });
+
+  it('runs peers/jaeger/config.yaml, mounted from the checkout, on every interface, with no other settings', () => {
+    const [flag, path] = jaeger.command!;
+    expect(flag).toBe('--config');
+    expect(jaeger.volumes).toContain(`./peers/jaeger/config.yaml:${path}:ro`);
+    expect(jaeger.environment!.JAEGER_LISTEN_HOST).toBe('0.0.0.0');
+    // Every variable set is one the config reads: Jaeger v1's (COLLECTOR_OTLP_ENABLED, SPAN_STORAGE_TYPE…) are not.
+    const reads = new Set([...JAEGER_CONFIG.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
+    for (const k of Object.keys(jaeger.environment!)) expect(reads, k).toContain(k);
+  });
+
+  it('publishes the query port, and its health check asks healthcheckv2\'s /status on the port the config gives it', () => {
+    const listens = jaegerListens(jaeger.environment!);
+    expect(jaeger.ports).toEqual([`16686:${listens.get('jaeger_query/http')!.split(':')[1]!}`]);
+    for (const at of listens.values()) expect(at).toMatch(/^0\.0\.0\.0:\d+$/);
+    const url = new URL(jaeger.healthcheck!.test.at(-1)!);
+    expect(jaeger.healthcheck!.test.slice(0, 2)).toEqual(['CMD', 'wget']);
+    expect(`${url.hostname}:${url.port}${url.pathname}`).toBe(`localhost:${listens.get('healthcheckv2/http')!.split(':')[1]!}/status`);
+    expect((parse(JAEGER_CONFIG) as { extensions: { healthcheckv2: { use_v2: boolean } } }).extensions.healthcheckv2.use_v2).toBe(true);
   });
 });
 
@@ -106,7 +153,7 @@ describe('the scale profile', () => {
     for (const h of hosts) expect(compose.services[h.split(':')[0]!], h).toBeDefined();
     const joiner = parseConfig(readFileSync(`${ROOT}deploy/compose/joiner.yaml`, 'utf8'), builtinComponents, {});
     expect(joiner.exporters.get('otlp/jaeger')!.config).toMatchObject({ endpoint: 'jaeger:4317' });
-    expect(compose.services.jaeger).toBeDefined();
+    expect(exportsToJaeger(joiner, jaegerListens(compose.services.jaeger!.environment!))).toEqual([{ id: 'otlp/jaeger', receiver: 'otlp/grpc' }]);
   });
 });
 

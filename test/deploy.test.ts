@@ -2,10 +2,12 @@
  * The deployment files, validated without a cluster or a Docker engine: every Kubernetes object
  * against the Kubernetes schemas (kubernetes-models), every collector config they carry against
  * span-relay's own config schema, their wiring (the routers resolve the joiners' headless Service,
- * the Linkerd values name span-relay's Service and identity), and the Dockerfile's promises.
+ * the joiners reach Jaeger v2 on a port its config receives their protocol on, the Linkerd values
+ * name span-relay's Service and identity), Jaeger's config (peers/jaeger/config.yaml, the one the
+ * tests run), and the Dockerfile's promises.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
@@ -14,23 +16,130 @@ import { parseConfig } from '../collector/src/config/load.js';
 import { builtinComponents } from '../collector/src/components.js';
 import { DEFAULTS, topology } from '../demo/src/topology.js';
 import { binStart } from '../bench/bin-start.js';
+import { PEERS } from '../peers/peers.js';
+import { JAEGER_CONFIG, JAEGER_IMAGE, JAEGER_RECEIVER_FOR, jaegerListens } from './helpers/jaeger-config.js';
 
 const ROOT = new URL('../', import.meta.url);
 type K8s = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
 const objects = (file: string): K8s[] => parseAllDocuments(readFileSync(new URL(`deploy/kubernetes/${file}`, ROOT), 'utf8')).map((d) => d.toJS() as K8s);
 const MODELS: Record<string, new (o: never) => { validate(): void }> = { Deployment, StatefulSet, Service, ConfigMap, ServiceAccount };
+/** Every manifest (linkerd-values.yaml is Helm values, not objects). */
+const MANIFESTS = readdirSync(new URL('deploy/kubernetes/', ROOT)).filter((f) => f.endsWith('.yaml') && f !== 'linkerd-values.yaml').sort();
+
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  ports?: { name?: string; containerPort: number }[];
+  readinessProbe?: { httpGet?: { path: string; port: number | string } };
+  livenessProbe?: { httpGet?: { path: string; port: number | string } };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PodSpec { containers: Container[]; volumes?: { name: string; configMap?: { name: string } }[] }
+const podSpec = (o: K8s): PodSpec | undefined => (o.spec?.template as { spec?: PodSpec } | undefined)?.spec;
+/** A port as a container or Service names it (number or port name) → the container's port number. */
+const portOf = (c: Container, port: number | string): number | undefined => (typeof port === 'number' ? c.ports?.find((p) => p.containerPort === port) : c.ports?.find((p) => p.name === port))?.containerPort;
+/** The ConfigMaps a file's workloads mount, each with the image of the container that mounts it. */
+function configMapImages(all: K8s[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const spec of all.map(podSpec)) {
+    for (const c of spec?.containers ?? []) {
+      for (const m of c.volumeMounts ?? []) {
+        const cm = spec!.volumes?.find((v) => v.name === m.name)?.configMap?.name;
+        if (cm) out.set(cm, c.image);
+      }
+    }
+  }
+  return out;
+}
+
+const portNumber = (hostPort: string): number => Number(hostPort.split(':').at(-1));
 
 describe('deploy/kubernetes', () => {
-  for (const file of ['single-tier.yaml', 'two-tier.yaml']) {
-    it(`${file}: every object is valid by the Kubernetes schemas, every collector config by span-relay's`, () => {
-      for (const o of objects(file)) {
+  it('has the manifests this test knows', () => {
+    expect(MANIFESTS).toEqual(['jaeger.yaml', 'single-tier.yaml', 'two-tier.yaml']);
+  });
+
+  for (const file of MANIFESTS) {
+    it(`${file}: every object is valid by the Kubernetes schemas, every collector config by span-relay's, Jaeger's is peers/jaeger/config.yaml`, () => {
+      const all = objects(file);
+      const mounted = configMapImages(all);
+      for (const o of all) {
         const Model = MODELS[o.kind];
         expect(Model, `${o.kind} is a kind this test knows`).toBeDefined();
         expect(() => new Model!(o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
-        if (o.kind === 'ConfigMap') expect(() => parseConfig(o.data!['config.yaml']!, builtinComponents, {}), `${o.metadata.name}`).not.toThrow();
+        if (o.kind !== 'ConfigMap') continue;
+        const image = mounted.get(o.metadata.name);
+        if (image === JAEGER_IMAGE) expect(o.data!['config.yaml'], `${o.metadata.name} is peers/jaeger/config.yaml, as it is (paste it in again)`).toBe(JAEGER_CONFIG);
+        else if (image?.startsWith('span-relay:')) expect(() => parseConfig(o.data!['config.yaml']!, builtinComponents, {}), `${o.metadata.name}`).not.toThrow();
+        else expect.fail(`ConfigMap/${o.metadata.name} is mounted by ${image ?? 'nothing'}`);
       }
     });
   }
+
+  it(`runs Jaeger v2 (${JAEGER_IMAGE}, the version the tests run) and no other Jaeger image`, () => {
+    const images = MANIFESTS.flatMap((f) => objects(f).flatMap((o) => podSpec(o)?.containers.map((c) => c.image) ?? []));
+    const jaegers = images.filter((i) => i.startsWith('jaegertracing/'));
+    expect(jaegers).toEqual([JAEGER_IMAGE]);
+    expect(PEERS.jaeger.title).toContain(`Jaeger v${JAEGER_IMAGE.split(':')[1]!} `);
+  });
+
+  it('jaeger.yaml: Jaeger v2 runs its ConfigMap on every interface, declares each port the config listens on, and is probed on healthcheckv2\'s /status', () => {
+    const all = objects('jaeger.yaml');
+    const deployment = all.find((o) => o.kind === 'Deployment')!;
+    // Memory storage: a second pod would hold other traces.
+    expect(deployment.spec!.replicas).toBe(1);
+    const spec = podSpec(deployment)!;
+    const jaeger = spec.containers.find((c) => c.image === JAEGER_IMAGE)!;
+    const [flag, path] = jaeger.args!;
+    expect(flag).toBe('--config');
+    const mount = jaeger.volumeMounts!.find((m) => path!.startsWith(`${m.mountPath}/`))!;
+    const configMap = all.find((o) => o.kind === 'ConfigMap' && o.metadata.name === spec.volumes!.find((v) => v.name === mount.name)!.configMap!.name)!;
+    expect(configMap.data![path!.slice(mount.mountPath.length + 1)]).toBe(JAEGER_CONFIG);
+
+    const env = Object.fromEntries(jaeger.env!.map((e) => [e.name, e.value!]));
+    expect(env.JAEGER_LISTEN_HOST).toBe('0.0.0.0');
+    // Every variable set is one the config reads: Jaeger v1's (COLLECTOR_OTLP_ENABLED, SPAN_STORAGE_TYPE…) are not.
+    const reads = new Set([...JAEGER_CONFIG.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
+    for (const k of Object.keys(env)) expect(reads, k).toContain(k);
+
+    const listens = jaegerListens(env);
+    for (const at of listens.values()) expect(at).toMatch(/^0\.0\.0\.0:\d+$/);
+    expect(jaeger.ports!.map((p) => p.containerPort).sort((a, b) => a - b)).toEqual([...listens.values()].map(portNumber).sort((a, b) => a - b));
+    expect((parse(JAEGER_CONFIG) as { extensions: { healthcheckv2: { use_v2: boolean } } }).extensions.healthcheckv2.use_v2).toBe(true);
+    for (const probe of [jaeger.readinessProbe, jaeger.livenessProbe]) {
+      expect(probe!.httpGet!.path).toBe('/status');
+      expect(portOf(jaeger, probe!.httpGet!.port)).toBe(portNumber(listens.get('healthcheckv2/http')!));
+    }
+
+    const svc = all.find((o) => o.kind === 'Service' && o.metadata.name === 'jaeger')!;
+    expect((deployment.spec!.template as { metadata: { labels: Record<string, string> } }).metadata.labels).toMatchObject(svc.spec!.selector as Record<string, string>);
+    for (const p of svc.spec!.ports as { name: string; targetPort: number | string }[]) expect(portOf(jaeger, p.targetPort), p.name).toBeDefined();
+  });
+
+  it('two-tier: the joiners export to the jaeger Service, on a port where Jaeger v2 receives their protocol', () => {
+    const jaegerObjs = objects('jaeger.yaml');
+    const jaeger = podSpec(jaegerObjs.find((o) => o.kind === 'Deployment')!)!.containers.find((c) => c.image === JAEGER_IMAGE)!;
+    const listens = jaegerListens(Object.fromEntries(jaeger.env!.map((e) => [e.name, e.value!])));
+    const toJaeger: { configMap: string; exporter: string; receiver?: string }[] = [];
+    for (const file of MANIFESTS) {
+      const all = objects(file);
+      const mounted = configMapImages(all);
+      for (const cm of all.filter((o) => o.kind === 'ConfigMap' && mounted.get(o.metadata.name)?.startsWith('span-relay:'))) {
+        for (const [id, e] of parseConfig(cm.data!['config.yaml']!, builtinComponents, {}).exporters) {
+          const m = /^(?:https?:\/\/)?([^.:/]+)\.([^.:/]+)\.svc\.cluster\.local:(\d+)/.exec((e.config as { endpoint?: string }).endpoint ?? '');
+          if (!m || !m[1]!.includes('jaeger')) continue;
+          const svc = jaegerObjs.find((o) => o.kind === 'Service' && o.metadata.name === m[1] && o.metadata.namespace === m[2]);
+          const target = (svc?.spec!.ports as { port: number; targetPort: number | string }[] | undefined)?.find((p) => p.port === Number(m[3]))?.targetPort;
+          const port = target === undefined ? undefined : portOf(jaeger, target);
+          const receiver = [...listens].find(([, at]) => portNumber(at) === port)?.[0];
+          toJaeger.push({ configMap: cm.metadata.name, exporter: id, ...(receiver === JAEGER_RECEIVER_FOR[e.type] ? { receiver } : {}) });
+        }
+      }
+    }
+    expect(toJaeger).toEqual([{ configMap: 'span-relay-joiner', exporter: 'otlp/jaeger', receiver: 'otlp/grpc' }]);
+  });
 
   it('two-tier: the routers resolve the joiners\' headless Service; the Service tracers use selects the routers', () => {
     const all = objects('two-tier.yaml');

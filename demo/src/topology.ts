@@ -118,10 +118,14 @@ export function topology(o: TopologyOptions): Proc[] {
 /** docker-compose.yml: the same processes, one image, pods as shared network namespaces, plus Jaeger. */
 export function composeFile(o: TopologyOptions = { ...DEFAULTS, mode: 'compose' }): string {
   const services: Record<string, object> = {
+    // Jaeger v2 as span-relay's tests run it: peers/jaeger/config.yaml, on every interface of its container.
     jaeger: {
-      image: 'jaegertracing/all-in-one:1.57',
-      environment: { COLLECTOR_OTLP_ENABLED: 'true' },
+      image: 'jaegertracing/jaeger:2.12.0',
+      command: ['--config', '/etc/jaeger/config.yaml'],
+      environment: { JAEGER_LISTEN_HOST: '0.0.0.0' },
+      volumes: ['./peers/jaeger/config.yaml:/etc/jaeger/config.yaml:ro'],
       ports: ['16686:16686'],
+      healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://localhost:13133/status'], interval: '5s', timeout: '2s', retries: 12 },
     },
   };
   for (const proc of topology({ ...o, mode: 'compose' })) {
