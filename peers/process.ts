@@ -24,14 +24,14 @@ export function tempDir(name: string): string {
 }
 
 /**
- * Spawns `command` and waits until `ready()` is true (polled every 100 ms, at most `timeoutMs`).
+ * Spawns `command` and waits until `ready(output so far)` is true (polled every 100 ms, at most `timeoutMs`).
  * Rejects with the peer's own output when it exits first or the wait runs out.
  */
 export async function startPeerProcess(
   name: string,
   command: string,
   args: string[],
-  options: { dir: string; env?: NodeJS.ProcessEnv; ready: () => Promise<boolean>; timeoutMs?: number },
+  options: { dir: string; env?: NodeJS.ProcessEnv; ready: (output: string) => Promise<boolean> | boolean; timeoutMs?: number },
 ): Promise<PeerProcess> {
   const child = spawn(command, args, { cwd: options.dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
@@ -64,7 +64,7 @@ export async function startPeerProcess(
       await proc.stop();
       throw new Error(`${name} exited before it was ready (code ${child.exitCode}, signal ${child.signalCode}):\n${proc.output()}`);
     }
-    if (await options.ready().catch(() => false)) return proc;
+    if (await Promise.resolve(options.ready(lines.join('\n'))).catch(() => false)) return proc;
     if (Date.now() > deadline) {
       await proc.stop();
       throw new Error(`${name} was not ready after ${options.timeoutMs ?? 60_000} ms:\n${proc.output()}`);
