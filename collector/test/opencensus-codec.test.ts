@@ -60,8 +60,8 @@ describe('hand-written OpenCensus decoder', () => {
     const req = decodeOcRequest(encode(full));
     const resource = ocResourceAttributes(req.node, req.resource);
     expect(resource).toMatchObject({ 'service.name': 'web', 'host.name': 'web-6d5b7b8c9-abcde', 'process.pid': 7, 'telemetry.sdk.language': 'go', 'telemetry.sdk.version': '0.22.0', 'opencensus.exporterversion': '0.1.0', 'k8s.pod.ip': '10.42.0.17', 'opencensus.resourcetype': 'k8s', 'k8s.namespace.name': 'emojivoto' });
-    // The process start time (identifier.start_timestamp, S - 60 s) as an ISO time.
-    expect(resource['opencensus.starttime']).toBe(new Date((S - 60) * 1000).toISOString());
+    // The process start time (identifier.start_timestamp, S - 60 s) in RFC 3339, as the Collector writes it.
+    expect(resource['opencensus.starttime']).toBe('2023-11-14T22:12:20Z');
     const result = ocRequestToModel(req.spans, resource);
     expect(result.rejected.map((e) => e.message)).toEqual([expect.stringMatching(/spans\[1\]\.trace_id/)]);
     expect(result.droppedFields.get('event_timestamp')).toBe(1);
@@ -120,6 +120,21 @@ describe('hand-written OpenCensus decoder', () => {
       ['0202020202020202', undefined],
       ['0202020202020202', '0303030303030303'],
     ]);
+  });
+
+  it('a start time keeps its nanoseconds (RFC 3339 as Go writes it), and a message size of 2^64-1 is the int64 -1, as the Collector reads both', () => {
+    const span = { traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: str('s'), startTime: ts(S), endTime: ts(S + 1) };
+    const events = { timeEvent: [{ time: ts(S), messageEvent: { type: 2, id: '9007199254740993', uncompressedSize: '18446744073709551615', compressedSize: 0 } }] };
+    for (const [nanos, text] of [
+      [497_411_420, '2023-11-14T22:13:20.49741142Z'],
+      [5, '2023-11-14T22:13:20.000000005Z'],
+      [0, '2023-11-14T22:13:20Z'],
+    ] as const) {
+      const req = decodeOcRequest(encode({ node: { identifier: { startTimestamp: ts(S, nanos) } }, spans: [{ ...span, timeEvents: events }] }));
+      expect(ocResourceAttributes(req.node, req.resource)['opencensus.starttime']).toBe(text);
+      const [decoded] = ocRequestToModel(req.spans, {}).spans;
+      expect(decoded!.events[0]!.attributes).toEqual({ 'message.type': 'RECEIVED', 'message.id': 9007199254740993n, 'message.uncompressed_size': -1, 'message.compressed_size': 0 });
+    }
   });
 
   it('refuses a message that is not well-formed protobuf, whole, with a reason', () => {

@@ -90,9 +90,16 @@ export function nanosToTimestamp(nanos: bigint): { seconds: { low: number; high:
   return { seconds: bigIntToLong(nanos / 1_000_000_000n), nanos: Number(nanos % 1_000_000_000n) };
 }
 
-/** ISO 8601 text of a time, or undefined when it is outside what a Date can hold (±273,790 years). */
+/**
+ * RFC 3339 text of a time in UTC to the nanosecond, trailing zeros of the fraction left out (none at
+ * all on a whole second), as Go's time.RFC3339Nano writes it: the OpenTelemetry Collector writes an
+ * OpenCensus node's start time this way, and a Date alone would cut it to the millisecond. Undefined
+ * outside what a Date can hold (±273,790 years).
+ */
 export function isoTime(nanos: bigint): string | undefined {
-  const ms = nanos / 1_000_000n;
-  if (ms > 8_640_000_000_000_000n || ms < -8_640_000_000_000_000n) return undefined;
-  return new Date(Number(ms)).toISOString();
+  const seconds = nanos >= 0n ? nanos / 1_000_000_000n : -((-nanos + 999_999_999n) / 1_000_000_000n);
+  if (seconds > 8_640_000_000_000n || seconds < -8_640_000_000_000n) return undefined;
+  const fraction = nanos - seconds * 1_000_000_000n;
+  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, -5); // without ".000Z"
+  return fraction === 0n ? `${whole}Z` : `${whole}.${fraction.toString().padStart(9, '0').replace(/0+$/, '')}Z`;
 }

@@ -224,8 +224,6 @@ function wireAttributes(r: ProtoReader, end: number, out: Attributes, limits: De
   return dropped;
 }
 
-const unsigned = (v: number | bigint): number => Number(typeof v === 'bigint' || v < 0 ? BigInt.asUintN(64, BigInt(v)) : v);
-
 /**
  * The span's `index`th time event, its time `start` when it has none. `field` (the span's) is
  * extended only where an error needs it: a span has a few events, each read in the hot path.
@@ -245,6 +243,8 @@ function wireTimeEvent(r: ProtoReader, end: number, start: bigint, limits: Decod
     } else if (t === tag(3, LEN)) {
       const e = r.delimited();
       let type = 0;
+      // uint64 on the wire, kept as the int64 the OpenTelemetry Collector casts it to: ochttp writes
+      // an unknown size as 2^64-1, which is -1 there (a non-safe number would go out as a double).
       let id: number | bigint = 0;
       let uncompressed: number | bigint = 0;
       let compressed: number | bigint = 0;
@@ -256,7 +256,7 @@ function wireTimeEvent(r: ProtoReader, end: number, start: bigint, limits: Decod
         else if (u === tag(4, VARINT)) compressed = r.int64();
         else r.skip(u & 7);
       }
-      message = { 'message.type': MESSAGE_TYPES[type] ?? String(type), 'message.id': unsigned(id), 'message.uncompressed_size': unsigned(uncompressed), 'message.compressed_size': unsigned(compressed) };
+      message = { 'message.type': MESSAGE_TYPES[type] ?? String(type), 'message.id': id, 'message.uncompressed_size': uncompressed, 'message.compressed_size': compressed };
     } else r.skip(t & 7);
   }
   if (message) return { timeUnixNano: at ?? start, name: 'message', attributes: message };
