@@ -1,7 +1,9 @@
 /**
  * The testbed's load generator, in its own process (as the OpenTelemetry Collector's testbed runs
  * it): a steady rate of requests of N spans over one protocol, encoded before the clock starts.
- *   node --import tsx bench/loadgen.ts <zipkin|otlp-grpc|otlp-http|opencensus> <host:port> <spans/s> <seconds> <spans per request> [otlp-grpc connections, default 1]
+ *   node --import tsx bench/loadgen.ts <zipkin|otlp-grpc|otlp-http|opencensus|jaeger-thrift|jaeger-grpc> <host:port> <spans/s> <seconds> <spans per request> [gRPC connections, default 1]
+ * Jaeger requests carry all of a request's spans in one Batch under its first span's process (Jaeger's
+ * Batch has one process), so that a request is N spans in every protocol.
  * An OpenCensus stream whose buffer is full (the collector reads no faster) holds the next request
  * back, so a collector that cannot keep up puts the generator behind schedule.
  * Prints {"started": true} once its bodies are encoded, then at the end one JSON line:
@@ -13,6 +15,10 @@ import { decodeZipkinV2Json } from '../collector/src/protocol/zipkin/decode.js';
 import { modelToZipkinV2 } from '../collector/src/protocol/zipkin/encode.js';
 import { encodeOtlpProto } from '../collector/src/protocol/otlp/encode.js';
 import { modelToOcRequests } from '../collector/src/protocol/opencensus/encode.js';
+import { toJaegerBatches, type JaegerBatch } from '../collector/src/protocol/jaeger/model.js';
+import { encodeJaegerThriftBatch } from '../collector/src/protocol/jaeger/encode.js';
+import { encodePostSpansRequest } from '../collector/src/protocol/jaeger/encode-proto.js';
+import type { Span } from '../collector/src/model/span.js';
 import { passThrough } from '../collector/src/net/grpc-server.js';
 import { zipkinBodies } from './zipkin-to-otlp.js';
 
@@ -38,6 +44,22 @@ function post(path: string, body: Uint8Array | string, contentType: string, ok: 
   });
 }
 
+/** One Jaeger Batch of all the request's spans. */
+function jaegerBatch(spans: Span[]): JaegerBatch {
+  const batches = toJaegerBatches({ spans });
+  return { process: batches[0]!.process, spans: batches.flatMap((b) => b.spans) };
+}
+
+/** Unary gRPC calls of pre-encoded requests on `path`, taken in turn over GRPC_CONNECTIONS connections. */
+function grpcUnary(path: string, encoded: Uint8Array[]): [typeof send, typeof close] {
+  const clients = Array.from({ length: GRPC_CONNECTIONS }, () => new grpc.Client(target!, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const bufs = encoded.map((e) => Buffer.from(e.buffer, e.byteOffset, e.byteLength));
+  return [
+    (i) => new Promise((resolve) => clients[i % clients.length]!.makeUnaryRequest(path, passThrough.serialize, passThrough.deserialize, bufs[i]!, (err) => resolve(!err))),
+    async () => clients.forEach((c) => c.close()),
+  ];
+}
+
 let send: (i: number) => Promise<boolean>;
 /** Set by a sender whose transport is full: the next request is not sent before it resolves. */
 let ready: Promise<unknown> | undefined;
@@ -55,13 +77,17 @@ switch (protocol) {
     send = (i) => post('/v1/traces', encoded[i]!, 'application/x-protobuf', 200);
     break;
   }
-  case 'otlp-grpc': {
-    const encoded = bodies.map((spans) => Buffer.from(encodeOtlpProto({ spans })));
-    // The saturation search asks for several: one connection is the generator's limit (behind
+  case 'otlp-grpc':
+    // The saturation search asks for several connections: one is the generator's limit (behind
     // schedule near 70,000 spans/s with the collector at 85 % of a core).
-    const clients = Array.from({ length: GRPC_CONNECTIONS }, () => new grpc.Client(target!, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
-    send = (i) => new Promise((resolve) => clients[i % clients.length]!.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', passThrough.serialize, passThrough.deserialize, encoded[i]!, (err) => resolve(!err)));
-    close = async () => clients.forEach((c) => c.close());
+    [send, close] = grpcUnary('/opentelemetry.proto.collector.trace.v1.TraceService/Export', bodies.map((spans) => encodeOtlpProto({ spans })));
+    break;
+  case 'jaeger-grpc':
+    [send, close] = grpcUnary('/jaeger.api_v2.CollectorService/PostSpans', bodies.map((spans) => encodePostSpansRequest(jaegerBatch(spans))));
+    break;
+  case 'jaeger-thrift': {
+    const encoded = bodies.map((spans) => encodeJaegerThriftBatch(jaegerBatch(spans)));
+    send = (i) => post('/api/traces', encoded[i]!, 'application/x-thrift', 202);
     break;
   }
   case 'opencensus': {

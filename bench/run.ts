@@ -14,6 +14,7 @@ import { storeBench } from './store.js';
 import { FLOOR_RECEIVERS, OTEL_FIGURES, saturationSearch, testbed, testbedFloor, testbedRun } from './testbed.js';
 import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
 import { startupBench } from './startup.js';
+import { sideBySide } from './side-by-side.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -91,6 +92,10 @@ async function main(): Promise<void> {
   const steadySeconds = Number(process.env.BENCH_STEADY_SECONDS ?? 60);
   const steady = await testbedRun('otlp-grpc', true, steadySeconds);
   console.log(`  otlp-grpc    on for ${steadySeconds} s (the join's memory of released traces full): CPU ${steady.cpuPercent.toFixed(1)} %, peak RSS ${steady.peakRssMiB.toFixed(0)} MiB, ${steady.delivered}/${steady.sent} delivered`);
+
+  // Issue #31: the OpenTelemetry Collector itself (peers/otelcol), run in turn by the same generator.
+  console.log('');
+  await sideBySide((process.env.BENCH_SIDE_MODES ?? 'table,saturation,rss').split(','));
 
   const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 10);
   console.log(`\nsteady saturation, span-relay run --workers N: the highest rate of requests of 100 spans that receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink holds for ${satSeconds} s with nothing refused, the generator on schedule and every span delivered within the join's quiet period (+1 s); generator and sink share the machine's ${availableParallelism()} cores`);

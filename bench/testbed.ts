@@ -35,14 +35,15 @@ export interface TestbedRow {
 }
 
 const ROOT = new URL('../', import.meta.url).pathname;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
-function receiverYaml(receiver: string, port: number): string {
+/** One receiver of the testbed on `port`, in the config both collectors read (the OpenTelemetry Collector's shape). */
+export function receiverYaml(receiver: string, port: number): string {
   switch (receiver) {
     case 'zipkin':
       return `zipkin:\n    endpoint: 127.0.0.1:${port}`;
@@ -50,10 +51,17 @@ function receiverYaml(receiver: string, port: number): string {
       return `otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:${port}`;
     case 'otlp-http':
       return `otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:${port}`;
+    case 'jaeger-thrift':
+      return `jaeger:\n    protocols:\n      thrift_http:\n        endpoint: 127.0.0.1:${port}`;
+    case 'jaeger-grpc':
+      return `jaeger:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:${port}`;
     default:
       return `opencensus:\n    endpoint: 127.0.0.1:${port}`;
   }
 }
+
+/** The pipeline's name for a testbed receiver: `otlp-grpc` → `otlp`. */
+export const receiverId = (receiver: string): string => receiver.split('-')[0]!;
 
 /** Length-delimited fields `field` of a protobuf message, without decoding the rest (the sink only counts). */
 function* fieldsOf(buf: Uint8Array, start: number, end: number, field: number): Generator<[number, number]> {
@@ -90,7 +98,7 @@ export function countOtlpSpans(buf: Uint8Array): number {
 }
 
 /** An OTLP gRPC backend that counts the spans it is sent (cheaply: it shares the cores with the collector). */
-async function countingSink(): Promise<{ endpoint: string; count: () => number; stop: () => void }> {
+export async function countingSink(): Promise<{ endpoint: string; count: () => number; stop: () => void }> {
   let spans = 0;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const empty = Buffer.alloc(0); // ExportTraceServiceResponse {}
@@ -162,17 +170,17 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
 }
 
 /** One receiver → `processors` → otlp gRPC to the sink. */
-function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<LaunchedCollector> {
+export function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<LaunchedCollector> {
   return launchCollector({
     configFor: (port) =>
-      `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiver.startsWith('otlp') ? 'otlp' : receiver}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
+      `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiverId(receiver)}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
     adminPort: (port) => port + 1,
     cliArgs,
   });
 }
 
-/** A process under the testbed's load: span-relay, or the floor. */
-interface UnderTest {
+/** A process under the testbed's load: span-relay, the floor, or the OpenTelemetry Collector. */
+export interface UnderTest {
   pid: number;
   /** Where the load generator sends. */
   port: number;
@@ -180,7 +188,7 @@ interface UnderTest {
 }
 
 /** The testbed's load through `receiver` into whatever `start` runs, sending to a counting sink. */
-async function underLoad(receiver: string, seconds: number, rate: number, per: number, start: (sinkEndpoint: string) => Promise<UnderTest>): Promise<Omit<TestbedRow, 'receiver' | 'join'>> {
+export async function underLoad(receiver: string, seconds: number, rate: number, per: number, start: (sinkEndpoint: string) => Promise<UnderTest>): Promise<Omit<TestbedRow, 'receiver' | 'join'>> {
   const sink = await countingSink();
   const target = await start(sink.endpoint);
   const { pid, port } = target;

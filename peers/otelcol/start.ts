@@ -8,15 +8,19 @@ import { join } from 'node:path';
 import { peer } from '../peers.js';
 import { startPeerProcess, tempDir, type PeerProcess } from '../process.js';
 
-export async function startOtelcol(configYaml: string): Promise<PeerProcess> {
+/** `cpus`: run it on these cores only (taskset's list), with GOMAXPROCS the count of them, as the bench pins it. */
+export async function startOtelcol(configYaml: string, options: { cpus?: string } = {}): Promise<PeerProcess> {
   const dir = peer('otelcol');
   if (!dir) throw new Error('the otelcol peer is not built (npm run peers)');
   const work = tempDir('otelcol');
   const config = join(work, 'config.yaml');
   writeFileSync(config, configYaml);
   // The Collector serves its own metrics on :8888 unless told otherwise: no telemetry readers here.
-  return startPeerProcess('otelcol', join(dir, 'otelcol'), ['--config', config, '--config', 'yaml:service::telemetry::metrics::level: none'], {
+  const args = ['--config', config, '--config', 'yaml:service::telemetry::metrics::level: none'];
+  const pinned = options.cpus ? ['taskset', ['-c', options.cpus, join(dir, 'otelcol'), ...args]] as const : [join(dir, 'otelcol'), args] as const;
+  return startPeerProcess('otelcol', pinned[0], [...pinned[1]], {
     dir: work,
+    ...(options.cpus ? { env: { GOMAXPROCS: String(options.cpus.split(',').length) } } : {}),
     ready: (output) => output.includes('Everything is ready'),
   });
 }
