@@ -149,6 +149,40 @@ describe("the embedded store behind Jaeger's query API", () => {
   });
 });
 
+describe("Jaeger v2's api_v3 on the embedded store (test/jaeger-v2-api.test.ts compares it with the real Jaeger)", () => {
+  const v3 = async (path: string) => {
+    const res = await fetch(`${base}${path}`);
+    return { status: res.status, verdict: res.headers.get('x-span-relay-verdict'), body: (await res.json()) as Record<string, unknown> };
+  };
+  type V3Span = { traceId: string; spanId: string; attributes?: { key: string; value: { arrayValue?: { values: { stringValue: string }[] } } }[] };
+  const spansOf = (body: Record<string, unknown>) =>
+    (body.result as { resourceSpans: { scopeSpans: { spans: V3Span[] }[] }[] }).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+
+  it('services, operations, a trace by either ID width (verdict in a header), a search in a time window', async () => {
+    expect((await v3('/api/v3/services')).body.services).toEqual(expect.arrayContaining(['nginx', 'web']));
+    expect((await v3('/api/v3/operations?service=web&span_kind=server')).body).toEqual({ operations: [{ name: expect.any(String), spanKind: 'server' }] });
+    for (const id of [VOTE, VOTE.padStart(32, '0')]) {
+      const t = await v3(`/api/v3/traces/${id}`);
+      expect(t.status).toBe(200);
+      expect(t.verdict).toBe('complete');
+      expect(spansOf(t.body)).toHaveLength(voteHops(VOTE).length);
+    }
+    const broken = await v3(`/api/v3/traces/${BROKEN}`);
+    expect(broken.verdict).toBe('broken');
+    const orphan = spansOf(broken.body).find((s) => s.attributes?.some((a) => a.key === '@jaeger@warnings'))!;
+    expect(orphan.attributes!.find((a) => a.key === '@jaeger@warnings')!.value.arrayValue!.values[0]!.stringValue).toMatch(/^parent span ID=[0-9a-f]{16} is not in the trace; /);
+    const found = await v3('/api/v3/traces?query.service_name=nginx&query.start_time_min=2023-01-01T00:00:00Z&query.start_time_max=2024-01-01T00:00:00.5Z&query.num_traces=5');
+    expect(spansOf(found.body).some((s) => s.traceId.endsWith(VOTE))).toBe(true);
+  });
+
+  it("errors in Jaeger's gateway shape: 404 for an unknown trace, 400 for a bad ID or time", async () => {
+    expect(await v3('/api/v3/traces/00000000000000ff')).toMatchObject({ status: 404, body: { error: { httpCode: 404, message: 'No traces found' } } });
+    expect(await v3('/api/v3/traces/xyz')).toMatchObject({ status: 400, body: { error: { httpCode: 400, message: expect.stringMatching(/^malformed parameter trace_id: /) } } });
+    expect(await v3('/api/v3/traces?query.service_name=web')).toMatchObject({ status: 400, body: { error: { httpCode: 400, message: 'query.start_time_min and query.start_time_max are required' } } });
+    expect((await v3('/api/v3/traces?query.start_time_min=today&query.start_time_max=2024-01-01T00:00:00Z')).status).toBe(400);
+  });
+});
+
 describe('the store on disk', () => {
   it('survives a restart, and keeps within max_age and max_bytes by dropping the oldest traces first', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'span-relay-store2-')), 'traces.db');

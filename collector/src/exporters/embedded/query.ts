@@ -11,6 +11,7 @@ import { sendJson, sendText } from '../../net/http-server.js';
 import { TRACE_PAGE_DIR } from '../../paths.js';
 import type { TraceStore, TraceSummary } from './store.js';
 import { withAttributes } from '../../model/lazy-span.js';
+import { serveApiV3 } from './api-v3.js';
 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -60,6 +61,7 @@ export function queryHandler(store: TraceStore): (req: IncomingMessage, res: Ser
       sendText(res, 200, file('index.html').toString('utf8'), 'text/html; charset=utf-8');
       return;
     }
+    if (serveApiV3(store, path, url.searchParams, res)) return;
     try {
       if (path === '/api/services') return sendJson(res, 200, envelope(store.services()));
       let m = /^\/api\/services\/([^/]+)\/operations$/.exec(path);
