@@ -25,6 +25,9 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 # As the span-relay command's #! line: glibc's malloc with four arenas (README, #10). docker run -e overrides it.
 ENV MALLOC_ARENA_MAX=4
+# The embedded default (CMD run) listens on loopback outside a container; here every interface, so
+# that published ports reach it (README: who can read the traces).
+ENV SPAN_RELAY_LISTEN_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/collector/package.json collector/package.json

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { builtinComponents } from './components.js';
-import { DEFAULT_CONFIG_YAML } from './config/default.js';
+import { checkListenHost, DEFAULT_LISTEN_HOST, defaultConfig, LISTEN_HOST_ENV } from './config/default.js';
 import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load.js';
 import { ConfigError, DecodeError, ListenError, UsageError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
@@ -22,21 +22,23 @@ const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
 const COMMANDS: Record<string, Command> = {
   run: {
-    usage: `usage: span-relay run [--config FILE]
+    usage: `usage: span-relay run [--config FILE | --listen-host HOST]
 
 Runs the collector. Without --config: the embedded default, every receiver on its standard port
 (Zipkin 9411, OpenCensus 55678, OTLP 4317/4318, Jaeger 14250/14268/6831/6832), admin and
 /metrics on 8888, traces stored in ./data/traces.db with the trace page and Jaeger's query API on
-http://localhost:16686. Relative paths in a config (the store, file exporter, capture and storage
+http://localhost:16686, all on 127.0.0.1 unless --listen-host or ${LISTEN_HOST_ENV} names another
+host (0.0.0.0: every interface, as a container needs). A config names its own endpoints. Relative paths in a config (the store, file exporter, capture and storage
 directories) are taken from the directory you
 run the command in. SIGTERM or Ctrl-C stops it after flushing.
 
   -c, --config FILE   an OpenTelemetry-Collector-style YAML config
+  --listen-host HOST  where the embedded default listens (default: $${LISTEN_HOST_ENV}, else ${DEFAULT_LISTEN_HOST})
   -w, --workers N     N worker processes sharing the ports, each trace joined in the one that owns
                       it; auto = one per core (default 1: a single process). Not with components
                       that own files (embedded, file, file_storage, capture)
   -h, --help          this text`,
-    options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' }, ...HELP },
+    options: { config: { type: 'string', short: 'c' }, 'listen-host': { type: 'string' }, workers: { type: 'string', short: 'w' }, ...HELP },
     positionals: false,
   },
   validate: {
@@ -101,13 +103,25 @@ commands:
 
 'span-relay COMMAND --help' tells more about each.`;
 
-async function configFrom(path: string | undefined): Promise<CollectorConfig> {
-  return path ? loadConfigFile(path, builtinComponents) : parseConfig(DEFAULT_CONFIG_YAML, builtinComponents);
+async function configFrom(path: string | undefined, listenHost?: string): Promise<CollectorConfig> {
+  return path ? loadConfigFile(path, builtinComponents) : parseConfig(defaultConfig(listenHost), builtinComponents);
 }
 
-async function run(path: string | undefined, workersFlag: string | undefined): Promise<number> {
+/** Where the embedded default listens: the flag, else the environment, else loopback. */
+function listenHostFor(path: string | undefined, flag: string | undefined): string | undefined {
+  if (path) {
+    if (flag !== undefined) throw new UsageError('--listen-host applies to the embedded default; a --config names its own endpoints');
+    return undefined;
+  }
+  const [host, from] = flag !== undefined ? [flag, '--listen-host'] : [process.env[LISTEN_HOST_ENV] || DEFAULT_LISTEN_HOST, LISTEN_HOST_ENV];
+  const wrong = checkListenHost(host);
+  if (wrong) throw new UsageError(`${from}: ${wrong}`);
+  return host;
+}
+
+async function run(path: string | undefined, workersFlag: string | undefined, listenHostFlag?: string): Promise<number> {
   applyHeapPolicy();
-  const config = await configFrom(path);
+  const config = await configFrom(path, listenHostFor(path, listenHostFlag));
   const workers = parseWorkers(workersFlag);
   if (workers > 1 && !isWorker()) return runPrimary(config, workers);
   const index = workerIndex();
@@ -194,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
     switch (command) {
       case 'run':
-        return await run(str(values.config), str(values.workers));
+        return await run(str(values.config), str(values.workers), str(values['listen-host']));
       case 'validate':
         return await validate(str(values.config));
       case 'check':

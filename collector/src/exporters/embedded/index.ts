@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { exporterFactory, type CreateContext } from '../../component.js';
 import { duration, endpoint, section, serverTlsSettings } from '../../config/schema-helpers.js';
 import { DEFAULT_HTTP_SERVER, HttpServer } from '../../net/http-server.js';
+import { authCheck } from '../../security/auth.js';
+import { ConfigError } from '../../model/errors.js';
 import { serverTls } from '../../security/server-tls.js';
 import { QueuedExporter, senderSettings } from '../sender.js';
 import { TraceStore } from './store.js';
@@ -18,7 +20,15 @@ export const embeddedExporterConfig = z.strictObject({
     }),
   ),
   /** Jaeger's query API and span-relay's trace page; `enabled: false` keeps the store headless. */
-  query: section(z.strictObject({ enabled: z.boolean().default(true), endpoint: endpoint('0.0.0.0:16686'), tls: serverTlsSettings.optional() })),
+  query: section(
+    z.strictObject({
+      enabled: z.boolean().default(true),
+      endpoint: endpoint('0.0.0.0:16686'),
+      tls: serverTlsSettings.optional(),
+      /** An authenticator extension (bearertokenauth) every request must satisfy, as on a receiver. */
+      auth: z.strictObject({ authenticator: z.string().min(1) }).optional(),
+    }),
+  ),
   ...senderSettings,
 });
 export type EmbeddedExporterConfig = z.output<typeof embeddedExporterConfig>;
@@ -42,7 +52,11 @@ export class EmbeddedExporter extends QueuedExporter {
     this.store = store;
     this.dropped = c.telemetry.counter('span_relay_store_dropped_traces_total', 'Traces the embedded store dropped to stay within its retention, by reason.', ['exporter', 'reason'] as const);
     if (cfg.query.enabled) {
-      this.query = new HttpServer(cfg.query.endpoint, queryHandler(store), (err) => c.telemetry.reportUnexpected(err, `exporter ${c.id} (query)`), {
+      // Fail at start rather than answer every request 401: the authenticator must be a running extension.
+      if (cfg.query.auth && !c.authenticator?.(cfg.query.auth.authenticator)) {
+        throw new ConfigError(`exporters.${c.id}.query.auth.authenticator`, `'${cfg.query.auth.authenticator}' is not an authenticator extension listed in service.extensions`);
+      }
+      this.query = new HttpServer(cfg.query.endpoint, queryHandler(store, authCheck(cfg.query.auth, c)), (err) => c.telemetry.reportUnexpected(err, `exporter ${c.id} (query)`), {
         ...DEFAULT_HTTP_SERVER,
         tls: serverTls(cfg.query.tls, `exporters.${c.id}.query`, cfg.query.endpoint, c.telemetry),
       });

@@ -38,7 +38,7 @@ function durationUs(v: string | null, name: string): number | undefined {
   return Math.round(ms * 1000);
 }
 
-export function queryHandler(store: TraceStore): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function queryHandler(store: TraceStore, authorize?: (authorization: string | undefined) => boolean): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const files = new Map<string, Buffer>();
   const file = (name: string): Buffer => {
     let b = files.get(name);
@@ -48,6 +48,11 @@ export function queryHandler(store: TraceStore): (req: IncomingMessage, res: Ser
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
+    if (authorize && !authorize(req.headers.authorization)) {
+      const body = path.startsWith('/api/v3/') ? { error: { httpCode: 401, message: 'missing or wrong authorization (bearer token)' } } : { ...badRequest('missing or wrong authorization (bearer token)'), errors: [{ code: 401, msg: 'missing or wrong authorization (bearer token)' }] };
+      sendJson(res, 401, body, { 'www-authenticate': 'Bearer' });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, badRequest('use GET'), { allow: 'GET' });
       return;
