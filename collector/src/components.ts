@@ -3,6 +3,7 @@ import { opencensusReceiverFactory } from './receivers/opencensus/index.js';
 import { otlpReceiverFactory } from './receivers/otlp/index.js';
 import { zipkinReceiverFactory } from './receivers/zipkin/index.js';
 import { jaegerReceiverFactory } from './receivers/jaeger/index.js';
+import { kafkaReceiverFactory } from './receivers/kafka/index.js';
 import { batchProcessorFactory } from './processors/batch/index.js';
 import { joinProcessorFactory } from './processors/join/index.js';
 import { k8sattributesProcessorFactory } from './processors/k8sattributes/index.js';
@@ -13,6 +14,7 @@ import { jaegerExporterFactory, jaegerThriftExporterFactory } from './exporters/
 import { otlpExporterFactory, otlpHttpExporterFactory } from './exporters/otlp/index.js';
 import { embeddedExporterFactory } from './exporters/embedded/index.js';
 import { loadbalancingExporterFactory } from './exporters/loadbalancing/index.js';
+import { kafkaExporterFactory } from './exporters/kafka/index.js';
 import { healthCheckExtensionFactory } from './extensions/health_check/index.js';
 import { fileStorageExtensionFactory } from './extensions/file_storage/index.js';
 import { bearerTokenAuthExtensionFactory } from './extensions/bearertokenauth/index.js';
@@ -26,9 +28,9 @@ export interface Components {
 }
 
 export const builtinComponents: Components = {
-  receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory, jaegerReceiverFactory],
+  receiver: [zipkinReceiverFactory, opencensusReceiverFactory, otlpReceiverFactory, jaegerReceiverFactory, kafkaReceiverFactory],
   processor: [memoryLimiterProcessorFactory, joinProcessorFactory, batchProcessorFactory, resourceProcessorFactory, k8sattributesProcessorFactory],
-  exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory, embeddedExporterFactory, loadbalancingExporterFactory],
+  exporter: [otlpExporterFactory, otlpHttpExporterFactory, jaegerExporterFactory, jaegerThriftExporterFactory, fileExporterFactory, embeddedExporterFactory, loadbalancingExporterFactory, kafkaExporterFactory],
   extension: [healthCheckExtensionFactory, fileStorageExtensionFactory, bearerTokenAuthExtensionFactory],
 };
 

@@ -1,0 +1,226 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
+import { duration, limitsConfig, section } from '../../config/schema-helpers.js';
+import type { DecodeResult } from '../../model/decode-result.js';
+import { BackpressureError, DecodeError } from '../../model/errors.js';
+import type { DecodeLimits } from '../../model/limits.js';
+import { decodeOtlpJson, decodeOtlpProto } from '../../protocol/otlp/decode.js';
+import { baseOptions, closeKafkaClient, describeKafkaError, kafkaClientSettings, kafkaLib, type KafkaConsumer, type KafkaMessage, type KafkaMessagesStream } from '../../net/kafka.js';
+import { ingest } from '../ingest.js';
+
+export const kafkaReceiverConfig = z.strictObject({
+  ...kafkaClientSettings,
+  traces: section(z.strictObject({ topic: z.string().min(1).default('otlp_spans'), encoding: z.enum(['otlp_proto', 'otlp_json']).default('otlp_proto') })),
+  group_id: z.string().min(1).default('span-relay'),
+  /** Where a partition with no committed offset for the group starts. */
+  initial_offset: z.enum(['latest', 'earliest']).default('latest'),
+  session_timeout: duration('10s'),
+  heartbeat_interval: duration('3s'),
+  /** How often the offsets of what the pipeline accepted are committed (and at shutdown). */
+  commit_interval: duration('1s'),
+  limits: limitsConfig,
+});
+type KafkaReceiverConfig = z.output<typeof kafkaReceiverConfig>;
+
+/** Decodes one message's value; throws DecodeError when it is not OTLP at all. */
+export function decodeKafkaValue(value: Buffer | undefined, encoding: 'otlp_proto' | 'otlp_json', limits: DecodeLimits): DecodeResult {
+  if (!value || value.length === 0) throw new DecodeError('empty_message', 'value', '', 'a message with no value');
+  return encoding === 'otlp_json' ? decodeOtlpJson(value, limits) : decodeOtlpProto(value, limits, { internal: true, lazy: true });
+}
+
+/** `p`, or nothing once `deadline` (epoch ms) has passed; the timer does not keep the process up. */
+function within(p: Promise<unknown> | undefined, deadline: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2000;
+
+/**
+ * The OpenTelemetry Collector's kafka receiver: a member of a consumer group reading OTLP messages,
+ * one at a time, into the pipeline. A message whose spans the pipeline refuses (backpressure) is
+ * offered again with backoff, holding the partition: the topic is the buffer. The offset after a
+ * message is committed (every commit_interval, at shutdown) only once the pipeline accepted the
+ * message, and everything before it on its partition: at least once. A message that is not OTLP is
+ * counted, logged at most once per 10 s, and skipped.
+ *
+ * On a rebalance, what this member already passed on stays with the pipeline (the join releases it
+ * after its quiet period); the partition's new owner starts at the last commit, so it re-reads at
+ * most one commit_interval of messages (duplicates, which the join absorbs when they meet it) and
+ * a trace in flight on a moved partition can reach the join as two parts, one from each member.
+ */
+export class KafkaReceiver implements Receiver {
+  private consumer: KafkaConsumer | undefined;
+  private stream: KafkaMessagesStream | undefined;
+  private loop: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly stopped = new AbortController();
+  /** Per partition, the offset after the last message the pipeline accepted, not yet committed. */
+  private readonly done = new Map<number, bigint>();
+  private committing: Promise<void> = Promise.resolve();
+  private readonly m;
+
+  constructor(
+    private readonly config: KafkaReceiverConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    const t = ctx.telemetry;
+    this.m = {
+      messages: t.counter('span_relay_kafka_consumed_messages_total', 'Messages read from the topic and accepted by the pipeline.', ['receiver', 'topic'] as const),
+      bad: t.counter('span_relay_kafka_bad_messages_total', 'Messages skipped because they are not OTLP (or are empty), by reason.', ['receiver', 'topic', 'reason'] as const),
+      errors: t.counter('span_relay_kafka_consume_errors_total', 'Consumer errors (fetch, group, commit) after which it carried on, by kind.', ['receiver', 'topic', 'kind'] as const),
+      retries: t.counter('span_relay_kafka_backpressure_retries_total', 'Times a message was offered again because the pipeline refused it (backpressure).', ['receiver', 'topic'] as const),
+      rebalances: t.counter('span_relay_kafka_rebalances_total', 'Consumer group joins (each rebalance this member took part in).', ['receiver', 'group'] as const),
+      commits: t.counter('span_relay_kafka_commits_total', 'Offset commits, by result.', ['receiver', 'topic', 'result'] as const),
+      lag: t.gauge('span_relay_kafka_consumer_lag', 'Messages on a partition this member owns that are not yet committed by its group.', ['receiver', 'topic', 'partition'] as const),
+      partitions: t.gauge('span_relay_kafka_assigned_partitions', 'Partitions of the topic assigned to this member.', ['receiver', 'topic'] as const),
+    };
+  }
+
+  private get labels(): { receiver: string; topic: string } {
+    return { receiver: this.ctx.id, topic: this.config.traces.topic };
+  }
+
+  async start(next: Consumer): Promise<void> {
+    const { Consumer: KafkaConsumerClass } = kafkaLib();
+    const consumer = new KafkaConsumerClass({ ...baseOptions(this.config), groupId: this.config.group_id, sessionTimeout: this.config.session_timeout, heartbeatInterval: this.config.heartbeat_interval, maxWaitTime: 500 });
+    this.consumer = consumer;
+    consumer.on('consumer:group:join', (p: { assignments?: { topic: string; partitions: number[] }[] }) => {
+      this.m.rebalances.inc({ receiver: this.ctx.id, group: this.config.group_id });
+      const mine = (p.assignments ?? []).filter((a) => a.topic === this.config.traces.topic).flatMap((a) => a.partitions);
+      this.m.partitions.set(this.labels, mine.length);
+      // Offsets done on partitions this member lost go to their new owner through the last commit.
+      for (const partition of this.done.keys()) if (!mine.includes(partition)) this.done.delete(partition);
+      this.m.lag.reset();
+      this.ctx.telemetry.logger.info({ receiver: this.ctx.id, group: this.config.group_id, partitions: mine }, 'kafka: joined the consumer group');
+    });
+    consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
+      const mine = new Set(this.owned());
+      (lag.get(this.config.traces.topic) ?? []).forEach((n, partition) => {
+        if (mine.has(partition) && n >= 0n) this.m.lag.set({ ...this.labels, partition: String(partition) }, Number(n));
+      });
+    });
+    consumer.on('consumer:lag:error', () => this.m.errors.inc({ ...this.labels, kind: 'lag' }));
+    consumer.startLagMonitoring({ topics: [this.config.traces.topic] }, 5000);
+    this.loop = this.run(next);
+    this.timer = setInterval(() => void this.commit(), this.config.commit_interval);
+    this.timer.unref();
+  }
+
+  private owned(): number[] {
+    return (this.consumer?.assignments ?? []).filter((a) => a.topic === this.config.traces.topic).flatMap((a) => a.partitions);
+  }
+
+  private open(): Promise<KafkaMessagesStream> {
+    return this.consumer!.consume({
+      topics: [this.config.traces.topic],
+      mode: 'committed',
+      fallbackMode: this.config.initial_offset,
+      autocommit: false,
+      sessionTimeout: this.config.session_timeout,
+      heartbeatInterval: this.config.heartbeat_interval,
+    }) as Promise<KafkaMessagesStream>;
+  }
+
+  /**
+   * Joins the group and reads until shutdown. Joining is retried without end (a new broker answers
+   * COORDINATOR_LOAD_IN_PROGRESS for seconds; a broker down is waited for), logged at most every 10 s;
+   * a stream that fails later (a lost coordinator, a forced rejoin) is opened again the same way.
+   */
+  private async run(next: Consumer): Promise<void> {
+    for (let failures = 0; !this.stopping; ) {
+      try {
+        this.stream ??= await this.open();
+        for await (const message of this.stream as AsyncIterable<KafkaMessage>) {
+          await this.handle(message, next);
+          failures = 0;
+          if (this.stopping) break;
+        }
+      } catch (err) {
+        if (this.stopping) break;
+        failures++;
+        this.m.errors.inc({ ...this.labels, kind: 'stream' });
+        this.ctx.telemetry.warnLimited(`kafka-stream:${this.ctx.id}`, { receiver: this.ctx.id, group: this.config.group_id, brokers: this.config.brokers, failures }, `kafka: cannot consume, trying again: ${describeKafkaError(err)}`);
+        const stale = this.stream;
+        this.stream = undefined;
+        await stale?.close().catch(() => {});
+        await sleep(Math.min(RETRY_MAX_MS * 5, 200 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stopped.signal }).catch(() => {});
+      }
+      if (this.stream?.closed) this.stream = undefined;
+    }
+  }
+
+  private async handle(message: KafkaMessage, next: Consumer): Promise<void> {
+    const labels = this.labels;
+    let result: DecodeResult;
+    try {
+      result = decodeKafkaValue(message.value, this.config.traces.encoding, this.config.limits);
+    } catch (err) {
+      const reason = err instanceof DecodeError ? err.code : 'decode_failed';
+      this.m.bad.inc({ ...labels, reason });
+      this.ctx.telemetry.warnLimited(`kafka-bad:${this.ctx.id}`, { receiver: this.ctx.id, partition: message.partition, offset: String(message.offset), reason }, `kafka: skipping a message that is not ${this.config.traces.encoding}: ${(err as Error).message.slice(0, 200)}`);
+      this.markDone(message);
+      return;
+    }
+    for (let wait = RETRY_FIRST_MS; ; wait = Math.min(RETRY_MAX_MS, wait * 2)) {
+      const outcome = await ingest(result, next, this.ctx.telemetry, this.ctx.id, 'kafka').catch((err: unknown) => {
+        if (err instanceof BackpressureError) return undefined;
+        throw err;
+      });
+      if (outcome?.kind === 'accepted') break;
+      // Refused: the message stays uncommitted and is offered again; at shutdown the next owner reads it.
+      if (this.stopping) return;
+      this.m.retries.inc(labels);
+      await sleep(wait, undefined, { signal: this.stopped.signal }).catch(() => {});
+      if (this.stopping) return;
+    }
+    this.m.messages.inc(labels);
+    this.markDone(message);
+  }
+
+  private markDone(message: KafkaMessage): void {
+    this.done.set(message.partition, message.offset + 1n);
+  }
+
+  /** Commits what the pipeline accepted on the partitions this member still owns; one commit at a time. */
+  private commit(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const owned = new Set(this.owned());
+      const offsets = [...this.done].filter(([p]) => owned.has(p)).map(([partition, offset]) => ({ topic: this.config.traces.topic, partition, offset, leaderEpoch: -1 }));
+      if (offsets.length === 0 || !this.consumer) return;
+      try {
+        await this.consumer.commit({ offsets });
+        for (const o of offsets) if (this.done.get(o.partition) === o.offset) this.done.delete(o.partition);
+        this.m.commits.inc({ ...this.labels, result: 'ok' });
+      } catch (err) {
+        // Kept: committed at the next tick if the partition is still ours, else re-read by its new owner.
+        this.m.commits.inc({ ...this.labels, result: 'failed' });
+        this.ctx.telemetry.warnLimited(`kafka-commit:${this.ctx.id}`, { receiver: this.ctx.id }, `kafka: offset commit failed: ${describeKafkaError(err)}`);
+      }
+    });
+    return this.committing;
+  }
+
+  /** Stops reading; the message being handled gets until `deadline`; what was accepted is committed. */
+  async shutdown(deadline = Date.now() + 10_000): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    const closing = this.stream?.close().catch(() => {});
+    await within(this.loop, deadline);
+    this.stopped.abort();
+    await within(this.commit(), deadline);
+    await closing;
+    this.consumer?.stopLagMonitoring();
+    if (this.consumer) await closeKafkaClient(this.consumer);
+  }
+}
+
+export const kafkaReceiverFactory = receiverFactory({
+  type: 'kafka',
+  config: kafkaReceiverConfig,
+  create: (config, ctx) => new KafkaReceiver(config, ctx),
+});

@@ -1,0 +1,143 @@
+/**
+ * The kafka exporter and receiver: how a batch becomes the topic's messages (keys, sizes), and a
+ * round trip through a real Apache Kafka 4.4 broker (the peer): OTLP in → kafka exporter → topic →
+ * kafka receiver → OTLP out to a sink, with messages that are not OTLP on the topic between them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingPeers } from '../../peers/peers.js';
+import { startKafka, type RunningKafka } from '../../peers/kafka/start.js';
+import { stopPeerProcesses } from '../../peers/process.js';
+import { kafkaExporterConfig, kafkaMessages } from '../src/exporters/kafka/index.js';
+import { decodeOtlpProto } from '../src/protocol/otlp/decode.js';
+import { kafkaLib } from '../src/net/kafka.js';
+import type { Span } from '../src/model/span.js';
+import { NO_ATTRIBUTES } from '../src/model/span.js';
+import { OtlpGrpcSink } from './helpers/sinks.js';
+import { eventually, metricValue, startCollector, type RunningCollector } from './helpers/collector.js';
+
+function span(traceId: string, spanId: string, source: Span['source'] = 'otlp', name = 'op'): Span {
+  return { traceId, spanId, name, kind: 'server', startTimeUnixNano: 1_700_000_000_000_000_000n, endTimeUnixNano: 1_700_000_000_001_000_000n, attributes: NO_ATTRIBUTES, events: [], links: [], status: { code: 'unset' }, resource: { attributes: { 'service.name': 'svc' } }, source };
+}
+
+describe('kafka messages from a batch', () => {
+  const config = kafkaExporterConfig.parse({});
+  it('keys by the low 64 bits: a 64-bit Zipkin span and the 128-bit spans of the same request share one key and one message', () => {
+    const low = 'c0ffee0000000001';
+    const batch = { spans: [span(low, '0000000000000001', 'zipkin'), span(`5a5a000000000001${low}`, '0000000000000002'), span(`5a5a000000000002c0ffee0000000002`, '0000000000000003')] };
+    const out = kafkaMessages(batch, config);
+    expect(out.map((m) => [m.key?.toString('hex'), m.spans])).toEqual([
+      [low, 2],
+      ['c0ffee0000000002', 1],
+    ]);
+    // span-relay's own fields ride along (source, 64-bit width), so a joiner sees what a router saw.
+    const back = decodeOtlpProto(out[0]!.value, undefined, { internal: true }).spans;
+    expect(back.map((s) => [s.traceId, s.source])).toEqual([
+      [low, 'zipkin'],
+      [`5a5a000000000001${low}`, 'otlp'],
+    ]);
+  });
+
+  it('cuts a message over max_message_bytes by spans, and refuses for good a span that alone is over it', () => {
+    const small = kafkaExporterConfig.parse({ producer: { max_message_bytes: 1024 } });
+    const spans = Array.from({ length: 40 }, (_, i) => span('c0ffee0000000009', i.toString(16).padStart(16, '0')));
+    const out = kafkaMessages({ spans }, small);
+    expect(out.length).toBeGreaterThan(1);
+    expect(out.every((m) => m.value.length <= 1024 && m.key?.toString('hex') === 'c0ffee0000000009')).toBe(true);
+    expect(out.reduce((n, m) => n + m.spans, 0)).toBe(40);
+    const huge = span('c0ffee0000000009', '00000000000000ff', 'otlp', 'x'.repeat(2000));
+    expect(() => kafkaMessages({ spans: [huge] }, small)).toThrow(/max_message_bytes/);
+  });
+
+  it('unkeyed without partition_traces_by_id; required_acks other than -1 is a config error naming why', () => {
+    const out = kafkaMessages({ spans: [span('c0ffee0000000001', '0000000000000001')] }, kafkaExporterConfig.parse({ partition_traces_by_id: false }));
+    expect(out[0]!.key).toBeUndefined();
+    expect(kafkaExporterConfig.safeParse({ producer: { required_acks: 1 } }).error?.message).toMatch(/every in-sync replica/);
+  });
+});
+
+describe.skipIf(missingPeers('kafka'))('kafka exporter → Apache Kafka 4.4 → kafka receiver', () => {
+  let kafka: RunningKafka;
+  const stops: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    kafka = await startKafka({ partitions: 3 });
+  }, 120_000);
+  afterAll(async () => {
+    for (const s of stops.reverse()) await s();
+    await stopPeerProcesses();
+  });
+
+  const router = (topic: string): Promise<RunningCollector> =>
+    startCollector(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:0 }
+exporters:
+  kafka:
+    brokers: [${kafka.bootstrap}]
+    traces: { topic: ${topic} }
+    retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [kafka] }
+`);
+  const consumer = (topic: string, sink: string): Promise<RunningCollector> =>
+    startCollector(`
+receivers:
+  kafka:
+    brokers: [${kafka.bootstrap}]
+    traces: { topic: ${topic} }
+    group_id: g-${topic}
+    initial_offset: earliest
+    commit_interval: 100ms
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+exporters:
+  otlp:
+    endpoint: ${sink}
+    tls: { insecure: true }
+service:
+  pipelines:
+    traces: { receivers: [kafka], exporters: [otlp] }
+`);
+
+  async function post(r: RunningCollector, traceIds: string[]): Promise<void> {
+    const body = {
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
+          scopeSpans: [{ spans: traceIds.map((t, i) => ({ traceId: t, spanId: (i + 1).toString(16).padStart(16, '0'), name: 'op', kind: 2, startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000001000000' })) }],
+        },
+      ],
+    };
+    const res = await fetch(`${r.url('otlp.http')}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+  }
+
+  it('spans go through the topic to the sink; messages that are not OTLP are counted and skipped, and what follows them still arrives', async () => {
+    const topic = 'roundtrip';
+    const sink = await new OtlpGrpcSink().start();
+    stops.push(() => sink.stop());
+    const r = await router(topic);
+    stops.push(() => r.stop());
+    const traces = Array.from({ length: 20 }, (_, i) => `5a5a${i.toString(16).padStart(12, '0')}c0ffee${i.toString(16).padStart(10, '0')}`);
+    await post(r, traces.slice(0, 10));
+    // Between the good messages: garbage, a truncated OTLP message, and an empty value.
+    const { Producer } = kafkaLib();
+    const p = new Producer({ clientId: 'bad', bootstrapBrokers: [kafka.bootstrap] });
+    const good = kafkaMessages({ spans: [span('c0ffee00000000aa', '00000000000000aa')] }, kafkaExporterConfig.parse({}))[0]!.value;
+    await p.send({ messages: [0, 1, 2].flatMap((partition) => [{ topic, partition, value: Buffer.from('not OTLP at all') }, { topic, partition, value: good.subarray(0, good.length - 7) }, { topic, partition, value: Buffer.alloc(0) }]) });
+    await p.close();
+    await post(r, traces.slice(10));
+    const c = await consumer(topic, sink.endpoint);
+    stops.push(() => c.stop());
+    await sink.waitForSpans(20, 30_000);
+    const got = new Set(sink.spans().map((s) => s.traceId));
+    expect(traces.filter((t) => !got.has(t))).toEqual([]);
+    const m = await c.metrics();
+    expect(metricValue(m, 'span_relay_kafka_bad_messages_total')).toBe(9);
+    await eventually(async () => metricValue(await c.metrics(), 'span_relay_kafka_commits_total', { result: 'ok' }) > 0, 'a commit', 5000);
+    expect(metricValue(await r.metrics(), 'span_relay_kafka_produced_messages_total')).toBe(20);
+    expect(metricValue(m, 'span_relay_kafka_rebalances_total')).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+});
