@@ -183,6 +183,41 @@ describe("Jaeger v2's api_v3 on the embedded store (test/jaeger-v2-api.test.ts c
   });
 });
 
+describe('the service map (GET /api/map)', () => {
+  interface MapJson {
+    nodes: { service: string; spans: number; broken_traces: number; proxy_spans: number; missing_callers: { caller: string; traces: number }[]; broken: { trace_id: string; span_id: string }[] }[];
+    edges: { parent: string; child: string; calls: number; errors: number; p50_ms: number; p99_ms: number }[];
+  }
+  const map = async (q: string) => (await (await fetch(`${base}/api/map?${q}`)).json()) as MapJson;
+
+  it('services as nodes with linkerd-proxy folded into the workload on its host, calls between them with latency, and the broken trace where it breaks', async () => {
+    const m = await map('lookback=all');
+    expect(m.nodes.map((n) => n.service)).toEqual(['emoji-svc', 'nginx', 'voting-svc', 'web']);
+    const node = (s: string) => m.nodes.find((n) => n.service === s)!;
+    // web's three proxy hops (inbound, two outbound) count for web; each app's inbound proxy for the app.
+    expect(node('web').proxy_spans).toBe(3);
+    expect(node('web').spans).toBe(6);
+    const edge = (a: string, b: string) => m.edges.find((e) => e.parent === a && e.child === b);
+    // nginx → web's inbound proxy (2..98 ms): one call of 96 ms.
+    expect(edge('nginx', 'web')).toMatchObject({ calls: 1, errors: 0, p50_ms: 96, p99_ms: 96 });
+    expect(edge('web', 'voting-svc')).toMatchObject({ calls: 1, p50_ms: 46 });
+    expect(edge('web', 'emoji-svc')).toMatchObject({ calls: 1, p50_ms: 14 });
+    expect(m.edges.every((e) => e.parent !== e.child)).toBe(true);
+    // The broken trace: emoji-svc's span names a parent (its inbound proxy's hop) that never arrived.
+    expect(m.nodes.filter((n) => n.broken_traces > 0).map((n) => n.service)).toEqual(['emoji-svc']);
+    expect(node('emoji-svc').broken[0]!.trace_id.endsWith(BROKEN)).toBe(true);
+    expect(node('emoji-svc').missing_callers).toEqual([{ caller: 'the caller of emoji-svc (its outbound linkerd-proxy or the calling app)', traces: 1 }]);
+  });
+
+  it('proxies=show gives each linkerd-proxy host its own node; a window with no traces gives an empty map', async () => {
+    const m = await map('lookback=all&proxies=show');
+    expect(m.nodes.map((n) => n.service)).toEqual(expect.arrayContaining(['linkerd-proxy@web-pod', 'linkerd-proxy@voting-pod', 'linkerd-proxy@emoji-pod']));
+    expect(m.edges.find((e) => e.parent === 'nginx')!.child).toBe('linkerd-proxy@web-pod');
+    expect(await map('lookback=1h')).toMatchObject({ nodes: [], edges: [] });
+    expect((await fetch(`${base}/api/map?lookback=soon`)).status).toBe(400);
+  });
+});
+
 describe('the store on disk', () => {
   it('survives a restart, and keeps within max_age and max_bytes by dropping the oldest traces first', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'span-relay-store2-')), 'traces.db');
@@ -247,6 +282,23 @@ describe.skipIf(!HAVE_CHROMIUM)('the trace page in headless Chromium (Debian chr
       expect(await page.locator('#trace .verdict').textContent()).toBe('BROKEN');
       expect(await page.locator('.row.orphan .orphan-mark').textContent()).toMatch(/^ORPHAN: parent [0-9a-f]{16} was never reported$/);
       await page.screenshot({ path: join(shots, 'broken.png') });
+
+      // The map: the broken service is marked, and leads to its broken traces.
+      await page.goto(`${base}/map?lookback=all`);
+      const emoji = page.locator('svg .node[data-service="emoji-svc"]');
+      await emoji.waitFor();
+      expect(await page.locator('svg .node.broken').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-service')))).toEqual(['emoji-svc']);
+      expect(await emoji.locator('.badge').textContent()).toBe('⚠ 1 broken trace');
+      expect(await page.locator('svg .edge[data-parent="web"][data-child="voting-svc"] tspan').allTextContents()).toEqual(['1 call', 'p50 46ms · p99 46ms']);
+      await emoji.click();
+      const link = page.locator(`#map-details a.broken-trace[data-trace-id$="${BROKEN}"]`);
+      await link.waitFor();
+      expect(await page.locator('#map-details').textContent()).toContain('Likely missing caller: the caller of emoji-svc');
+      await page.screenshot({ path: join(shots, 'map.png') });
+      await link.click();
+      await page.locator('.orphan-mark').waitFor();
+      expect(await page.locator('#trace .verdict').textContent()).toBe('BROKEN');
+      expect(page.url()).toMatch(new RegExp(`/trace/[0-9a-f]*${BROKEN}$`));
     } finally {
       await browser.close();
     }

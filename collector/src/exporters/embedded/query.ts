@@ -12,6 +12,7 @@ import { TRACE_PAGE_DIR } from '../../paths.js';
 import type { TraceStore, TraceSummary } from './store.js';
 import { withAttributes } from '../../model/lazy-span.js';
 import { serveApiV3 } from './api-v3.js';
+import { buildServiceMap } from './service-map.js';
 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -38,6 +39,19 @@ function durationUs(v: string | null, name: string): number | undefined {
   return Math.round(ms * 1000);
 }
 
+/** Traces read for a map or routes answer at most: the newest of the window. */
+const MAX_WINDOW_TRACES = 5000;
+
+/** The window of `lookback` (a duration, or `all`) ending at `end` (µs, default now), or from `start` (µs). */
+export function windowOf(p: URLSearchParams): { sinceUs: number; untilUs: number; limit: number } {
+  const untilUs = p.get('end') ? Number(p.get('end')) : Date.now() * 1000;
+  const lookback = p.get('lookback') ?? '1h';
+  const sinceUs = p.get('start') ? Number(p.get('start')) : lookback === 'all' || lookback === '0' ? 0 : untilUs - durationUs(lookback, 'lookback')!;
+  if (!Number.isFinite(sinceUs) || !Number.isFinite(untilUs)) throw new RangeError('start, end: expected microseconds since the epoch');
+  const limit = Math.min(Math.max(Number(p.get('limit') ?? MAX_WINDOW_TRACES) || MAX_WINDOW_TRACES, 1), 50_000);
+  return { sinceUs, untilUs, limit };
+}
+
 export function queryHandler(store: TraceStore, authorize?: (authorization: string | undefined) => boolean): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const files = new Map<string, Buffer>();
   const file = (name: string): Buffer => {
@@ -62,7 +76,7 @@ export function queryHandler(store: TraceStore, authorize?: (authorization: stri
       sendText(res, 200, file(asset.file).toString('utf8'), asset.type);
       return;
     }
-    if (path === '/' || path === '/search' || path.startsWith('/trace/')) {
+    if (path === '/' || path === '/search' || path === '/map' || path === '/routes' || path.startsWith('/trace/')) {
       sendText(res, 200, file('index.html').toString('utf8'), 'text/html; charset=utf-8');
       return;
     }
@@ -104,6 +118,11 @@ export function queryHandler(store: TraceStore, authorize?: (authorization: stri
         });
         const traces = summaries.map((s) => traceJson(s, store.trace(s.traceKey)?.spans ?? []));
         return sendJson(res, 200, envelope(traces));
+      }
+      if (path === '/api/map') {
+        const w = windowOf(url.searchParams);
+        const { traces, truncated } = store.tracesBetween(w.sinceUs, w.untilUs, w.limit);
+        return sendJson(res, 200, buildServiceMap(traces, { proxies: url.searchParams.get('proxies') === 'show' ? 'show' : 'fold', truncated }));
       }
       if (path === '/api/dependencies') {
         const endTs = Number(url.searchParams.get('endTs') ?? Date.now());

@@ -217,6 +217,16 @@ export class TraceStore {
     return out;
   }
 
+  /**
+   * The spans of every trace that started in [sinceUs, untilUs], newest first, at most `limit`
+   * traces (`truncated` says the window held more): what the service map and the routes read.
+   */
+  tracesBetween(sinceUs: number, untilUs: number, limit: number): { traces: Span[][]; truncated: boolean } {
+    const keys = this.db.prepare('SELECT trace_key FROM traces WHERE start_us BETWEEN ? AND ? ORDER BY start_us DESC LIMIT ?').all(sinceUs, untilUs, limit + 1) as { trace_key: string }[];
+    const truncated = keys.length > limit;
+    return { traces: keys.slice(0, limit).map((k) => this.spansOf(k.trace_key)), truncated };
+  }
+
   /** Calls between services (a span whose parent ran in another service), since `sinceUs`. */
   dependencies(sinceUs: number, untilUs: number): { parent: string; child: string; callCount: number }[] {
     return this.db

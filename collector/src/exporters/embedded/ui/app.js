@@ -62,12 +62,19 @@ function searchParams() {
   return p;
 }
 
+/** Shows one of the page's views (results, trace, map, routes) and marks its link in the header. */
+function showView(id) {
+  for (const v of ['results', 'trace', 'map', 'routes']) $(`#${v}`).hidden = v !== id;
+  $('#search').hidden = id === 'map' || id === 'routes';
+  const nav = id === 'results' || id === 'trace' ? 'search' : id;
+  for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('current', a.dataset.view === nav);
+  return $(`#${id}`);
+}
+
 async function search(pushState = true) {
   const p = searchParams();
   if (pushState) history.pushState({}, '', `/search?${p}`);
-  $('#trace').hidden = true;
-  const results = $('#results');
-  results.hidden = false;
+  const results = showView('results');
   results.replaceChildren(el('div', { class: 'empty' }, 'Searching…'));
   const { data } = await api(`/api/traces?${p}`);
   if (data.length === 0) {
@@ -122,9 +129,7 @@ function treeOrder(spans) {
 
 async function openTrace(id, pushState = true) {
   if (pushState) history.pushState({}, '', `/trace/${id}`);
-  const box = $('#trace');
-  $('#results').hidden = true;
-  box.hidden = false;
+  const box = showView('trace');
   box.replaceChildren(el('div', { class: 'empty' }, 'Loading…'));
   let trace;
   try {
@@ -205,8 +210,143 @@ async function openTrace(id, pushState = true) {
   );
 }
 
+
+// --- the service map -------------------------------------------------------------------------
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const svg = (tag, attrs = {}, ...children) => {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, v);
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+};
+const LOOKBACKS = [['15m', '15 min'], ['1h', '1 hour'], ['6h', '6 hours'], ['24h', '24 hours'], ['72h', '72 hours'], ['all', 'all stored']];
+/** The search form's lookback (milliseconds, 0 for all) for a view's. */
+const LOOKBACK_MS = { '15m': 900000, '1h': 3600000, '6h': 21600000, '24h': 86400000, '72h': 259200000, all: 0 };
+
+/** The lookback select and the controls a view shares, reloading the view on change. */
+function windowControls(q, reload, extra = []) {
+  const lookback = el('select', { id: 'view-lookback', onchange: reload }, ...LOOKBACKS.map(([v, label]) => el('option', { value: v, ...(v === (q.get('lookback') || '1h') ? { selected: '' } : {}) }, label)));
+  return el('div', { class: 'toolbar' }, el('label', {}, 'Lookback ', lookback), ...extra);
+}
+
+/** Columns by longest path from the services nobody calls (a cycle stops growing after n rounds). */
+function layers(nodes, edges) {
+  const col = new Map(nodes.map((n) => [n.service, 0]));
+  for (let round = 0; round < nodes.length; round++) {
+    let moved = false;
+    for (const e of edges) {
+      if (e.parent === e.child) continue;
+      const want = col.get(e.parent) + 1;
+      if (want > col.get(e.child) && want < nodes.length) {
+        col.set(e.child, want);
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  return col;
+}
+
+async function showMap(pushState = true) {
+  const q = new URLSearchParams(location.search);
+  const box = showView('map');
+  const reload = () => {
+    const p = new URLSearchParams({ lookback: $('#view-lookback').value });
+    if ($('#show-proxies').checked) p.set('proxies', 'show');
+    history.pushState({}, '', `/map?${p}`);
+    showMap(false);
+  };
+  if (pushState) history.pushState({}, '', `/map?${q}`);
+  const proxies = el('input', { type: 'checkbox', id: 'show-proxies', onchange: reload, ...(q.get('proxies') === 'show' ? { checked: '' } : {}) });
+  const controls = windowControls(q, reload, [el('label', {}, proxies, ' show linkerd-proxy as its own nodes')]);
+  box.replaceChildren(controls, el('div', { class: 'empty' }, 'Loading…'));
+  const p = new URLSearchParams({ lookback: q.get('lookback') || '1h' });
+  if (q.get('proxies') === 'show') p.set('proxies', 'show');
+  const map = await api(`/api/map?${p}`);
+  if (map.nodes.length === 0) {
+    box.replaceChildren(controls, el('div', { class: 'empty' }, 'No traces in this window. Widen the lookback.'));
+    return;
+  }
+  const col = layers(map.nodes, map.edges);
+  const rows = new Map();
+  const pos = new Map();
+  const W = 170, H = 56, GX = 330, GY = 92;
+  for (const n of [...map.nodes].sort((a, b) => col.get(a.service) - col.get(b.service) || a.service.localeCompare(b.service))) {
+    const c = col.get(n.service);
+    const r = rows.get(c) ?? 0;
+    rows.set(c, r + 1);
+    pos.set(n.service, { x: 20 + c * GX, y: 20 + r * GY });
+  }
+  const width = 40 + (Math.max(...col.values()) + 1) * GX;
+  const height = 40 + Math.max(...rows.values()) * GY;
+  const panel = el('div', { class: 'panel', id: 'map-details' }, el('div', { class: 'empty' }, 'Click a service for its calls and the traces that break there.'));
+  const edgeEls = map.edges.map((e) => {
+    const a = pos.get(e.parent);
+    const b = pos.get(e.child);
+    const [x1, y1, x2, y2] = [a.x + W, a.y + H / 2, b.x, b.y + H / 2];
+    const back = x2 <= x1;
+    const d = back ? `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${a.y + H + 40} ${b.x + W / 2},${b.y + H + 40} ${b.x + W / 2},${b.y + H}` : `M${x1},${y1} C${x1 + 40},${y1} ${x2 - 40},${y2} ${x2},${y2}`;
+    const label = [`${e.calls} call${e.calls === 1 ? '' : 's'}${e.errors ? ` · ${Math.round(e.error_rate * 100)}% errors` : ''}`, `p50 ${e.p50_ms}ms · p99 ${e.p99_ms}ms`];
+    const [lx, ly] = back ? [(a.x + b.x) / 2 + W / 2, Math.max(a.y, b.y) + H + 30] : [x1 + (x2 - x1) / 2, (y1 + y2) / 2 - 18];
+    return svg(
+      'g',
+      { class: `edge${e.errors ? ' errors' : ''}`, 'data-parent': e.parent, 'data-child': e.child },
+      svg('path', { d, 'marker-end': 'url(#arrow)' }),
+      svg('text', { x: lx, y: ly, 'text-anchor': 'middle' }, ...label.map((line, i) => svg('tspan', { x: lx, dy: i === 0 ? 0 : 12 }, line))),
+    );
+  });
+  const nodeEls = map.nodes.map((n) => {
+    const { x, y } = pos.get(n.service);
+    const g = svg(
+      'g',
+      { class: `node${n.broken_traces ? ' broken' : ''}`, 'data-service': n.service, transform: `translate(${x},${y})`, tabindex: '0', role: 'button' },
+      svg('title', {}, n.broken_traces ? `${n.service}: ${n.broken_traces} broken trace(s) break here` : n.service),
+      svg('rect', { width: W, height: H }),
+      svg('text', { class: 'name', x: 10, y: 20 }, n.service.length > 24 ? `${n.service.slice(0, 23)}…` : n.service),
+      svg('text', { class: 'sub', x: 10, y: 36 }, `${n.spans} span${n.spans === 1 ? '' : 's'}${n.errors ? ` · ${n.errors} errors` : ''}`),
+      n.broken_traces ? svg('text', { class: 'badge', x: 10, y: 50 }, `⚠ ${n.broken_traces} broken trace${n.broken_traces === 1 ? '' : 's'}`) : null,
+    );
+    const open = () => {
+      for (const s of box.querySelectorAll('.node.selected')) s.classList.remove('selected');
+      g.classList.add('selected');
+      mapDetails(panel, n, map, q.get('lookback') || '1h');
+    };
+    g.addEventListener('click', open);
+    g.addEventListener('keydown', (ev) => (ev.key === 'Enter' || ev.key === ' ') && open());
+    return g;
+  });
+  const marker = svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#94a3b8' })));
+  const picture = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'service map' }, marker, ...edgeEls, ...nodeEls);
+  const brokenCount = map.nodes.reduce((n, x) => n + x.broken_traces, 0);
+  const summary = el('div', { class: 'meta' }, `${map.traces} traces${map.truncated ? ' (the newest; more in the window)' : ''} · ${map.nodes.length} services · ${map.edges.length} calls between them`, brokenCount ? el('span', { class: 'bad' }, ` · ${brokenCount} broken trace(s): the services marked in red are where they break`) : null);
+  box.replaceChildren(controls, summary, el('div', { class: 'map-wrap' }, picture, panel));
+}
+
+function mapDetails(panel, n, map, lookback) {
+  const out = map.edges.filter((e) => e.parent === n.service);
+  const inn = map.edges.filter((e) => e.child === n.service);
+  const edgeLine = (e, other) => el('li', {}, `${other}: ${e.calls} call${e.calls === 1 ? '' : 's'}, ${e.errors} error${e.errors === 1 ? '' : 's'}, p50 ${e.p50_ms} ms, p99 ${e.p99_ms} ms`);
+  panel.replaceChildren(
+    ...[
+      el('h3', {}, n.service),
+      el('div', {}, `${n.spans} spans${n.proxy_spans ? ` (${n.proxy_spans} from its linkerd-proxy)` : ''}, ${n.errors} errors`),
+      n.broken_traces
+        ? el('div', { class: 'bad' }, el('strong', {}, `${n.broken_traces} broken trace(s) break here`), ': a span of this service names a parent that never arrived.')
+        : null,
+      n.missing_callers.length ? el('div', {}, 'Likely missing caller: ', el('ul', {}, ...n.missing_callers.map((c) => el('li', {}, `${c.caller} (${c.traces} trace${c.traces === 1 ? '' : 's'})`)))) : null,
+      n.broken.length
+        ? el('div', {}, el('h3', {}, 'Broken traces'), el('ul', { class: 'broken-traces' }, ...n.broken.map((b) => el('li', {}, el('a', { href: `/trace/${b.trace_id}`, class: 'broken-trace', 'data-trace-id': b.trace_id }, b.trace_id), ` ${b.span_name}: parent ${b.missing_parent_id} missing`))))
+        : null,
+      inn.length ? el('div', {}, el('h3', {}, 'Called by'), el('ul', {}, ...inn.map((e) => edgeLine(e, e.parent)))) : null,
+      out.length ? el('div', {}, el('h3', {}, 'Calls'), el('ul', {}, ...out.map((e) => edgeLine(e, e.child)))) : null,
+      n.service.includes('@') ? null : el('a', { href: `/search?service=${encodeURIComponent(n.service)}&lookback=${LOOKBACK_MS[lookback] ?? 3600000}` }, `Search traces of ${n.service}`),
+    ].filter(Boolean),
+  );
+}
+
 async function route() {
   const path = location.pathname;
+  if (path === '/map') return showMap(false);
   const m = /^\/trace\/([0-9a-fA-F]+)/.exec(path);
   if (m) return openTrace(m[1], false);
   const q = new URLSearchParams(location.search);
@@ -225,4 +365,10 @@ $('#search').addEventListener('submit', (e) => {
   search();
 });
 window.addEventListener('popstate', () => route());
+document.addEventListener('click', (e) => {
+  const a = e.target.closest && e.target.closest('a[href^="/trace/"]');
+  if (!a || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  e.preventDefault();
+  openTrace(a.getAttribute('href').slice('/trace/'.length));
+});
 loadServices().then(route);
