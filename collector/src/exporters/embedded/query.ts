@@ -13,6 +13,7 @@ import type { TraceStore, TraceSummary } from './store.js';
 import { withAttributes } from '../../model/lazy-span.js';
 import { serveApiV3 } from './api-v3.js';
 import { buildServiceMap } from './service-map.js';
+import { buildRoutes } from './routes.js';
 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -123,6 +124,11 @@ export function queryHandler(store: TraceStore, authorize?: (authorization: stri
         const w = windowOf(url.searchParams);
         const { traces, truncated } = store.tracesBetween(w.sinceUs, w.untilUs, w.limit);
         return sendJson(res, 200, buildServiceMap(traces, { proxies: url.searchParams.get('proxies') === 'show' ? 'show' : 'fold', truncated }));
+      }
+      if (path === '/api/routes') {
+        const w = windowOf(url.searchParams);
+        const { traces, truncated } = store.tracesBetween(w.sinceUs, w.untilUs, w.limit);
+        return sendJson(res, 200, { routes: buildRoutes(traces, url.searchParams.get('service') || undefined), traces: traces.length, truncated });
       }
       if (path === '/api/dependencies') {
         const endTs = Number(url.searchParams.get('endTs') ?? Date.now());

@@ -78,10 +78,12 @@ export interface MapOptions {
   proxies?: 'fold' | 'show';
 }
 
-/** Builds the map from whole traces (newest first, for the broken-trace lists). */
-export function buildServiceMap(traces: readonly Span[][], options: MapOptions & { truncated?: boolean } = {}): ServiceMap {
-  const proxies = options.proxies ?? 'fold';
-  // The workload on each host, from the spans that are not the proxy's.
+/**
+ * The map node a span counts for: its service, except that a linkerd-proxy span counts for the
+ * workload on its host (host.name, else k8s.pod.name) when `proxies` is 'fold', and for a node of
+ * its own per host when it is 'show'.
+ */
+export function nodeResolver(traces: readonly Span[][], proxies: 'fold' | 'show'): (s: Span) => string {
   const workloadOnHost = new Map<string, string>();
   for (const spans of traces) {
     for (const s of spans) {
@@ -90,13 +92,19 @@ export function buildServiceMap(traces: readonly Span[][], options: MapOptions &
       if (host !== undefined && svc !== PROXY_SERVICE && !workloadOnHost.has(host)) workloadOnHost.set(host, svc);
     }
   }
-  const nodeOf = (s: Span): string => {
+  return (s) => {
     const svc = serviceOf(s);
     if (svc !== PROXY_SERVICE) return svc;
     const host = hostOf(s);
     if (proxies === 'show') return host !== undefined ? `${PROXY_SERVICE}@${host}` : PROXY_SERVICE;
     return (host !== undefined ? workloadOnHost.get(host) : undefined) ?? PROXY_SERVICE;
   };
+}
+
+/** Builds the map from whole traces (newest first, for the broken-trace lists). */
+export function buildServiceMap(traces: readonly Span[][], options: MapOptions & { truncated?: boolean } = {}): ServiceMap {
+  const proxies = options.proxies ?? 'fold';
+  const nodeOf = nodeResolver(traces, proxies);
 
   const nodes = new Map<string, MapNode & { callers: Map<string, number> }>();
   const node = (name: string) => {

@@ -344,9 +344,65 @@ function mapDetails(panel, n, map, lookback) {
   );
 }
 
+// --- routes ----------------------------------------------------------------------------------
+async function showRoutes() {
+  const q = new URLSearchParams(location.search);
+  const box = showView('routes');
+  const reload = () => {
+    const p = new URLSearchParams({ lookback: $('#view-lookback').value });
+    if ($('#route-service').value) p.set('service', $('#route-service').value);
+    history.pushState({}, '', `/routes?${p}`);
+    showRoutes();
+  };
+  const services = (await api('/api/services')).data;
+  const pick = el('select', { id: 'route-service', onchange: reload }, el('option', { value: '' }, 'every service'), ...services.map((s) => el('option', { value: s, ...(s === q.get('service') ? { selected: '' } : {}) }, s)));
+  const controls = windowControls(q, reload, [el('label', {}, 'Called service ', pick)]);
+  box.replaceChildren(controls, el('div', { class: 'empty' }, 'Loading…'));
+  const p = new URLSearchParams({ lookback: q.get('lookback') || '1h' });
+  if (q.get('service')) p.set('service', q.get('service'));
+  const { routes } = await api(`/api/routes?${p}`);
+  if (routes.length === 0) {
+    box.replaceChildren(controls, el('div', { class: 'empty' }, 'No client calls in this window. Widen the lookback.'));
+    return;
+  }
+  const most = Math.max(...routes.map((r) => r.attempts));
+  const head = ['service', 'route', 'requests vs attempts', 'requests', 'attempts', 'success', 'p50', 'p95', 'p99', 'timeouts', 'callers'];
+  const table = el(
+    'table',
+    { class: 'routes' },
+    el('tr', {}, ...head.map((h) => el('th', {}, h))),
+    ...routes.map((r) =>
+      el(
+        'tr',
+        { class: `route${r.attempts > r.requests ? ' retried' : ''}`, 'data-service': r.service, 'data-route': r.route },
+        el('td', {}, r.service),
+        el('td', { class: 'name' }, r.route),
+        el(
+          'td',
+          { class: 'bars', title: `${r.requests} requests (effective), ${r.attempts} attempts (actual)` },
+          el('span', { class: 'rate-bar', style: `width:${Math.max(2, (r.requests / most) * 120)}px` }),
+          el('br'),
+          el('span', { class: 'rate-bar actual', style: `width:${Math.max(2, (r.attempts / most) * 120)}px` }),
+        ),
+        el('td', { class: 'requests' }, r.requests),
+        el('td', { class: 'attempts' }, r.attempts),
+        el('td', { class: `success${r.success_rate < 1 ? ' bad' : ''}` }, `${(r.success_rate * 100).toFixed(1)}%`),
+        el('td', {}, `${r.p50_ms} ms`),
+        el('td', {}, `${r.p95_ms} ms`),
+        el('td', {}, `${r.p99_ms} ms`),
+        el('td', { class: `timeouts${r.timeouts ? ' bad' : ''}` }, r.timeouts),
+        el('td', {}, r.callers.join(', ')),
+      ),
+    ),
+  );
+  const legend = el('div', { class: 'meta' }, 'Blue: requests (what callers asked for, the effective rate); amber: attempts (what went on the wire, retries included, the actual rate).');
+  box.replaceChildren(controls, table, legend);
+}
+
 async function route() {
   const path = location.pathname;
   if (path === '/map') return showMap(false);
+  if (path === '/routes') return showRoutes();
   const m = /^\/trace\/([0-9a-fA-F]+)/.exec(path);
   if (m) return openTrace(m[1], false);
   const q = new URLSearchParams(location.search);
