@@ -5,6 +5,7 @@ import { loadConfigFile, parseConfig, type CollectorConfig } from './config/load
 import { ConfigError, DecodeError, ListenError, UsageError } from './model/errors.js';
 import { checkFiles } from './continuity/check.js';
 import { replayCommand } from './replay/cli.js';
+import { formatRoutes, routesFrom } from './exporters/embedded/routes-cli.js';
 import { Collector } from './pipeline.js';
 import { applyHeapPolicy } from './heap-policy.js';
 import { Telemetry } from './telemetry/telemetry.js';
@@ -62,6 +63,24 @@ arrays, and where each trace breaks. Exit 1 when a trace is broken.
     options: { ...HELP },
     positionals: true,
   },
+  routes: {
+    usage: `usage: span-relay routes FILE... | --store PATH [options]
+
+Prints per called service and route what the trace page's /routes shows (GET /api/routes): requests
+against attempts (a request retried three times is 1 request and 3 attempts: linkerd viz routes'
+effective against actual count), success rate (the last attempt's outcome), latency p50/p95/p99 from
+the first attempt to the last, and timeouts (504, DEADLINE_EXCEEDED, the proxy's timeout). FILEs are
+OTLP JSON lines as the file exporter writes them, or anything check reads (- for standard input),
+grouped into traces as the join would.
+
+  --store PATH        read the embedded store's SQLite file instead (the newest 5,000 traces)
+  --lookback D        with --store: traces that started in the last D (1h, 30m; default all)
+  --service S         only the routes of the called service S
+  --json              the JSON of GET /api/routes: {"routes":[...],"traces":N,"truncated":false}
+  -h, --help          this text`,
+    options: { store: { type: 'string' }, lookback: { type: 'string' }, service: { type: 'string' }, json: { type: 'boolean' }, ...HELP },
+    positionals: true,
+  },
   replay: {
     usage: `usage: span-relay replay FILE... --to HOST[:PORT]|URL [options]
 
@@ -98,6 +117,7 @@ commands:
   run [--config FILE]        run the collector (default: the embedded config, standard ports)
   validate --config FILE     check a config file and print what it would run
   check FILE...              print trace trees and where each trace breaks; exit 1 when one does
+  routes FILE|--store PATH   requests, attempts, success, latency and timeouts per service and route
   replay FILE... --to HOST   send captures and trace files to a collector or Jaeger
   help [COMMAND]             this text, or a command's
 
@@ -213,6 +233,11 @@ export async function main(argv: string[]): Promise<number> {
         return await validate(str(values.config));
       case 'check':
         return await check(positionals);
+      case 'routes': {
+        const answer = await routesFrom({ files: positionals, store: str(values.store), service: str(values.service), lookback: str(values.lookback) });
+        console.log(values.json === true ? JSON.stringify(answer) : formatRoutes(answer));
+        return 0;
+      }
       default:
         return await replayCommand({
           files: positionals,
