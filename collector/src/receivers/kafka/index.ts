@@ -61,6 +61,13 @@ export class KafkaReceiver implements Receiver {
   private readonly stopped = new AbortController();
   /** Per partition, the offset after the last message the pipeline accepted, not yet committed. */
   private readonly done = new Map<number, bigint>();
+  /**
+   * Per partition this member owns, the offset after the last message it passed on. After every
+   * rebalance the client fetches again from the committed offsets, and delivers what it had already
+   * fetched too: a message below this position was passed on already, and is skipped.
+   */
+  private readonly position = new Map<number, bigint>();
+  private mine = new Set<number>();
   private committing: Promise<void> = Promise.resolve();
   private readonly m;
 
@@ -73,6 +80,7 @@ export class KafkaReceiver implements Receiver {
       messages: t.counter('span_relay_kafka_consumed_messages_total', 'Messages read from the topic and accepted by the pipeline.', ['receiver', 'topic'] as const),
       bad: t.counter('span_relay_kafka_bad_messages_total', 'Messages skipped because they are not OTLP (or are empty), by reason.', ['receiver', 'topic', 'reason'] as const),
       errors: t.counter('span_relay_kafka_consume_errors_total', 'Consumer errors (fetch, group, commit) after which it carried on, by kind.', ['receiver', 'topic', 'kind'] as const),
+      skipped: t.counter('span_relay_kafka_redelivered_messages_skipped_total', 'Messages the client delivered again after a rebalance and skipped: already passed on, or on a partition now another member\'s.', ['receiver', 'topic', 'reason'] as const),
       retries: t.counter('span_relay_kafka_backpressure_retries_total', 'Times a message was offered again because the pipeline refused it (backpressure).', ['receiver', 'topic'] as const),
       rebalances: t.counter('span_relay_kafka_rebalances_total', 'Consumer group joins (each rebalance this member took part in).', ['receiver', 'group'] as const),
       commits: t.counter('span_relay_kafka_commits_total', 'Offset commits, by result.', ['receiver', 'topic', 'result'] as const),
@@ -92,16 +100,20 @@ export class KafkaReceiver implements Receiver {
     consumer.on('consumer:group:join', (p: { assignments?: { topic: string; partitions: number[] }[] }) => {
       this.m.rebalances.inc({ receiver: this.ctx.id, group: this.config.group_id });
       const mine = (p.assignments ?? []).filter((a) => a.topic === this.config.traces.topic).flatMap((a) => a.partitions);
+      this.mine = new Set(mine);
       this.m.partitions.set(this.labels, mine.length);
-      // Offsets done on partitions this member lost go to their new owner through the last commit.
-      for (const partition of this.done.keys()) if (!mine.includes(partition)) this.done.delete(partition);
+      // Partitions this member lost: their new owner starts at the last commit.
+      for (const partition of this.done.keys()) if (!this.mine.has(partition)) this.done.delete(partition);
+      for (const partition of this.position.keys()) if (!this.mine.has(partition)) this.position.delete(partition);
       this.m.lag.reset();
       this.ctx.telemetry.logger.info({ receiver: this.ctx.id, group: this.config.group_id, partitions: mine }, 'kafka: joined the consumer group');
     });
+    // A rebalance is starting: commit what was passed on while this generation may still commit, so
+    // the partitions' next owners re-read less.
+    consumer.on('consumer:group:rebalance', () => void this.commit());
     consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
-      const mine = new Set(this.owned());
-      (lag.get(this.config.traces.topic) ?? []).forEach((n, partition) => {
-        if (mine.has(partition) && n >= 0n) this.m.lag.set({ ...this.labels, partition: String(partition) }, Number(n));
+            (lag.get(this.config.traces.topic) ?? []).forEach((n, partition) => {
+        if (this.mine.has(partition) && n >= 0n) this.m.lag.set({ ...this.labels, partition: String(partition) }, Number(n));
       });
     });
     consumer.on('consumer:lag:error', () => this.m.errors.inc({ ...this.labels, kind: 'lag' }));
@@ -111,9 +123,6 @@ export class KafkaReceiver implements Receiver {
     this.timer.unref();
   }
 
-  private owned(): number[] {
-    return (this.consumer?.assignments ?? []).filter((a) => a.topic === this.config.traces.topic).flatMap((a) => a.partitions);
-  }
 
   private open(): Promise<KafkaMessagesStream> {
     return this.consumer!.consume({
@@ -123,6 +132,8 @@ export class KafkaReceiver implements Receiver {
       autocommit: false,
       sessionTimeout: this.config.session_timeout,
       heartbeatInterval: this.config.heartbeat_interval,
+      // What is fetched ahead of the pipeline: after a rebalance it is delivered, then fetched again.
+      highWaterMark: 64,
     }) as Promise<KafkaMessagesStream>;
   }
 
@@ -156,6 +167,11 @@ export class KafkaReceiver implements Receiver {
 
   private async handle(message: KafkaMessage, next: Consumer): Promise<void> {
     const labels = this.labels;
+    // Fetched before a rebalance: a partition now another member's is read by it from the last
+    // commit; one read again from the last commit is skipped up to where this member got.
+    if (!this.mine.has(message.partition)) return this.m.skipped.inc({ ...labels, reason: 'not_owned' });
+    const position = this.position.get(message.partition);
+    if (position !== undefined && message.offset < position) return this.m.skipped.inc({ ...labels, reason: 'already_passed_on' });
     let result: DecodeResult;
     try {
       result = decodeKafkaValue(message.value, this.config.traces.encoding, this.config.limits);
@@ -184,13 +200,13 @@ export class KafkaReceiver implements Receiver {
 
   private markDone(message: KafkaMessage): void {
     this.done.set(message.partition, message.offset + 1n);
+    this.position.set(message.partition, message.offset + 1n);
   }
 
   /** Commits what the pipeline accepted on the partitions this member still owns; one commit at a time. */
   private commit(): Promise<void> {
     this.committing = this.committing.then(async () => {
-      const owned = new Set(this.owned());
-      const offsets = [...this.done].filter(([p]) => owned.has(p)).map(([partition, offset]) => ({ topic: this.config.traces.topic, partition, offset, leaderEpoch: -1 }));
+      const offsets = [...this.done].filter(([p]) => this.mine.has(p)).map(([partition, offset]) => ({ topic: this.config.traces.topic, partition, offset, leaderEpoch: -1 }));
       if (offsets.length === 0 || !this.consumer) return;
       try {
         await this.consumer.commit({ offsets });

@@ -1,0 +1,251 @@
+/**
+ * Scale-out through Kafka (issue #33), against a real Apache Kafka 4.4 broker (the peer): routers
+ * (Zipkin and OTLP/HTTP in → batch → kafka exporter, in process) and joiners (`span-relay run`
+ * processes: kafka receiver in one consumer group → join with its write-ahead log → batch → OTLP to
+ * a sink). A request's hops go to either router, 64-bit over Zipkin and 128-bit over OTLP, with a
+ * Zipkin shared pair: the topic's key (the low 64 bits) must bring them to one joiner. Then a joiner
+ * is killed with SIGKILL under load, and the broker stops answering for 10 s under load.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingPeers } from '../peers/peers.js';
+import { startKafka, type RunningKafka } from '../peers/kafka/start.js';
+import { stopPeerProcesses } from '../peers/process.js';
+import { OtlpGrpcSink } from '../collector/test/helpers/sinks.js';
+import { eventually, metricValue, startCollector, type RunningCollector } from '../collector/test/helpers/collector.js';
+import { portRun } from '../collector/test/helpers/ports.js';
+import { kafkaLib } from '../collector/src/net/kafka.js';
+import { killCollectorProcesses, runCollectorProcess } from './helpers/collector-process.js';
+import { request, send, sentSpanIds, verdicts, type RouterUrls } from './helpers/mesh-requests.js';
+import { sendOtlp, sendZipkin } from './helpers/mesh-traffic.js';
+
+const PARTITIONS = 6;
+const cleanup: (() => Promise<unknown>)[] = [];
+let kafka: RunningKafka;
+
+interface Joiner {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  admin: number;
+  dir: string;
+}
+
+/** A joiner process; `dir` reuses a killed joiner's storage, as a StatefulSet's replacement pod does. */
+async function joiner(topic: string, sinkEndpoint: string, dir = mkdtempSync(join(tmpdir(), 'span-relay-kjoiner-'))): Promise<Joiner> {
+  const admin = await portRun(1);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `receivers:
+  kafka:
+    brokers: [${kafka.bootstrap}]
+    traces: { topic: ${topic} }
+    group_id: joiners-${topic}
+    initial_offset: earliest
+    commit_interval: 200ms
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+extensions:
+  file_storage: { directory: ${join(dir, 'storage')} }
+processors:
+  join: { quiet_period: 300ms, check_interval: 20ms, storage: file_storage }
+  batch: { timeout: 20ms }
+exporters:
+  otlp:
+    endpoint: ${sinkEndpoint}
+    tls: { insecure: true }
+service:
+  extensions: [file_storage]
+  shutdown_timeout: 5s
+  telemetry: { metrics: { address: 127.0.0.1:${admin} } }
+  pipelines:
+    traces: { receivers: [kafka], processors: [join, batch], exporters: [otlp] }
+`,
+  );
+  const { child, exited } = await runCollectorProcess(['--config', join(dir, 'config.yaml')], admin, 'a kafka joiner to start');
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return { child, exited, admin, dir };
+}
+
+async function router(topic: string): Promise<RunningCollector> {
+  const r = await startCollector(`
+receivers:
+  zipkin: { endpoint: 127.0.0.1:0 }
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:0 }
+processors:
+  batch: { timeout: 10ms, send_batch_size: 50, max_buffered_spans: 200 }
+exporters:
+  kafka:
+    brokers: [${kafka.bootstrap}]
+    traces: { topic: ${topic} }
+    timeout: 2s
+    sending_queue: { queue_size: 20 }
+    retry_on_failure: { initial_interval: 100ms, max_interval: 1s, max_elapsed_time: 0 }
+service:
+  pipelines:
+    traces: { receivers: [zipkin, otlp], processors: [batch], exporters: [kafka] }
+`);
+  cleanup.push(() => r.stop());
+  return r;
+}
+
+const joinerMetrics = (j: Joiner): Promise<string> => fetch(`http://127.0.0.1:${j.admin}/metrics`).then((r) => r.text(), () => '');
+
+/** Waits until the joiners that are up own every partition between them. */
+async function groupSettled(joiners: Joiner[], what: string): Promise<void> {
+  await eventually(async () => {
+    let owned = 0;
+    for (const j of joiners) owned += metricValue(await joinerMetrics(j), 'span_relay_kafka_assigned_partitions');
+    return owned === PARTITIONS && (await Promise.all(joiners.map(joinerMetrics))).every((m) => metricValue(m, 'span_relay_kafka_assigned_partitions') > 0);
+  }, what, 30_000);
+}
+
+async function createTopic(topic: string): Promise<void> {
+  const admin = new (kafkaLib().Admin)({ clientId: 'test', bootstrapBrokers: [kafka.bootstrap] });
+  await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
+  await admin.close();
+}
+
+/** Sends each hop of a request to a router at random; a refused hop (503) is counted, not expected at the sink. */
+async function sendCounting(routers: RouterUrls[], r: ReturnType<typeof request>, acked: Set<string>, tally: { refused: number }): Promise<void> {
+  const pick = (): RouterUrls => routers[Math.floor(Math.random() * routers.length)]!;
+  for (const h of r.hops) {
+    const to = pick();
+    const status = await (h.via === 'zipkin' ? sendZipkin(to.url('zipkin'), [h]) : sendOtlp(to.url('otlp.http'), [h])).catch(() => 0);
+    if (status >= 200 && status < 300) acked.add(`${r.trace64}/${h.id}`);
+    else tally.refused++;
+  }
+  const shared = await fetch(`${pick().url('zipkin')}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.shared) }).then((res) => res.status, () => 0);
+  if (shared === 202) acked.add(`${r.trace64}/${r.trace64.slice(0, 12)}00ff`);
+  else tally.refused += 2;
+}
+
+/** Delivered spans as `low 64 bits of the trace ID/span ID` (the requests reuse span IDs), and how many arrived again. */
+function delivery(sink: OtlpGrpcSink): { ids: Set<string>; duplicates: number } {
+  const ids = new Set<string>();
+  let duplicates = 0;
+  for (const s of sink.spans()) {
+    const id = `${s.traceId.slice(-16)}/${s.spanId}`;
+    if (ids.has(id)) duplicates++;
+    ids.add(id);
+  }
+  return { ids, duplicates };
+}
+
+describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → topic keyed by the low 64 bits → joiners in one group', () => {
+  beforeAll(async () => {
+    kafka = await startKafka({ partitions: PARTITIONS });
+  }, 120_000);
+  afterAll(async () => {
+    killCollectorProcesses();
+    for (const c of cleanup.reverse()) await c();
+    await stopPeerProcesses();
+  });
+
+  it('two routers, three joiners: the hops of each request, sent to either router in either ID width, meet in one joiner: every request one tree, none lost', async () => {
+    const topic = 'mesh';
+    await createTopic(topic);
+    const sink = await new OtlpGrpcSink().start();
+    cleanup.push(() => sink.stop());
+    const joiners = await Promise.all([joiner(topic, sink.endpoint), joiner(topic, sink.endpoint), joiner(topic, sink.endpoint)]);
+    await groupSettled(joiners, 'three joiners sharing six partitions');
+    const routers = [await router(topic), await router(topic)];
+    const requests = Array.from({ length: 30 }, (_, i) => request(i + 1));
+    let sent = 0;
+    for (const r of requests) sent += await send(routers, r);
+    await sink.waitForSpans(sent, 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const spans = sink.spans();
+    expect(spans.length).toBe(sent);
+    expect(verdicts(spans, requests.map((r) => r.trace64))).toEqual({ complete: requests.length, broken: 0 });
+  }, 120_000);
+
+  it('a joiner killed with SIGKILL under load and a replacement started on its storage: no acknowledged span lost', async () => {
+    const topic = 'kill';
+    await createTopic(topic);
+    const sink = await new OtlpGrpcSink().start();
+    cleanup.push(() => sink.stop());
+    const [a, b, c] = await Promise.all([joiner(topic, sink.endpoint), joiner(topic, sink.endpoint), joiner(topic, sink.endpoint)]);
+    await groupSettled([a!, b!, c!], 'three joiners');
+    const routers = [await router(topic), await router(topic)];
+    const requests = Array.from({ length: 150 }, (_, i) => request(5000 + i));
+    const acked = new Set<string>();
+    const tally = { refused: 0 };
+    let replacement: Joiner | undefined;
+    for (const [i, req] of requests.entries()) {
+      await sendCounting(routers, req, acked, tally);
+      if (i === 50) {
+        b!.child.kill('SIGKILL');
+        await b!.exited;
+        replacement = await joiner(topic, sink.endpoint, b!.dir);
+      }
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    await groupSettled([a!, c!, replacement!], 'the group after the kill');
+    await eventually(() => [...acked].every((id) => delivery(sink).ids.has(id)), 'every acknowledged span at the sink', 40_000).catch(() => {});
+    const { ids, duplicates } = delivery(sink);
+    const lost = [...acked].filter((id) => !ids.has(id));
+    // Split traces: not one tree once duplicate copies are set aside.
+    const firstCopies = [...new Map(sink.spans().map((s) => [`${s.traceId.slice(-16)}/${s.spanId}`, s])).values()];
+    const v = verdicts(firstCopies, requests.map((q) => q.trace64));
+    for (const j of [a!, c!, replacement!]) {
+      const m = await joinerMetrics(j);
+      const v = (name: string, labels: Record<string, string> = {}): number => metricValue(m, name, labels);
+      console.log(`joiner ${j.admin}: consumed ${v('span_relay_kafka_consumed_messages_total')}, commits ok ${v('span_relay_kafka_commits_total', { result: 'ok' })} failed ${v('span_relay_kafka_commits_total', { result: 'failed' })}, rebalances ${v('span_relay_kafka_rebalances_total')}, errors ${v('span_relay_kafka_consume_errors_total')}, recovered ${v('span_relay_storage_recovered_spans_total')}, join duplicates ${m.split('\n').filter((l) => l.startsWith('span_relay_join') && l.includes('dup')).join(' ')}`);
+    }
+    console.log(`kafka SIGKILL: ${acked.size} acknowledged spans, ${tally.refused} refused, ${lost.length} lost, ${duplicates} duplicates at the sink, ${v.broken} of ${requests.length} traces split (not one tree without the duplicates)`);
+    expect(lost).toEqual([]);
+  }, 180_000);
+
+  it('the broker stops answering for 10 s under load (SIGSTOP): routers refuse visibly (503), recover, and lose nothing they acknowledged', async () => {
+    const topic = 'outage';
+    await createTopic(topic);
+    const sink = await new OtlpGrpcSink().start();
+    cleanup.push(() => sink.stop());
+    const joiners = await Promise.all([joiner(topic, sink.endpoint), joiner(topic, sink.endpoint)]);
+    await groupSettled(joiners, 'two joiners');
+    const routers = [await router(topic)];
+    const acked = new Set<string>();
+    const tally = { refused: 0 };
+    const requests = Array.from({ length: 400 }, (_, i) => request(9000 + i));
+    let refusedBefore = -1;
+    let stoppedAt = 0;
+    let resumed = false;
+    let ackedAtResume = 0;
+    let resumedAt = 0;
+    let firstAckAfterResume = 0;
+    for (const [i, req] of requests.entries()) {
+      if (i === 60) {
+        refusedBefore = tally.refused;
+        kafka.child.kill('SIGSTOP');
+        stoppedAt = Date.now();
+      }
+      if (stoppedAt && !resumed && Date.now() - stoppedAt >= 10_000) {
+        kafka.child.kill('SIGCONT');
+        resumed = true;
+        resumedAt = Date.now();
+        ackedAtResume = acked.size;
+      }
+      await sendCounting(routers, req, acked, tally);
+      if (resumed && !firstAckAfterResume && acked.size > ackedAtResume) firstAckAfterResume = Date.now();
+      await new Promise((res) => setTimeout(res, 20));
+      if (resumed && i > 60 && Date.now() - stoppedAt > 25_000) break;
+    }
+    if (!resumed) kafka.child.kill('SIGCONT');
+    const refusedDuring = tally.refused - refusedBefore;
+    const ackedAfter = new Set(acked);
+    await eventually(() => [...ackedAfter].every((id) => delivery(sink).ids.has(id)), 'every acknowledged span at the sink', 60_000).catch(() => {});
+    const { ids, duplicates } = delivery(sink);
+    const lost = [...ackedAfter].filter((id) => !ids.has(id));
+    console.log(`kafka outage: ${acked.size} acknowledged spans (${acked.size - ackedAtResume} after SIGCONT, the first ${firstAckAfterResume - resumedAt} ms after it), ${refusedDuring} refused during/after the stop, ${lost.length} lost, ${duplicates} duplicates; produce errors ${metricValue(await routers[0]!.metrics(), 'span_relay_kafka_produce_errors_total')}`);
+    expect(refusedBefore).toBe(0);
+    expect(refusedDuring).toBeGreaterThan(0);
+    expect(acked.size - ackedAtResume, 'spans accepted again after the broker came back').toBeGreaterThan(100);
+    expect(lost).toEqual([]);
+    expect(requests.slice(0, 60).every((q) => sentSpanIds([q]).every((id) => ids.has(`${q.trace64}/${id}`)))).toBe(true);
+  }, 180_000);
+});
