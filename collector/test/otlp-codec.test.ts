@@ -19,6 +19,8 @@ import { estimateBytes } from '../src/model/size.js';
 import { OtlpWireSpan } from '../src/protocol/otlp/wire-span.js';
 import { ProtoReader } from '../src/protocol/protobuf.js';
 import { decodeSpans, encodeSpans } from '../src/storage/span-codec.js';
+import { modelToOtlpJson } from '../src/protocol/otlp/encode.js';
+import { ResourceProcessor } from '../src/processors/resource/index.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const T0 = 1_700_000_000_000_000_000n;
@@ -40,6 +42,9 @@ const value: fc.Arbitrary<AttributeValue> = fc.letrec<{ v: AttributeValue }>((ti
 })).v;
 const attrs = (max: number) => fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), value, { maxKeys: max });
 
+const SCHEMA_URLS = fc.constantFrom('https://opentelemetry.io/schemas/1.26.0', 'https://opentelemetry.io/schemas/1.37.0');
+/** Scope attributes: two alike in content (not the same object), one with values of every kind the wire has. */
+const SCOPE_ATTRIBUTES: Attributes[] = [{ 'library.lang': 'go' }, { 'library.lang': 'go' }, { 'library.lang': 'js', raw: new Uint8Array([0, 255]), big: 2n ** 62n, list: [1, 'two'], map: { k: true } }];
 const spanArb: fc.Arbitrary<Span> = fc
   .record({
     traceId: fc.oneof(hex(32), hex(16)),
@@ -50,10 +55,19 @@ const spanArb: fc.Arbitrary<Span> = fc
     start: fc.bigInt({ min: 0n, max: 10n ** 15n }),
     dur: fc.bigInt({ min: 0n, max: 10n ** 12n }),
     attributes: attrs(6),
-    resource: fc.constantFrom('a', 'b', 'c'),
-    scope: fc.option(fc.record({ name: fc.string({ minLength: 1, maxLength: 10 }), version: fc.option(fc.string({ minLength: 1, maxLength: 5 }), { nil: undefined }) }), { nil: undefined }),
+    resource: fc.record({ attributes: fc.constantFrom('a', 'b', 'c'), dropped: fc.nat(2), schemaUrl: fc.option(SCHEMA_URLS, { nil: undefined }) }),
+    scope: fc.option(
+      fc.record({
+        name: fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), fc.constant('')),
+        version: fc.option(fc.string({ minLength: 1, maxLength: 5 }), { nil: undefined }),
+        attributes: fc.option(fc.constantFrom(...SCOPE_ATTRIBUTES), { nil: undefined }),
+        dropped: fc.nat(2),
+        schemaUrl: fc.option(SCHEMA_URLS, { nil: undefined }),
+      }),
+      { nil: undefined },
+    ),
     events: fc.array(fc.record({ name: fc.string({ maxLength: 10 }), at: fc.bigInt({ min: 0n, max: 10n ** 12n }), attributes: attrs(2) }), { maxLength: 3 }),
-    links: fc.array(fc.record({ traceId: hex(32), spanId: hex(16), traceState: fc.option(fc.constant('k=v'), { nil: undefined }), attributes: attrs(2) }), { maxLength: 2 }),
+    links: fc.array(fc.record({ traceId: hex(32), spanId: hex(16), traceState: fc.option(fc.constant('k=v'), { nil: undefined }), attributes: attrs(2), dropped: fc.nat(3), flags: fc.option(fc.integer({ min: 1, max: 0x3ff }), { nil: undefined }) }), { maxLength: 2 }),
     status: fc.constantFrom({ code: 'unset' as const }, { code: 'ok' as const }, { code: 'error' as const, message: 'boom' }),
     flags: fc.option(fc.integer({ min: 1, max: 0x1ff }), { nil: undefined }),
     traceState: fc.option(fc.constant('vendor=1'), { nil: undefined }),
@@ -69,13 +83,17 @@ const spanArb: fc.Arbitrary<Span> = fc
       endTimeUnixNano: T0 + r.start + r.dur,
       attributes: r.attributes,
       events: r.events.map((e) => ({ name: e.name, timeUnixNano: T0 + r.start + e.at, attributes: e.attributes })),
-      links: r.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: l.attributes, ...(l.traceState ? { traceState: l.traceState } : {}) })),
+      links: r.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: l.attributes, ...(l.traceState ? { traceState: l.traceState } : {}), ...(l.dropped ? { droppedAttributesCount: l.dropped } : {}), ...(l.flags ? { flags: l.flags } : {}) })),
       status: r.status,
-      resource: { attributes: RESOURCES[r.resource]! },
+      resource: { attributes: RESOURCES[r.resource.attributes]!, ...(r.resource.dropped ? { droppedAttributesCount: r.resource.dropped } : {}), ...(r.resource.schemaUrl ? { schemaUrl: r.resource.schemaUrl } : {}) },
       source: 'otlp',
     };
     if (r.parent) s.parentSpanId = r.parent;
-    if (r.scope) s.scope = r.scope.version ? { name: r.scope.name, version: r.scope.version } : { name: r.scope.name };
+    // Only what the sender set: a scope with none of its fields set is no scope.
+    const sc = r.scope;
+    if (sc && (sc.name || sc.version || sc.attributes || sc.dropped || sc.schemaUrl)) {
+      s.scope = { name: sc.name, ...(sc.version ? { version: sc.version } : {}), ...(sc.attributes ? { attributes: sc.attributes } : {}), ...(sc.dropped ? { droppedAttributesCount: sc.dropped } : {}), ...(sc.schemaUrl ? { schemaUrl: sc.schemaUrl } : {}) };
+    }
     if (r.flags) s.flags = r.flags;
     if (r.traceState) s.traceState = r.traceState;
     if (r.dropped) s.droppedAttributesCount = r.dropped;
@@ -104,7 +122,8 @@ function expected(s: Span): Span {
     attributes: attrsOut(s.attributes),
     events: s.events.map((e) => ({ ...e, attributes: attrsOut(e.attributes) })),
     links: s.links.map((l) => ({ ...l, traceId: traceIdTo128(l.traceId), attributes: attrsOut(l.attributes) })),
-    resource: { attributes: attrsOut(s.resource.attributes) },
+    resource: { ...s.resource, attributes: attrsOut(s.resource.attributes) },
+    ...(s.scope?.attributes ? { scope: { ...s.scope, attributes: attrsOut(s.scope.attributes) } } : {}),
   };
 }
 
@@ -177,8 +196,9 @@ describe('hand-written OTLP protobuf codec', () => {
     const result = decodeOtlpProto(Buffer.concat([bytes, bad]));
     expect(result.spans).toHaveLength(3);
     expect(result.rejected.map((e) => e.message)).toEqual([expect.stringMatching(/resourceSpans\[\d+\]\.scopeSpans\[0\]\.spans\[0\]\.traceId.*expected 16 bytes, got 3/)]);
-    const many = { ...good[0]!, attributes: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, i])) };
-    const limited = decodeOtlpProto(encodeOtlpProto({ spans: [many, good[1]!] }), { ...DEFAULT_LIMITS, maxAttributesPerSpan: 4 });
+    // Without scopes: a scope's attributes count against the same limit (tested below).
+    const many = { ...good[0]!, scope: undefined, attributes: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, i])) };
+    const limited = decodeOtlpProto(encodeOtlpProto({ spans: [many, { ...good[1]!, scope: undefined }] }), { ...DEFAULT_LIMITS, maxAttributesPerSpan: 4 });
     expect(limited.spans).toHaveLength(1);
     expect(limited.rejected[0]!.message).toMatch(/attributes.*max_attributes_per_span/);
   });
@@ -481,5 +501,166 @@ describe('OTLP span IDs read from the body', () => {
       expect.stringMatching(/spans\[6\]\.spanId.*expected 8 bytes, got 0/),
       expect.stringMatching(/spans\[7\]\.parentSpanId.*expected 8 bytes, got 4/),
     ]);
+  });
+});
+
+describe('OTLP fields around the spans: schema URLs, resource and scope dropped counts, scope attributes, link dropped counts and flags', () => {
+  const SCHEMA = 'https://opentelemetry.io/schemas/1.26.0';
+  const str = (v: string) => ({ stringValue: v });
+  const span = (n: number, over: object = {}) => ({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: `b7ad6b716920333${n}`, name: `op${n}`, kind: 2, startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000000000001', ...over });
+  /** OTLP/JSON (hex IDs), with every one of these fields set; `b64` turns it into what protobufjs's fromObject takes. */
+  const jsonRequest = {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: str('web') }], droppedAttributesCount: 2 },
+        schemaUrl: SCHEMA,
+        scopeSpans: [
+          {
+            scope: { name: 'emojivoto-web', version: '1.4.2', attributes: [{ key: 'library.lang', value: str('go') }, { key: 'n', value: { intValue: '3' } }], droppedAttributesCount: 1 },
+            schemaUrl: SCHEMA,
+            spans: [span(1, { links: [{ traceId: 'ff'.repeat(16), spanId: '00000000000000aa', traceState: 'rojo=1', attributes: [{ key: 'link.kind', value: str('follows') }], droppedAttributesCount: 1, flags: 257 }] }), span(2)],
+          },
+          // The same scope but for its attributes, then but for its schema URL: three ScopeSpans, never merged.
+          { scope: { name: 'emojivoto-web', version: '1.4.2', attributes: [{ key: 'library.lang', value: str('js') }], droppedAttributesCount: 1 }, schemaUrl: SCHEMA, spans: [span(3)] },
+          { scope: { name: 'emojivoto-web', version: '1.4.2', attributes: [{ key: 'library.lang', value: str('go') }, { key: 'n', value: { intValue: '3' } }], droppedAttributesCount: 1 }, spans: [span(4)] },
+          // A schema URL and no scope: a scope of no name.
+          { schemaUrl: SCHEMA, spans: [span(5)] },
+        ],
+      },
+      // The same resource attributes without the dropped count and schema URL: a resource of its own.
+      { resource: { attributes: [{ key: 'service.name', value: str('web') }] }, scopeSpans: [{ scope: { name: 'voting' }, spans: [span(6)] }] },
+    ],
+  };
+  const hexToB64 = (v: unknown, key: string): unknown => (['traceId', 'spanId'].includes(key) && typeof v === 'string' ? Buffer.from(v, 'hex').toString('base64') : v);
+  const b64 = (o: unknown, key = ''): unknown => (Array.isArray(o) ? o.map((x) => b64(x)) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, b64(v, k)])) : hexToB64(o, key));
+  const protobufBody = () => Buffer.from(Request.encode(Request.fromObject(b64(jsonRequest) as object)).finish());
+  const AS_OBJECT = { longs: String, enums: Number, bytes: String, defaults: false } as const;
+  const wireObject = (bytes: Uint8Array) => Request.toObject(Request.decode(bytes), AS_OBJECT);
+
+  const check = (spans: Span[]) => {
+    const byName = Object.fromEntries(spans.map((s) => [s.name, s]));
+    expect(byName.op1!.resource).toEqual({ attributes: { 'service.name': 'web' }, droppedAttributesCount: 2, schemaUrl: SCHEMA });
+    expect(byName.op1!.scope).toEqual({ name: 'emojivoto-web', version: '1.4.2', attributes: { 'library.lang': 'go', n: 3 }, droppedAttributesCount: 1, schemaUrl: SCHEMA });
+    expect(byName.op1!.links).toEqual([{ traceId: 'ff'.repeat(16), spanId: '00000000000000aa', traceState: 'rojo=1', attributes: { 'link.kind': 'follows' }, droppedAttributesCount: 1, flags: 257 }]);
+    expect(byName.op2!.resource).toEqual(byName.op1!.resource);
+    expect(byName.op2!.scope).toEqual(byName.op1!.scope);
+    expect(byName.op3!.scope).toEqual({ name: 'emojivoto-web', version: '1.4.2', attributes: { 'library.lang': 'js' }, droppedAttributesCount: 1, schemaUrl: SCHEMA });
+    expect(byName.op4!.scope).toEqual({ name: 'emojivoto-web', version: '1.4.2', attributes: { 'library.lang': 'go', n: 3 }, droppedAttributesCount: 1 });
+    expect(byName.op5!.scope).toEqual({ name: '', schemaUrl: SCHEMA });
+    expect(byName.op6!.resource).toEqual({ attributes: { 'service.name': 'web' } });
+  };
+  /** A decoder's spans: one Resource and one scope object for those that came together (what keeps grouping them cheap). */
+  const shared = (spans: Span[]) => {
+    expect(new Set(spans.map((s) => s.resource)).size).toBe(2);
+    expect(new Set(spans.map((s) => s.scope)).size).toBe(5);
+  };
+
+  it('protobuf: read (eagerly and lazily), and written again where protobufjs finds them, in as many ResourceSpans and ScopeSpans', () => {
+    const body = protobufBody();
+    for (const lazy of [false, true]) {
+      const { spans, rejected } = decodeOtlpProto(body, DEFAULT_LIMITS, { lazy });
+      expect(rejected).toEqual([]);
+      check(spans);
+      shared(spans);
+      expect(wireObject(encodeOtlpProto({ spans }))).toEqual(wireObject(body));
+      // The worker hand-off (span-relay's own fields added) keeps them too.
+      check(decodeOtlpProto(encodeOtlpProto({ spans }, true), DEFAULT_LIMITS, { internal: true, lazy }).spans);
+    }
+    expect(decodeOtlpProto(body)).toEqual(otlpRequestToModel(Request.decode(body) as unknown as OtlpExportRequest, false));
+  });
+
+  it('OTLP/JSON: read in camelCase (and the proto names), written by the file exporter\'s encoder and read back the same', () => {
+    const { spans, rejected } = decodeOtlpJson(JSON.stringify(jsonRequest));
+    expect(rejected).toEqual([]);
+    check(spans);
+    shared(spans);
+    expect(spans.map(plain)).toEqual(decodeOtlpProto(protobufBody()).spans.map(plain));
+    // Written as it came (the spans themselves with their defaults spelt out), and read back the same.
+    const written = JSON.parse(JSON.stringify(modelToOtlpJson({ spans }))) as typeof jsonRequest;
+    type Groups = { resourceSpans: { scopeSpans: { spans: { name: string; links?: unknown[] }[] }[] }[] };
+    const around = (req: Groups) => ({ ...req, resourceSpans: req.resourceSpans.map((rs) => ({ ...rs, scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.map((x) => [x.name, x.links ?? []]) })) })) });
+    expect(around(written)).toEqual(around(jsonRequest));
+    expect(decodeOtlpJson(JSON.stringify(written)).spans).toEqual(spans);
+    const snake = JSON.stringify(jsonRequest).replaceAll('"schemaUrl"', '"schema_url"').replaceAll('"droppedAttributesCount"', '"dropped_attributes_count"');
+    expect(decodeOtlpJson(snake).spans).toEqual(spans);
+  });
+
+  it('spans whose scopes differ in attributes or schema URL alone, or resources in dropped count or schema URL alone, leave in groups of their own; alike ones share one', () => {
+    const base = decodeOtlpProto(protobufBody()).spans.find((s) => s.name === 'op2')!;
+    const go = { name: 'lib', version: '1', attributes: { lang: 'go' } };
+    const variants: Span[] = [
+      { ...base, spanId: '0000000000000001', scope: go },
+      // Alike in content, other objects: the same group.
+      { ...base, spanId: '0000000000000002', scope: { ...go, attributes: { lang: 'go' } }, resource: { ...base.resource, attributes: { ...base.resource.attributes } } },
+      { ...base, spanId: '0000000000000003', scope: { ...go, attributes: { lang: 'js' } } },
+      { ...base, spanId: '0000000000000004', scope: { ...go, schemaUrl: SCHEMA } },
+      { ...base, spanId: '0000000000000005', scope: { ...go, droppedAttributesCount: 4 } },
+      { ...base, spanId: '0000000000000006', scope: go, resource: { ...base.resource, schemaUrl: 'https://example.com/other' } },
+      { ...base, spanId: '0000000000000007', scope: go, resource: { ...base.resource, droppedAttributesCount: undefined } },
+      { ...base, spanId: '0000000000000008', scope: go },
+    ];
+    type Groups = { resourceSpans: { scopeSpans: { spans: { spanId: string }[] }[] }[] };
+    const shape = (req: Groups, hex: (id: string) => string) => req.resourceSpans.map((rs) => rs.scopeSpans.map((ss) => ss.spans.map((x) => hex(x.spanId).slice(-1))));
+    const want = [[['1', '2', '8'], ['3'], ['4'], ['5']], [['6']], [['7']]];
+    expect(shape(wireObject(encodeOtlpProto({ spans: variants })) as Groups, (id) => Buffer.from(id, 'base64').toString('hex'))).toEqual(want);
+    expect(shape(modelToOtlpJson({ spans: variants }) as Groups, (id) => id)).toEqual(want);
+    const back = decodeOtlpProto(encodeOtlpProto({ spans: variants })).spans;
+    expect(byId(back).map((s) => [s.scope, s.resource])).toEqual(byId(variants).map((s) => [s.scope, s.resource]));
+  });
+
+  it('a scope\'s attributes count against the per-span attribute limit; one over it costs its own spans, named, and no others', () => {
+    const limits = { ...DEFAULT_LIMITS, maxAttributesPerSpan: 1 };
+    const field = /resourceSpans\[0\]\.scopeSpans\[0\]\.scope\.attributes.*max_attributes_per_span/;
+    for (const lazy of [false, true]) {
+      const result = decodeOtlpProto(protobufBody(), limits, { lazy });
+      expect(result.spans.map((s) => s.name).sort()).toEqual(['op3', 'op5', 'op6']);
+      expect(result.rejected.map((e) => e.message)).toEqual([expect.stringMatching(field), expect.stringMatching(field), expect.stringMatching(/scopeSpans\[2\]\.scope\.attributes/)]);
+    }
+    const json = decodeOtlpJson(JSON.stringify(jsonRequest), limits);
+    expect(json.spans.map((s) => s.name).sort()).toEqual(['op3', 'op5', 'op6']);
+    expect(json.rejected.map((e) => e.message)).toEqual([expect.stringMatching(field), expect.stringMatching(/scopeSpans\[2\]\.scope\.attributes/)]);
+    // Nesting too deep in a scope attribute: refused as a resource's is, in the protobuf reader each
+    // span of the scope, in the JSON reader's structure check the ScopeSpans once.
+    const deep = structuredClone(jsonRequest);
+    (deep.resourceSpans[0]!.scopeSpans[0]!.scope as { attributes: object[] }).attributes.push({ key: 'nested', value: { kvlistValue: { values: [{ key: 'x', value: { arrayValue: { values: [str('y')] } } }] } } });
+    const depth = { ...DEFAULT_LIMITS, maxValueDepth: 1 };
+    const tooDeep = /resourceSpans\[0\]\.scopeSpans\[0\]\.scope\.attributes.*max_value_depth/;
+    expect(decodeOtlpJson(JSON.stringify(deep), depth).rejected.map((e) => e.message)).toEqual([expect.stringMatching(tooDeep)]);
+    const deepBody = Buffer.from(Request.encode(Request.fromObject(b64(deep) as object)).finish());
+    expect(decodeOtlpProto(deepBody, depth).rejected.map((e) => e.message)).toEqual([expect.stringMatching(tooDeep), expect.stringMatching(tooDeep)]);
+    expect(decodeOtlpProto(protobufBody(), depth).rejected).toEqual([]);
+  });
+
+  it('OTLP/JSON: a field of the wrong type is refused with its path', () => {
+    const link = (r: typeof jsonRequest) => (r.resourceSpans[0]!.scopeSpans[0]!.spans[0] as unknown as { links: Record<string, unknown>[] }).links[0]!;
+    const cases: [(r: typeof jsonRequest) => void, RegExp][] = [
+      [(r) => void ((r.resourceSpans[0] as Record<string, unknown>).schemaUrl = 5), /resourceSpans\[0\]\.schemaUrl.*expected a string/],
+      [(r) => void ((r.resourceSpans[0]!.resource as Record<string, unknown>).droppedAttributesCount = '2'), /resourceSpans\[0\]\.resource\.droppedAttributesCount.*expected a number/],
+      [(r) => void ((r.resourceSpans[0]!.scopeSpans[0] as Record<string, unknown>).schemaUrl = true), /resourceSpans\[0\]\.scopeSpans\[0\]\.schemaUrl.*expected a string/],
+      [(r) => void ((r.resourceSpans[0]!.scopeSpans[0]!.scope as Record<string, unknown>).attributes = 'x'), /resourceSpans\[0\]\.scopeSpans\[0\]\.scope\.attributes.*expected an array/],
+      [(r) => void ((r.resourceSpans[0]!.scopeSpans[0]!.scope as Record<string, unknown>).droppedAttributesCount = {}), /resourceSpans\[0\]\.scopeSpans\[0\]\.scope\.droppedAttributesCount.*expected a number/],
+      [(r) => void (link(r).flags = '257'), /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.links\[0\]\.flags.*expected a number/],
+      [(r) => void (link(r).droppedAttributesCount = []), /spans\[0\]\.links\[0\]\.droppedAttributesCount.*expected a number/],
+    ];
+    for (const [hurt, message] of cases) {
+      const r = structuredClone(jsonRequest);
+      hurt(r);
+      const result = decodeOtlpJson(JSON.stringify(r));
+      expect(result.rejected.map((e) => e.message)).toEqual([expect.stringMatching(message)]);
+      expect(result.spans.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('kept by the stages that copy spans: the resource processor, the join\'s copies, the log and the queue on disk', async () => {
+    for (const lazy of [false, true]) {
+      const spans = decodeOtlpProto(protobufBody(), DEFAULT_LIMITS, { lazy }).spans;
+      check(decodeSpans(encodeSpans(spans)));
+      check(spans.map((s) => withAttributes(withChanges(s, { ack: ACK }), { added: 1 })));
+      let out: Span[] = [];
+      const processor = new ResourceProcessor([{ key: 'k8s.pod.name', action: 'upsert', value: 'p' }]);
+      await processor.start({ consume: async (b) => void (out = b.spans) });
+      await processor.consume({ spans });
+      expect(out.map((s) => s.resource)).toEqual(spans.map((s) => ({ ...s.resource, attributes: { ...s.resource.attributes, 'k8s.pod.name': 'p' } })));
+    }
   });
 });

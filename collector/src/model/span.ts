@@ -28,6 +28,9 @@ export interface SpanLink {
   spanId: string;
   traceState?: string;
   attributes: Attributes;
+  droppedAttributesCount?: number;
+  /** The linked context's W3C trace flags, and OTLP's has-is-remote / is-remote bits (8, 9). */
+  flags?: number;
 }
 
 export type StatusCode = 'unset' | 'ok' | 'error';
@@ -37,13 +40,25 @@ export interface SpanStatus {
   message?: string;
 }
 
+/**
+ * Decoders share one Resource (and one InstrumentationScope) among the spans they came with, so
+ * their optional fields cost nothing per span; the OTLP encoder groups spans by all of them.
+ */
 export interface Resource {
   attributes: Attributes;
+  droppedAttributesCount?: number;
+  /** OTLP's ResourceSpans.schema_url: the schema the resource's attributes follow. */
+  schemaUrl?: string;
 }
 
 export interface InstrumentationScope {
+  /** Empty when a sender gave only the other fields (OTLP's scope name is optional). */
   name: string;
   version?: string;
+  attributes?: Attributes;
+  droppedAttributesCount?: number;
+  /** OTLP's ScopeSpans.schema_url: the schema the spans of this scope follow. */
+  schemaUrl?: string;
 }
 
 /** Which wire format a span arrived in; the join stage uses it to reason about ID widths. */

@@ -59,7 +59,8 @@ export class ResourceProcessor implements Processor {
     const spans = batch.spans.map((s): Span => {
       let attrs = done.get(s.resource.attributes);
       if (!attrs) done.set(s.resource.attributes, (attrs = applyActions(this.actions, s.resource.attributes)));
-      return withChanges(s, { resource: { attributes: attrs } });
+      // The resource's other fields (dropped count, schema URL) stay as they were.
+      return withChanges(s, { resource: { ...s.resource, attributes: attrs } });
     });
     await this.next!.consume({ spans });
   }

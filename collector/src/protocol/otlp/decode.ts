@@ -43,13 +43,20 @@ export interface OtlpSpan {
   droppedAttributesCount?: number;
   events?: { timeUnixNano?: LongLike | number | string; name?: string; attributes?: OtlpKeyValue[] }[];
   droppedEventsCount?: number;
-  links?: { traceId?: Uint8Array | string; spanId?: Uint8Array | string; traceState?: string; attributes?: OtlpKeyValue[] }[];
+  links?: { traceId?: Uint8Array | string; spanId?: Uint8Array | string; traceState?: string; attributes?: OtlpKeyValue[]; droppedAttributesCount?: number; flags?: number }[];
   droppedLinksCount?: number;
   status?: { message?: string; code?: number | string };
 }
+export interface OtlpScope {
+  name?: string;
+  version?: string;
+  attributes?: OtlpKeyValue[];
+  droppedAttributesCount?: number;
+}
 export interface OtlpResourceSpans {
-  resource?: { attributes?: OtlpKeyValue[] };
-  scopeSpans?: { scope?: { name?: string; version?: string }; spans?: OtlpSpan[] }[];
+  resource?: { attributes?: OtlpKeyValue[]; droppedAttributesCount?: number };
+  scopeSpans?: { scope?: OtlpScope; spans?: OtlpSpan[]; schemaUrl?: string }[];
+  schemaUrl?: string;
 }
 export interface OtlpExportRequest {
   resourceSpans?: OtlpResourceSpans[];
@@ -100,6 +107,37 @@ export function keyValuesToModel(kvs: OtlpKeyValue[] | undefined, limits: Decode
 
 // ---------------------------------------------------------------------------------------------
 // OTLP → model. `json` selects OTLP/JSON rules: hex IDs, enums by number or name, int64 as strings.
+
+/**
+ * A Resource with only the fields the sender set (proto3: an empty string or a zero is unset), one
+ * per ResourceSpans, shared by its spans.
+ */
+function resourceOf(attributes: Attributes, dropped: number | undefined, schemaUrl: string | undefined): Resource {
+  const resource: Resource = { attributes };
+  if (dropped) resource.droppedAttributesCount = dropped;
+  if (schemaUrl) resource.schemaUrl = schemaUrl;
+  return resource;
+}
+
+/** An InstrumentationScope as resourceOf makes a Resource; none when the sender set none of its fields. */
+function scopeOf(name: string | undefined, version: string | undefined, attributes: Attributes, dropped: number | undefined, schemaUrl: string | undefined): InstrumentationScope | undefined {
+  const hasAttributes = sharedIfEmpty(attributes) !== NO_ATTRIBUTES;
+  if (!name && !version && !hasAttributes && !dropped && !schemaUrl) return undefined;
+  const scope: InstrumentationScope = { name: name ?? '' };
+  if (version) scope.version = version;
+  if (hasAttributes) scope.attributes = attributes;
+  if (dropped) scope.droppedAttributesCount = dropped;
+  if (schemaUrl) scope.schemaUrl = schemaUrl;
+  return scope;
+}
+
+/** A link's optional fields, set when the sender set them. */
+function linkExtras(link: SpanLink, traceState: string | undefined, dropped: number | undefined, flags: number | undefined): SpanLink {
+  if (traceState) link.traceState = traceState;
+  if (dropped) link.droppedAttributesCount = dropped;
+  if (flags) link.flags = flags;
+  return link;
+}
 
 function id(value: Uint8Array | string | undefined, field: string, json: boolean, kind: 'trace' | 'span'): string {
   if (json) {
@@ -160,7 +198,7 @@ function time(value: LongLike | number | string | undefined, field: string, max:
   return checkPlausible(nanos, field, max);
 }
 
-export function otlpSpanToModel(s: OtlpSpan, resource: Resource, scope: { name?: string; version?: string } | undefined, field: string, json: boolean, max = maxPlausibleNanos(), limits: DecodeLimits = DEFAULT_LIMITS, result?: DecodeResult): Span {
+export function otlpSpanToModel(s: OtlpSpan, resource: Resource, scope: InstrumentationScope | undefined, field: string, json: boolean, max = maxPlausibleNanos(), limits: DecodeLimits = DEFAULT_LIMITS, result?: DecodeResult): Span {
   checkPerSpan(field, s.attributes?.length ?? 0, s.events?.length ?? 0, s.links?.length ?? 0, limits);
   const traceId = id(s.traceId, `${field}.traceId`, json, 'trace');
   const spanId = id(s.spanId, `${field}.spanId`, json, 'span');
@@ -183,8 +221,7 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Resource, scope: { name?:
       spanId: id(l.spanId, `${field}.links[${i}].spanId`, json, 'span'),
       attributes: sharedIfEmpty(keyValuesToModel(l.attributes, limits, () => `${field}.links[${i}].attributes`)),
     };
-    if (l.traceState) link.traceState = l.traceState;
-    return link;
+    return linkExtras(link, l.traceState, l.droppedAttributesCount, l.flags);
   });
   const span: Span = {
     traceId,
@@ -204,7 +241,7 @@ export function otlpSpanToModel(s: OtlpSpan, resource: Resource, scope: { name?:
   if (parent) span.parentSpanId = parent;
   if (s.traceState) span.traceState = s.traceState;
   if (s.flags) span.flags = s.flags;
-  if (scope?.name) span.scope = scope.version ? { name: scope.name, version: scope.version } : { name: scope.name };
+  if (scope) span.scope = scope;
   if (s.droppedAttributesCount) span.droppedAttributesCount = s.droppedAttributesCount;
   if (s.droppedEventsCount) span.droppedEventsCount = s.droppedEventsCount;
   if (s.droppedLinksCount) span.droppedLinksCount = s.droppedLinksCount;
@@ -221,7 +258,7 @@ export function otlpRequestToModel(req: OtlpExportRequest, json: boolean, limits
     // One Resource object for all the spans of this ResourceSpans, as the protobuf reader does.
     let resource: Resource;
     try {
-      resource = { attributes: keyValuesToModel(rs.resource?.attributes, limits, `resourceSpans[${r}].resource.attributes`) };
+      resource = resourceOf(keyValuesToModel(rs.resource?.attributes, limits, `resourceSpans[${r}].resource.attributes`), rs.resource?.droppedAttributesCount, rs.schemaUrl);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       // A resource that cannot be read costs its own spans, each refused with the reason.
@@ -229,10 +266,20 @@ export function otlpRequestToModel(req: OtlpExportRequest, json: boolean, limits
       return;
     }
     (rs.scopeSpans ?? []).forEach((ss, s) => {
+      // And one InstrumentationScope for the spans of each ScopeSpans; one that cannot be read costs its spans.
+      let scope: InstrumentationScope | undefined;
+      try {
+        const sc = ss.scope;
+        scope = scopeOf(sc?.name, sc?.version, keyValuesToModel(sc?.attributes, limits, `resourceSpans[${r}].scopeSpans[${s}].scope.attributes`), sc?.droppedAttributesCount, ss.schemaUrl);
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        for (let i = 0; i < (ss.spans?.length ?? 0); i++) result.rejected.push(err);
+        return;
+      }
       (ss.spans ?? []).forEach((span, i) => {
         const field = `resourceSpans[${r}].scopeSpans[${s}].spans[${i}]`;
         try {
-          result.spans.push(otlpSpanToModel(span, resource, ss.scope, field, json, max, limits, result));
+          result.spans.push(otlpSpanToModel(span, resource, scope, field, json, max, limits, result));
         } catch (err) {
           if (err instanceof DecodeError) result.rejected.push(err);
           else throw err;
@@ -391,6 +438,10 @@ function jsonSpan(v: unknown, field: string, limits: DecodeLimits): OtlpSpan {
     if (spanId !== undefined) link.spanId = spanId;
     const traceState = jsonString(get(lo, 'traceState'), `${f}.traceState`);
     if (traceState !== undefined) link.traceState = traceState;
+    const dropped = jsonNumber(get(lo, 'droppedAttributesCount'), `${f}.droppedAttributesCount`);
+    if (dropped !== undefined) link.droppedAttributesCount = dropped;
+    const flags = jsonNumber(get(lo, 'flags'), `${f}.flags`);
+    if (flags !== undefined) link.flags = flags;
     return link;
   });
   set('droppedLinksCount', jsonNumber(get(o, 'droppedLinksCount'), `${field}.droppedLinksCount`));
@@ -439,18 +490,30 @@ function otlpJsonRequest(parsed: unknown, rejected: DecodeError[], limits: Decod
               rejected.push(err);
             }
           });
-          const scope: { name?: string; version?: string } = {};
-          const name = scopeObj ? jsonString(get(scopeObj, 'name'), `${sf}.scope.name`) : undefined;
-          const version = scopeObj ? jsonString(get(scopeObj, 'version'), `${sf}.scope.version`) : undefined;
-          if (name !== undefined) scope.name = name;
-          if (version !== undefined) scope.version = version;
-          scopeSpans.push({ ...(scopeObj ? { scope } : {}), spans: checked });
+          const checkedScopeSpans: NonNullable<OtlpResourceSpans['scopeSpans']>[number] = { spans: checked };
+          if (scopeObj) {
+            const scope: OtlpScope = { attributes: jsonKeyValues(get(scopeObj, 'attributes'), `${sf}.scope.attributes`, limits, 0, limits.maxAttributesPerSpan, 'max_attributes_per_span') };
+            const name = jsonString(get(scopeObj, 'name'), `${sf}.scope.name`);
+            const version = jsonString(get(scopeObj, 'version'), `${sf}.scope.version`);
+            const dropped = jsonNumber(get(scopeObj, 'droppedAttributesCount'), `${sf}.scope.droppedAttributesCount`);
+            if (name !== undefined) scope.name = name;
+            if (version !== undefined) scope.version = version;
+            if (dropped !== undefined) scope.droppedAttributesCount = dropped;
+            checkedScopeSpans.scope = scope;
+          }
+          const schemaUrl = jsonString(get(ss, 'schemaUrl'), `${sf}.schemaUrl`);
+          if (schemaUrl !== undefined) checkedScopeSpans.schemaUrl = schemaUrl;
+          scopeSpans.push(checkedScopeSpans);
         } catch (err) {
           if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
           rejected.push(err);
         }
       });
-      out.push({ resource: { attributes: resource ? jsonKeyValues(get(resource, 'attributes'), `${f}.resource.attributes`, limits, 0, limits.maxAttributesPerSpan, 'max_attributes_per_span') : [] }, scopeSpans });
+      const checkedResource: NonNullable<OtlpResourceSpans['resource']> = { attributes: resource ? jsonKeyValues(get(resource, 'attributes'), `${f}.resource.attributes`, limits, 0, limits.maxAttributesPerSpan, 'max_attributes_per_span') : [] };
+      const resourceDropped = resource ? jsonNumber(get(resource, 'droppedAttributesCount'), `${f}.resource.droppedAttributesCount`) : undefined;
+      if (resourceDropped !== undefined) checkedResource.droppedAttributesCount = resourceDropped;
+      const resourceSchemaUrl = jsonString(get(rs, 'schemaUrl'), `${f}.schemaUrl`);
+      out.push({ resource: checkedResource, scopeSpans, ...(resourceSchemaUrl !== undefined ? { schemaUrl: resourceSchemaUrl } : {}) });
     } catch (err) {
       if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
       rejected.push(err);
@@ -471,12 +534,16 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
   let traceIdBytes: Buffer | undefined;
   let spanIdBytes: Buffer | undefined;
   let traceState: string | undefined;
+  let dropped = 0;
+  let flags = 0;
   let trace64 = false;
   while (r.more(end)) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | LEN)) traceIdBytes = r.bytes();
     else if (tag === ((2 << 3) | LEN)) spanIdBytes = r.bytes();
     else if (tag === ((3 << 3) | LEN)) traceState = r.string();
+    else if (tag === ((5 << 3) | VARINT)) dropped = r.uint32();
+    else if (tag === ((6 << 3) | I32)) flags = r.fixed32();
     else if (internal && tag === ((INTERNAL_FIELDS.trace64 << 3) | VARINT)) trace64 = r.bool();
     else r.skip(tag & 7);
   }
@@ -487,8 +554,7 @@ function wireLink(r: ProtoReader, end: number, limits: DecodeLimits, field: stri
     spanId: id(spanIdBytes, `${field}.spanId`, false, 'span'),
     attributes: wireAttributes(r, end, 4, limits, limits.maxAttributesPerSpan, () => `${field}.attributes`),
   };
-  if (traceState) link.traceState = traceState;
-  return link;
+  return linkExtras(link, traceState, dropped, flags);
 }
 
 /**
@@ -711,32 +777,85 @@ function wireSpan(r: ProtoReader, end: number, resource: Resource, scope: Instru
   return span;
 }
 
-/** The first length-delimited field `fieldNo` in [r.pos, end), as [start, end), or undefined. */
-function findField(r: ProtoReader, end: number, fieldNo: number): [number, number] | undefined {
-  const want = (fieldNo << 3) | LEN;
-  let found: [number, number] | undefined;
-  while (r.more(end)) {
-    const tag = r.uint32();
-    if (tag === want) {
-      const e = r.delimited();
-      found ??= [r.pos, e];
-      r.pos = e;
-    } else r.skip(tag & 7);
-  }
-  return found;
+interface GroupHeader {
+  at: number;
+  end: number;
+  schemaUrl: string;
 }
 
-function wireScope(r: ProtoReader, end: number): InstrumentationScope | undefined {
-  let name = '';
-  let version = '';
+/**
+ * A ResourceSpans or ScopeSpans in [r.pos, end), which share a layout: where its first field 1 (the
+ * Resource, or the InstrumentationScope) lies, [at, end) (at < 0: absent), and its schema_url
+ * (field 3), wherever they are in the message.
+ */
+function readHeader(r: ProtoReader, end: number): GroupHeader {
+  const header: GroupHeader = { at: -1, end: -1, schemaUrl: '' };
   while (r.more(end)) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | LEN)) name = r.string();
-    else if (tag === ((2 << 3) | LEN)) version = r.string();
+    if (tag === ((1 << 3) | LEN) && header.at < 0) {
+      header.end = r.delimited();
+      header.at = r.pos;
+      r.pos = header.end;
+    } else if (tag === ((3 << 3) | LEN)) header.schemaUrl = r.string();
     else r.skip(tag & 7);
   }
-  if (!name) return undefined;
-  return version ? { name, version } : { name };
+  return header;
+}
+
+/**
+ * The attributes (field `attrField`) and dropped_attributes_count (`droppedField`) of the message in
+ * [r.pos, end): a Resource or an InstrumentationScope, bounded as a span's attributes are. `other`
+ * reads the message's remaining fields.
+ */
+function wireAttributed(r: ProtoReader, end: number, attrField: number, droppedField: number, limits: DecodeLimits, field: () => string, other?: (tag: number) => boolean): { attributes: Attributes; dropped: number } {
+  let attrsAt = -1;
+  let dropped = 0;
+  while (r.more(end)) {
+    const tagAt = r.pos;
+    const tag = r.uint32();
+    if (tag === ((droppedField << 3) | VARINT)) dropped = r.uint32();
+    else if (other?.(tag)) continue;
+    else {
+      if (tag === ((attrField << 3) | LEN) && attrsAt < 0) attrsAt = tagAt;
+      r.skip(tag & 7);
+    }
+  }
+  if (attrsAt < 0) return { attributes: NO_ATTRIBUTES, dropped };
+  r.pos = attrsAt;
+  return { attributes: wireAttributes(r, end, attrField, limits, limits.maxAttributesPerSpan, field), dropped };
+}
+
+/** The Resource of a ResourceSpans whose header `h` was read; `field` names it. */
+function wireResource(r: ProtoReader, h: GroupHeader, limits: DecodeLimits, field: string): Resource {
+  if (h.at < 0) return resourceOf({}, 0, h.schemaUrl);
+  r.pos = h.at;
+  const { attributes, dropped } = wireAttributed(r, h.end, 1, 2, limits, () => `${field}.attributes`);
+  return resourceOf(attributes, dropped, h.schemaUrl);
+}
+
+/** The InstrumentationScope of a ScopeSpans whose header `h` was read, if it has one. */
+function wireScope(r: ProtoReader, h: GroupHeader, limits: DecodeLimits, field: string): InstrumentationScope | undefined {
+  if (h.at < 0) return scopeOf('', '', NO_ATTRIBUTES, 0, h.schemaUrl);
+  let name = '';
+  let version = '';
+  r.pos = h.at;
+  const { attributes, dropped } = wireAttributed(r, h.end, 3, 4, limits, () => `${field}.attributes`, (tag) => {
+    if (tag === ((1 << 3) | LEN)) name = r.string();
+    else if (tag === ((2 << 3) | LEN)) version = r.string();
+    else return false;
+    return true;
+  });
+  return scopeOf(name, version, attributes, dropped, h.schemaUrl);
+}
+
+/** What `read` returns, or the DecodeError it threw for the spans it costs (malformed bytes refuse the request). */
+function readOrRefuse<T>(read: () => T): T | DecodeError {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof DecodeError) || err instanceof WireError) throw err;
+    return err;
+  }
 }
 
 /**
@@ -762,19 +881,10 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
       const rsEnd = r.delimited();
       const rsStart = r.pos;
       const rf = `resourceSpans[${ri++}]`;
-      // Resource first, wherever it is in the message: every span of it needs it.
-      const res = findField(r, rsEnd, 1);
-      // One Resource object for all the spans of this ResourceSpans.
-      let resource: Resource | DecodeError = { attributes: {} };
-      if (res) {
-        r.pos = res[0];
-        try {
-          resource = { attributes: wireAttributes(r, res[1], 1, limits, limits.maxAttributesPerSpan, () => `${rf}.resource.attributes`) };
-        } catch (err) {
-          if (!(err instanceof DecodeError) || err instanceof WireError) throw err;
-          resource = err;
-        }
-      }
+      // Resource first, wherever it is in the message: every span of it needs it. One Resource
+      // object for all the spans of this ResourceSpans; one that cannot be read costs them.
+      const rh = readHeader(r, rsEnd);
+      const resource = readOrRefuse(() => wireResource(r, rh, limits, `${rf}.resource`));
       r.pos = rsStart;
       let si = 0;
       while (r.more(rsEnd)) {
@@ -786,12 +896,10 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
         const ssEnd = r.delimited();
         const ssStart = r.pos;
         const sf = `${rf}.scopeSpans[${si++}]`;
-        const sc = findField(r, ssEnd, 1);
-        let scope: InstrumentationScope | undefined;
-        if (sc) {
-          r.pos = sc[0];
-          scope = wireScope(r, sc[1]);
-        }
+        // The same for the InstrumentationScope of this ScopeSpans.
+        const sh = readHeader(r, ssEnd);
+        const scope = readOrRefuse(() => wireScope(r, sh, limits, `${sf}.scope`));
+        const refused = resource instanceof DecodeError ? resource : scope instanceof DecodeError ? scope : undefined;
         r.pos = ssStart;
         let i = 0;
         while (r.more(ssEnd)) {
@@ -803,12 +911,12 @@ export function decodeOtlpProto(body: Buffer, limits: DecodeLimits = DEFAULT_LIM
           const spanEnd = r.delimited();
           checkSpanCount(++total, limits, 'resourceSpans[*].scopeSpans[*].spans');
           const field = `${sf}.spans[${i++}]`;
-          if (resource instanceof DecodeError) {
-            // A resource that cannot be read costs its own spans, each refused with the reason.
-            result.rejected.push(resource);
+          if (refused) {
+            // A resource or scope that cannot be read costs its own spans, each refused with the reason.
+            result.rejected.push(refused);
           } else {
             try {
-              result.spans.push(wireSpan(r, spanEnd, resource, scope, field, max, limits, result, internal, lazy));
+              result.spans.push(wireSpan(r, spanEnd, resource as Resource, scope as InstrumentationScope | undefined, field, max, limits, result, internal, lazy));
             } catch (err) {
               if (!(err instanceof DecodeError) || err instanceof LimitExceededError && err.field.startsWith('resourceSpans[*]')) throw err;
               result.rejected.push(err);

@@ -3,7 +3,7 @@
  * OTLP/JSON. Pure functions; the OTLP exporters, replay and the file exporter all go through here.
  */
 import { bytesToHex, traceIdTo128 } from '../../model/ids.js';
-import type { AttributeValue, Attributes, InstrumentationScope, Span, SpanBatch, SpanEvent, SpanKind, StatusCode } from '../../model/span.js';
+import type { AttributeValue, Attributes, InstrumentationScope, Resource, Span, SpanBatch, SpanEvent, SpanKind, SpanLink, StatusCode } from '../../model/span.js';
 import { I32, I64, LEN, ProtoReader, ProtoWriter, VARINT } from '../protobuf.js';
 import { OtlpWireSpan } from './wire-span.js';
 import { INTERNAL_FIELDS, SOURCES } from './internal.js';
@@ -14,45 +14,123 @@ const STATUS_NUMBERS: Record<StatusCode, number> = { unset: 0, ok: 1, error: 2 }
 // ---------------------------------------------------------------------------------------------
 // Grouping: OTLP wants spans under their resource and scope.
 
+interface ScopeGroup {
+  scope: InstrumentationScope | undefined;
+  spans: Span[];
+  /** The next group of a scope of the same name that differs in another field (seldom any). */
+  next: ScopeGroup | undefined;
+}
+
 interface ResourceGroup {
-  resource: Attributes;
-  scopes: Map<string, { scope: InstrumentationScope | undefined; spans: Span[] }>;
+  resource: Resource;
+  /** By scope name, each the first of its chain. */
+  scopes: Map<string, ScopeGroup>;
+  /** The next group of a resource of the same attributes that differs in another field (seldom any). */
+  next: ResourceGroup | undefined;
 }
 
 /**
- * Resource identity by content, computed once per attributes object: the spans of one request
- * share their resource's object, so a batch of thousands of spans costs a handful of these.
+ * Attributes' identity by content, computed once per attributes object: the spans of one request
+ * share their resource's object (and their scope's), so a batch of thousands of spans costs a
+ * handful of these.
  */
-const resourceKeys = new WeakMap<Attributes, string>();
-function resourceKey(attrs: Attributes): string {
-  let key = resourceKeys.get(attrs);
+const attributeKeys = new WeakMap<Attributes, string>();
+function attributesKey(attrs: Attributes | undefined): string {
+  if (attrs === undefined) return '{}';
+  let key = attributeKeys.get(attrs);
   if (key === undefined) {
     key = JSON.stringify(attrs, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? bytesToHex(v) : v));
-    resourceKeys.set(attrs, key);
+    attributeKeys.set(attrs, key);
   }
   return key;
 }
 
-function groupSpans(spans: readonly Span[]): Iterable<ResourceGroup> {
-  const byResource = new Map<string, ResourceGroup>();
-  let lastAttrs: Attributes | undefined;
+function sameAttributes(a: Attributes | undefined, b: Attributes | undefined): boolean {
+  return a === b || attributesKey(a) === attributesKey(b);
+}
+
+/** The fields of a Resource beside its attributes, which spans of one request share. */
+function sameResourceFields(a: Resource, b: Resource): boolean {
+  return a.schemaUrl === b.schemaUrl && a.droppedAttributesCount === b.droppedAttributesCount;
+}
+
+function sameScope(a: InstrumentationScope | undefined, b: InstrumentationScope | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.name === b.name && (a.version ?? '') === (b.version ?? '') && a.schemaUrl === b.schemaUrl && a.droppedAttributesCount === b.droppedAttributesCount && sameAttributes(a.attributes, b.attributes);
+}
+
+/**
+ * Whether a ScopeSpans has an InstrumentationScope to write: one with none of its own fields set
+ * came without one (or with an empty one), and its ScopeSpans only had a schema URL.
+ */
+function hasScopeMessage(scope: InstrumentationScope | undefined): scope is InstrumentationScope {
+  return scope !== undefined && !!(scope.name || scope.version || scope.attributes || scope.droppedAttributesCount);
+}
+
+/** The group of `res` in `groups` (keyed by attributes), made when there is none. */
+function resourceGroup(groups: Map<string, ResourceGroup>, res: Resource): ResourceGroup {
+  const key = attributesKey(res.attributes);
+  const head = groups.get(key);
+  let g = head;
+  for (; g; g = g.next) if (sameResourceFields(g.resource, res)) return g;
+  g = { resource: res, scopes: new Map(), next: undefined };
+  if (head) chainAfter(head, g);
+  else groups.set(key, g);
+  return g;
+}
+
+/** The group of `scope` in `r`, made when there is none. */
+function scopeGroup(r: ResourceGroup, scope: InstrumentationScope | undefined): ScopeGroup {
+  const name = scope?.name ?? '';
+  const head = r.scopes.get(name);
+  let g = head;
+  for (; g; g = g.next) if (sameScope(g.scope, scope)) return g;
+  g = { scope, spans: [], next: undefined };
+  if (head) chainAfter(head, g);
+  else r.scopes.set(name, g);
+  return g;
+}
+
+function chainAfter<T extends { next: T | undefined }>(head: T, g: T): void {
+  let tail = head;
+  while (tail.next) tail = tail.next;
+  tail.next = g;
+}
+
+/**
+ * Spans under their resource and scope, each told apart by every field OTLP gives it (attributes,
+ * dropped count, schema URL; name and version), keyed by attributes and by scope name, each key
+ * the first of a chain of groups that differ in the other fields. Nothing is allocated per span: a
+ * span with the last one's resource attributes and scope object joins its group; the others look
+ * theirs up by strings they already hold (a resource's content key, made once per attributes
+ * object; the scope's name) and compare the rest.
+ */
+function groupSpans(spans: readonly Span[]): Map<string, ResourceGroup> {
+  const groups = new Map<string, ResourceGroup>();
+  let lastResource: Resource | undefined;
   let last: ResourceGroup | undefined;
+  let lastScope: InstrumentationScope | undefined;
+  let lastScopeGroup: ScopeGroup | undefined;
   for (const span of spans) {
-    let r: ResourceGroup | undefined;
-    if (span.resource.attributes === lastAttrs) r = last!;
-    else {
-      const rk = resourceKey(span.resource.attributes);
-      r = byResource.get(rk);
-      if (!r) byResource.set(rk, (r = { resource: span.resource.attributes, scopes: new Map() }));
-      lastAttrs = span.resource.attributes;
-      last = r;
-    }
-    const sk = span.scope ? `${span.scope.name}\u0000${span.scope.version ?? ''}` : '';
-    let s = r.scopes.get(sk);
-    if (!s) r.scopes.set(sk, (s = { scope: span.scope, spans: [] }));
+    const res = span.resource;
+    const r = res === lastResource || (lastResource !== undefined && res.attributes === lastResource.attributes && sameResourceFields(res, lastResource)) ? last! : resourceGroup(groups, res);
+    const scope = span.scope;
+    const s = r === last && scope === lastScope ? lastScopeGroup! : scopeGroup(r, scope);
     s.spans.push(span);
+    lastResource = res;
+    last = r;
+    lastScope = scope;
+    lastScopeGroup = s;
   }
-  return byResource.values();
+  return groups;
+}
+
+/** Every group of `heads` and of their chains, in an array (for the OTLP/JSON writer). */
+function allOf<T extends { next: T | undefined }>(heads: Map<string, T>): T[] {
+  const out: T[] = [];
+  for (const head of heads.values()) for (let g: T | undefined = head; g; g = g.next) out.push(g);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,6 +185,14 @@ function writeAttributes(w: ProtoWriter, field: number, attrs: Attributes): void
     writeValue(w, attrs[key]!);
     w.end(value);
     w.end(kv);
+  }
+}
+
+/** A uint32 field (a dropped count), left out when zero or unset. */
+function writeUint32(w: ProtoWriter, field: number, n: number | undefined): void {
+  if (n) {
+    w.tag(field, VARINT);
+    w.varint(n);
   }
 }
 
@@ -181,10 +267,7 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
     w.raw(wire.wire, wire.attrStart, wire.attrEnd);
     if (wire.extraAttributes) writeAttributes(w, 9, wire.extraAttributes);
   } else writeAttributes(w, 9, s.attributes);
-  if (s.droppedAttributesCount) {
-    w.tag(10, VARINT);
-    w.varint(s.droppedAttributesCount);
-  }
+  writeUint32(w, 10, s.droppedAttributesCount);
   if (wire?.eventsUnread) {
     const at = w.pos;
     w.raw(wire.wire, wire.eventStart, wire.eventEnd);
@@ -195,10 +278,7 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
     const events = s.events;
     for (let i = 0; i < events.length; i++) writeEvent(w, events[i]!);
   }
-  if (s.droppedEventsCount) {
-    w.tag(12, VARINT);
-    w.varint(s.droppedEventsCount);
-  }
+  writeUint32(w, 12, s.droppedEventsCount);
   const links = s.links;
   for (let i = 0; i < links.length; i++) {
     const l = links[i]!;
@@ -207,16 +287,18 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
     w.hexBytes(2, l.spanId);
     if (l.traceState) w.string(3, l.traceState);
     writeAttributes(w, 4, l.attributes);
+    writeUint32(w, 5, l.droppedAttributesCount);
+    if (l.flags) {
+      w.tag(6, I32);
+      w.fixed32(l.flags);
+    }
     if (internal && l.traceId.length === 16) {
       w.tag(INTERNAL_FIELDS.trace64, VARINT);
       w.varint(1);
     }
     w.end(at);
   }
-  if (s.droppedLinksCount) {
-    w.tag(14, VARINT);
-    w.varint(s.droppedLinksCount);
-  }
+  writeUint32(w, 14, s.droppedLinksCount);
   const code = STATUS_NUMBERS[s.status.code];
   if (code || s.status.message) {
     const at = w.begin(15);
@@ -232,6 +314,38 @@ function writeSpan(w: ProtoWriter, s: Span, internal: boolean): void {
     w.fixed32(s.flags);
   }
   if (internal) writeInternal(w, s);
+}
+
+/** A ResourceSpans: the resource, its ScopeSpans, its schema URL (fields 1, 2, 3). */
+function writeResourceSpans(w: ProtoWriter, { resource, scopes }: ResourceGroup, internal: boolean): void {
+  const rs = w.begin(1);
+  const res = w.begin(1);
+  writeAttributes(w, 1, resource.attributes);
+  writeUint32(w, 2, resource.droppedAttributesCount);
+  w.end(res);
+  for (const head of scopes.values()) for (let group: ScopeGroup | undefined = head; group; group = group.next) writeScopeSpans(w, group, internal);
+  if (resource.schemaUrl) w.string(3, resource.schemaUrl);
+  w.end(rs);
+}
+
+/** A ScopeSpans: the scope, its spans, its schema URL (fields 1, 2, 3). */
+function writeScopeSpans(w: ProtoWriter, { scope, spans }: ScopeGroup, internal: boolean): void {
+  const ss = w.begin(2);
+  if (hasScopeMessage(scope)) {
+    const sc = w.begin(1);
+    if (scope.name) w.string(1, scope.name);
+    if (scope.version) w.string(2, scope.version);
+    if (scope.attributes) writeAttributes(w, 3, scope.attributes);
+    writeUint32(w, 4, scope.droppedAttributesCount);
+    w.end(sc);
+  }
+  for (const span of spans) {
+    const sp = w.begin(2);
+    writeSpan(w, span, internal);
+    w.end(sp);
+  }
+  if (scope?.schemaUrl) w.string(3, scope.schemaUrl);
+  w.end(ss);
 }
 
 /**
@@ -253,28 +367,7 @@ const MAX_PRESIZED = 8 * 1024 * 1024;
 export function encodeOtlpProto(batch: SpanBatch, internal = false): Buffer {
   const n = batch.spans.length;
   const w = new ProtoWriter(Math.min(MAX_PRESIZED, Math.max(1024, Math.ceil(n * bytesPerSpan * 1.125))));
-  for (const group of groupSpans(batch.spans)) {
-    const rs = w.begin(1);
-    const res = w.begin(1);
-    writeAttributes(w, 1, group.resource);
-    w.end(res);
-    for (const { scope, spans } of group.scopes.values()) {
-      const ss = w.begin(2);
-      if (scope) {
-        const sc = w.begin(1);
-        if (scope.name) w.string(1, scope.name);
-        if (scope.version) w.string(2, scope.version);
-        w.end(sc);
-      }
-      for (const span of spans) {
-        const sp = w.begin(2);
-        writeSpan(w, span, internal);
-        w.end(sp);
-      }
-      w.end(ss);
-    }
-    w.end(rs);
-  }
+  for (const head of groupSpans(batch.spans).values()) for (let group: ResourceGroup | undefined = head; group; group = group.next) writeResourceSpans(w, group, internal);
   const out = w.finish();
   if (n >= 16) bytesPerSpan = Math.max(64, out.length / n);
   return out;
@@ -303,6 +396,26 @@ function jsonAttributes(attrs: Attributes): unknown[] {
   return Object.entries(attrs).map(([key, value]) => ({ key, value: jsonValue(value) }));
 }
 
+/** `out` with the dropped count `n`, when there is one. */
+function withDropped(out: Record<string, unknown>, n: number | undefined): Record<string, unknown> {
+  if (n) out.droppedAttributesCount = n;
+  return out;
+}
+
+function jsonLink(l: SpanLink): Record<string, unknown> {
+  const out = withDropped({ traceId: traceIdTo128(l.traceId), spanId: l.spanId, attributes: jsonAttributes(l.attributes) }, l.droppedAttributesCount);
+  if (l.traceState) out.traceState = l.traceState;
+  if (l.flags) out.flags = l.flags;
+  return out;
+}
+
+function jsonScope(scope: InstrumentationScope): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: scope.name };
+  if (scope.version) out.version = scope.version;
+  if (scope.attributes) out.attributes = jsonAttributes(scope.attributes);
+  return withDropped(out, scope.droppedAttributesCount);
+}
+
 function jsonSpan(span: Span): Record<string, unknown> {
   const s: Record<string, unknown> = {
     traceId: traceIdTo128(span.traceId),
@@ -313,7 +426,7 @@ function jsonSpan(span: Span): Record<string, unknown> {
     endTimeUnixNano: span.endTimeUnixNano.toString(),
     attributes: jsonAttributes(span.attributes),
     events: span.events.map((e) => ({ timeUnixNano: e.timeUnixNano.toString(), name: e.name, attributes: jsonAttributes(e.attributes) })),
-    links: span.links.map((l) => ({ traceId: traceIdTo128(l.traceId), spanId: l.spanId, attributes: jsonAttributes(l.attributes), ...(l.traceState ? { traceState: l.traceState } : {}) })),
+    links: span.links.map(jsonLink),
     status: { code: STATUS_NUMBERS[span.status.code], ...(span.status.message ? { message: span.status.message } : {}) },
   };
   if (span.parentSpanId) s.parentSpanId = span.parentSpanId;
@@ -327,9 +440,10 @@ function jsonSpan(span: Span): Record<string, unknown> {
 
 export function modelToOtlpJson(batch: SpanBatch): unknown {
   return {
-    resourceSpans: [...groupSpans(batch.spans)].map((r) => ({
-      resource: { attributes: jsonAttributes(r.resource) },
-      scopeSpans: [...r.scopes.values()].map((s) => ({ ...(s.scope ? { scope: { ...s.scope } } : {}), spans: s.spans.map(jsonSpan) })),
+    resourceSpans: allOf(groupSpans(batch.spans)).map(({ resource, scopes }) => ({
+      resource: withDropped({ attributes: jsonAttributes(resource.attributes) }, resource.droppedAttributesCount),
+      scopeSpans: allOf(scopes).map(({ scope, spans }) => ({ ...(hasScopeMessage(scope) ? { scope: jsonScope(scope) } : {}), spans: spans.map(jsonSpan), ...(scope?.schemaUrl ? { schemaUrl: scope.schemaUrl } : {}) })),
+      ...(resource.schemaUrl ? { schemaUrl: resource.schemaUrl } : {}),
     })),
   };
 }
