@@ -148,6 +148,24 @@ async function bindGrpc(server: grpc.Server, tls?: { key: Buffer; cert: Buffer; 
   return `127.0.0.1:${port}`;
 }
 
+/**
+ * tryShutdown, then forceShutdown after a grace: grpc-js's tryShutdown waits on every session's
+ * close callback, and node never calls it for a session already destroyed (a client gone with its
+ * socket half-closed), so a graceful stop alone can hang a test's afterAll.
+ */
+function shutdownGrpc(server: grpc.Server, graceMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
 export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
   private server = new grpc.Server();
   endpoint = '';
@@ -205,7 +223,7 @@ export class OtlpGrpcSink extends Sink<OtlpSinkRequest> {
       this.server.forceShutdown();
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+    return shutdownGrpc(this.server);
   }
 }
 
@@ -317,7 +335,7 @@ export class JaegerGrpcSink extends Sink<JaegerProtoBatch> {
     return this;
   }
   stop(): Promise<void> {
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+    return shutdownGrpc(this.server);
   }
 }
 
