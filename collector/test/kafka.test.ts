@@ -10,6 +10,7 @@ import { stopPeerProcesses } from '../../peers/process.js';
 import { kafkaExporterConfig, kafkaMessages } from '../src/exporters/kafka/index.js';
 import { decodeOtlpProto } from '../src/protocol/otlp/decode.js';
 import { kafkaLib } from '../src/net/kafka.js';
+import { kafkaReceiverConfig } from '../src/receivers/kafka/index.js';
 import type { Span } from '../src/model/span.js';
 import { NO_ATTRIBUTES } from '../src/model/span.js';
 import { OtlpGrpcSink } from './helpers/sinks.js';
@@ -25,7 +26,7 @@ describe('kafka messages from a batch', () => {
     const low = 'c0ffee0000000001';
     const batch = { spans: [span(low, '0000000000000001', 'zipkin'), span(`5a5a000000000001${low}`, '0000000000000002'), span(`5a5a000000000002c0ffee0000000002`, '0000000000000003')] };
     const out = kafkaMessages(batch, config);
-    expect(out.map((m) => [m.key?.toString('hex'), m.spans])).toEqual([
+    expect(out.map((m) => [m.key?.toString(), m.spans])).toEqual([
       [low, 2],
       ['c0ffee0000000002', 1],
     ]);
@@ -42,7 +43,7 @@ describe('kafka messages from a batch', () => {
     const spans = Array.from({ length: 40 }, (_, i) => span('c0ffee0000000009', i.toString(16).padStart(16, '0')));
     const out = kafkaMessages({ spans }, small);
     expect(out.length).toBeGreaterThan(1);
-    expect(out.every((m) => m.value.length <= 1024 && m.key?.toString('hex') === 'c0ffee0000000009')).toBe(true);
+    expect(out.every((m) => m.value.length <= 1024 && m.key?.toString() === 'c0ffee0000000009')).toBe(true);
     expect(out.reduce((n, m) => n + m.spans, 0)).toBe(40);
     const huge = span('c0ffee0000000009', '00000000000000ff', 'otlp', 'x'.repeat(2000));
     expect(() => kafkaMessages({ spans: [huge] }, small)).toThrow(/max_message_bytes/);
@@ -52,6 +53,15 @@ describe('kafka messages from a batch', () => {
     const out = kafkaMessages({ spans: [span('c0ffee0000000001', '0000000000000001')] }, kafkaExporterConfig.parse({ partition_traces_by_id: false }));
     expect(out[0]!.key).toBeUndefined();
     expect(kafkaExporterConfig.safeParse({ producer: { required_acks: 1 } }).error?.message).toMatch(/every in-sync replica/);
+  });
+});
+
+describe('kafka receiver config', () => {
+  it('takes the topics list of the Collector v0.165 or the topic of earlier versions, not both', () => {
+    expect(kafkaReceiverConfig.parse({ traces: { topics: ['a', 'b'] } }).traces.topics).toEqual(['a', 'b']);
+    expect(kafkaReceiverConfig.parse({ traces: { topic: 'a' } }).traces.topics).toEqual(['a']);
+    expect(kafkaReceiverConfig.parse({}).traces).toEqual({ topics: ['otlp_spans'], encoding: 'otlp_proto' });
+    expect(kafkaReceiverConfig.safeParse({ traces: { topic: 'a', topics: ['b'] } }).error?.message).toMatch(/not both/);
   });
 });
 

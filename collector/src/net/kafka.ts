@@ -66,9 +66,12 @@ export function describeKafkaError(err: unknown): string {
   return names.length > 0 ? `${message} (${names.slice(0, 3).join(', ')})` : message;
 }
 
-/** The 8 bytes of a hex trace key, as the message key. */
+/**
+ * A message key from a trace key: its hex text, as the Collector's kafka exporter writes its (full,
+ * 32-digit) trace ID, so that the topic's keys read as trace IDs in Kafka's own tools.
+ */
 export function keyBytes(hex: string): Buffer {
-  return Buffer.from(hex, 'hex');
+  return Buffer.from(hex, 'latin1');
 }
 
 /** Closes a client at once (in-flight requests cut), never throwing: for shutdown and after a failure. */

@@ -38,8 +38,9 @@ export interface KafkaRecordOut {
 
 /**
  * A batch as the topic's messages: with partition_traces_by_id, one message per trace key (the low
- * 64 bits) keyed by its 8 bytes; otherwise one unkeyed message. A message over max_message_bytes is
- * cut in halves by spans until it fits; a single span over it is refused for good.
+ * 64 bits) keyed by its 16 hex digits (the Collector keys by all 32); otherwise one unkeyed message.
+ * A message over max_message_bytes is cut in halves by spans until it fits; a single span over it is
+ * refused for good.
  */
 export function kafkaMessages(batch: SpanBatch, config: Pick<KafkaExporterConfig, 'partition_traces_by_id' | 'producer' | 'traces'>): KafkaRecordOut[] {
   const encode = config.traces.encoding === 'otlp_json' ? (b: SpanBatch) => Buffer.from(JSON.stringify(modelToOtlpJson(b))) : (b: SpanBatch) => encodeOtlpProto(b, true);

@@ -11,7 +11,13 @@ import { ingest } from '../ingest.js';
 
 export const kafkaReceiverConfig = z.strictObject({
   ...kafkaClientSettings,
-  traces: section(z.strictObject({ topic: z.string().min(1).default('otlp_spans'), encoding: z.enum(['otlp_proto', 'otlp_json']).default('otlp_proto') })),
+  /** `topics` as the Collector v0.165 spells it (a list), or `topic` as earlier versions did. */
+  traces: section(
+    z
+      .strictObject({ topic: z.string().min(1).optional(), topics: z.array(z.string().min(1)).min(1).optional(), encoding: z.enum(['otlp_proto', 'otlp_json']).default('otlp_proto') })
+      .refine((t) => !(t.topic && t.topics), { message: 'set topics or topic, not both' })
+      .transform(({ topic, topics, encoding }) => ({ topics: [...new Set(topics ?? [topic ?? 'otlp_spans'])], encoding })),
+  ),
   group_id: z.string().min(1).default('span-relay'),
   /** Where a partition with no committed offset for the group starts. */
   initial_offset: z.enum(['latest', 'earliest']).default('latest'),
@@ -59,15 +65,16 @@ export class KafkaReceiver implements Receiver {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly stopped = new AbortController();
-  /** Per partition, the offset after the last message the pipeline accepted, not yet committed. */
-  private readonly done = new Map<number, bigint>();
+  /** Per `topic:partition`, the offset after the last message the pipeline accepted, not yet committed. */
+  private readonly done = new Map<string, { topic: string; partition: number; offset: bigint }>();
   /**
    * Per partition this member owns, the offset after the last message it passed on. After every
    * rebalance the client fetches again from the committed offsets, and delivers what it had already
    * fetched too: a message below this position was passed on already, and is skipped.
    */
-  private readonly position = new Map<number, bigint>();
-  private mine = new Set<number>();
+  private readonly position = new Map<string, bigint>();
+  /** `topic:partition` of every partition assigned to this member. */
+  private mine = new Set<string>();
   private committing: Promise<void> = Promise.resolve();
   private readonly m;
 
@@ -89,8 +96,8 @@ export class KafkaReceiver implements Receiver {
     };
   }
 
-  private get labels(): { receiver: string; topic: string } {
-    return { receiver: this.ctx.id, topic: this.config.traces.topic };
+  private labels(topic: string): { receiver: string; topic: string } {
+    return { receiver: this.ctx.id, topic };
   }
 
   async start(next: Consumer): Promise<void> {
@@ -99,25 +106,27 @@ export class KafkaReceiver implements Receiver {
     this.consumer = consumer;
     consumer.on('consumer:group:join', (p: { assignments?: { topic: string; partitions: number[] }[] }) => {
       this.m.rebalances.inc({ receiver: this.ctx.id, group: this.config.group_id });
-      const mine = (p.assignments ?? []).filter((a) => a.topic === this.config.traces.topic).flatMap((a) => a.partitions);
-      this.mine = new Set(mine);
-      this.m.partitions.set(this.labels, mine.length);
+      const mine = (p.assignments ?? []).filter((a) => this.config.traces.topics.includes(a.topic));
+      this.mine = new Set(mine.flatMap((a) => a.partitions.map((partition) => `${a.topic}:${partition}`)));
+      for (const topic of this.config.traces.topics) this.m.partitions.set(this.labels(topic), mine.find((a) => a.topic === topic)?.partitions.length ?? 0);
       // Partitions this member lost: their new owner starts at the last commit.
-      for (const partition of this.done.keys()) if (!this.mine.has(partition)) this.done.delete(partition);
-      for (const partition of this.position.keys()) if (!this.mine.has(partition)) this.position.delete(partition);
+      for (const key of this.done.keys()) if (!this.mine.has(key)) this.done.delete(key);
+      for (const key of this.position.keys()) if (!this.mine.has(key)) this.position.delete(key);
       this.m.lag.reset();
-      this.ctx.telemetry.logger.info({ receiver: this.ctx.id, group: this.config.group_id, partitions: mine }, 'kafka: joined the consumer group');
+      this.ctx.telemetry.logger.info({ receiver: this.ctx.id, group: this.config.group_id, partitions: [...this.mine] }, 'kafka: joined the consumer group');
     });
     // A rebalance is starting: commit what was passed on while this generation may still commit, so
     // the partitions' next owners re-read less.
     consumer.on('consumer:group:rebalance', () => void this.commit());
     consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
-            (lag.get(this.config.traces.topic) ?? []).forEach((n, partition) => {
-        if (this.mine.has(partition) && n >= 0n) this.m.lag.set({ ...this.labels, partition: String(partition) }, Number(n));
-      });
+            for (const topic of this.config.traces.topics) {
+        (lag.get(topic) ?? []).forEach((n, partition) => {
+          if (this.mine.has(`${topic}:${partition}`) && n >= 0n) this.m.lag.set({ ...this.labels(topic), partition: String(partition) }, Number(n));
+        });
+      }
     });
-    consumer.on('consumer:lag:error', () => this.m.errors.inc({ ...this.labels, kind: 'lag' }));
-    consumer.startLagMonitoring({ topics: [this.config.traces.topic] }, 5000);
+    consumer.on('consumer:lag:error', () => this.m.errors.inc({ ...this.labels(this.config.traces.topics[0]!), kind: 'lag' }));
+    consumer.startLagMonitoring({ topics: this.config.traces.topics }, 5000);
     this.loop = this.run(next);
     this.timer = setInterval(() => void this.commit(), this.config.commit_interval);
     this.timer.unref();
@@ -126,7 +135,7 @@ export class KafkaReceiver implements Receiver {
 
   private open(): Promise<KafkaMessagesStream> {
     return this.consumer!.consume({
-      topics: [this.config.traces.topic],
+      topics: this.config.traces.topics,
       mode: 'committed',
       fallbackMode: this.config.initial_offset,
       autocommit: false,
@@ -154,7 +163,7 @@ export class KafkaReceiver implements Receiver {
       } catch (err) {
         if (this.stopping) break;
         failures++;
-        this.m.errors.inc({ ...this.labels, kind: 'stream' });
+        this.m.errors.inc({ ...this.labels(this.config.traces.topics[0]!), kind: 'stream' });
         this.ctx.telemetry.warnLimited(`kafka-stream:${this.ctx.id}`, { receiver: this.ctx.id, group: this.config.group_id, brokers: this.config.brokers, failures }, `kafka: cannot consume, trying again: ${describeKafkaError(err)}`);
         const stale = this.stream;
         this.stream = undefined;
@@ -166,11 +175,12 @@ export class KafkaReceiver implements Receiver {
   }
 
   private async handle(message: KafkaMessage, next: Consumer): Promise<void> {
-    const labels = this.labels;
+    const labels = this.labels(message.topic);
+    const key = `${message.topic}:${message.partition}`;
     // Fetched before a rebalance: a partition now another member's is read by it from the last
     // commit; one read again from the last commit is skipped up to where this member got.
-    if (!this.mine.has(message.partition)) return this.m.skipped.inc({ ...labels, reason: 'not_owned' });
-    const position = this.position.get(message.partition);
+    if (!this.mine.has(key)) return this.m.skipped.inc({ ...labels, reason: 'not_owned' });
+    const position = this.position.get(key);
     if (position !== undefined && message.offset < position) return this.m.skipped.inc({ ...labels, reason: 'already_passed_on' });
     let result: DecodeResult;
     try {
@@ -199,22 +209,23 @@ export class KafkaReceiver implements Receiver {
   }
 
   private markDone(message: KafkaMessage): void {
-    this.done.set(message.partition, message.offset + 1n);
-    this.position.set(message.partition, message.offset + 1n);
+    const key = `${message.topic}:${message.partition}`;
+    this.done.set(key, { topic: message.topic, partition: message.partition, offset: message.offset + 1n });
+    this.position.set(key, message.offset + 1n);
   }
 
   /** Commits what the pipeline accepted on the partitions this member still owns; one commit at a time. */
   private commit(): Promise<void> {
     this.committing = this.committing.then(async () => {
-      const offsets = [...this.done].filter(([p]) => this.mine.has(p)).map(([partition, offset]) => ({ topic: this.config.traces.topic, partition, offset, leaderEpoch: -1 }));
+      const offsets = [...this.done].filter(([key]) => this.mine.has(key)).map(([, o]) => ({ ...o, leaderEpoch: -1 }));
       if (offsets.length === 0 || !this.consumer) return;
       try {
         await this.consumer.commit({ offsets });
-        for (const o of offsets) if (this.done.get(o.partition) === o.offset) this.done.delete(o.partition);
-        this.m.commits.inc({ ...this.labels, result: 'ok' });
+        for (const o of offsets) if (this.done.get(`${o.topic}:${o.partition}`)?.offset === o.offset) this.done.delete(`${o.topic}:${o.partition}`);
+        for (const topic of new Set(offsets.map((o) => o.topic))) this.m.commits.inc({ ...this.labels(topic), result: 'ok' });
       } catch (err) {
         // Kept: committed at the next tick if the partition is still ours, else re-read by its new owner.
-        this.m.commits.inc({ ...this.labels, result: 'failed' });
+        for (const topic of new Set(offsets.map((o) => o.topic))) this.m.commits.inc({ ...this.labels(topic), result: 'failed' });
         this.ctx.telemetry.warnLimited(`kafka-commit:${this.ctx.id}`, { receiver: this.ctx.id }, `kafka: offset commit failed: ${describeKafkaError(err)}`);
       }
     });
