@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The collector's own metrics and logs. One instance per running collector (tests start many), so
@@ -77,7 +77,7 @@ export class Telemetry {
   /** Components that stopped working, with why: /readyz answers 503 and lists them. */
   readonly failed = new Map<string, string>();
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
-  private readonly extra = new Map<string, Counter | Gauge>();
+  private readonly extra = new Map<string, Counter | Gauge | Histogram>();
 
   /** Runs `write` at most once per `intervalMs` per key, telling it how many were suppressed since. */
   private limited(key: string, intervalMs: number, write: (suppressed: number) => void): void {
@@ -131,6 +131,12 @@ export class Telemetry {
     return m as Gauge<L>;
   }
 
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    let m = this.extra.get(name);
+    if (!m) this.extra.set(name, (m = new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })));
+    return m as Histogram<L>;
+  }
+
   /** `bindings`: fields on every log line (a worker's index under --workers). */
   constructor(options: { logger?: Logger; level?: string; bindings?: Record<string, unknown> } = {}) {
     const logger = options.logger ?? pino({ level: options.level ?? process.env.SPAN_RELAY_LOG_LEVEL ?? 'info' });
@@ -143,9 +149,11 @@ export class Telemetry {
  * any further one is reported as `other`, so hostile or buggy senders cannot create series
  * without bound.
  */
+export const LABEL_VALUES_MAX = 100;
+
 export class BoundedLabel {
   private readonly seen = new Set<string>();
-  constructor(private readonly max = 100) {}
+  constructor(private readonly max = LABEL_VALUES_MAX) {}
   value(v: string): string {
     if (this.seen.has(v)) return v;
     if (this.seen.size >= this.max) return 'other';

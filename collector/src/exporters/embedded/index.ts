@@ -8,6 +8,7 @@ import { serverTls } from '../../security/server-tls.js';
 import { QueuedExporter, senderSettings } from '../sender.js';
 import { TraceStore } from './store.js';
 import { queryHandler } from './query.js';
+import { RouteMetrics } from './route-metrics.js';
 
 export const embeddedExporterConfig = z.strictObject({
   /** The SQLite file (relative: from the working directory). */
@@ -48,7 +49,16 @@ export class EmbeddedExporter extends QueuedExporter {
     private readonly c: CreateContext,
   ) {
     const store = new TraceStore(cfg.path);
-    super(c, { ...cfg, sending_queue: { ...cfg.sending_queue, num_consumers: 1 } }, async (batch) => store.write(batch.spans), async () => this.closeStore());
+    const routes = new RouteMetrics(c.telemetry);
+    super(c, { ...cfg, sending_queue: { ...cfg.sending_queue, num_consumers: 1 } }, async (batch) => {
+        const traces = store.write(batch.spans);
+        // Stored is delivered: a fault in the counting must not send the batch round again.
+        try {
+          routes.record([...traces.values()]);
+        } catch (err) {
+          c.telemetry.reportUnexpected(err, `exporter ${c.id} (route metrics)`);
+        }
+      }, async () => this.closeStore());
     this.store = store;
     this.dropped = c.telemetry.counter('span_relay_store_dropped_traces_total', 'Traces the embedded store dropped to stay within its retention, by reason.', ['exporter', 'reason'] as const);
     if (cfg.query.enabled) {

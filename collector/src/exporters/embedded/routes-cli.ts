@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import type { Span } from '../../model/span.js';
 import { UsageError } from '../../model/errors.js';
 import { readTraceFile } from '../../formats/read.js';
-import { splitSharedSpans, traceKey, unifyTraceIds, type NormalizeStats } from '../../processors/join/normalize.js';
+import { splitSharedSpans, unifyTraceIds, type NormalizeStats } from '../../processors/join/normalize.js';
 import { buildRoutes, type RouteRow } from './routes.js';
-import { TraceStore } from './store.js';
+import { groupByTrace, TraceStore } from './store.js';
 import { windowOf } from './query.js';
 
 export interface RoutesOptions {
@@ -26,16 +26,9 @@ export interface RoutesAnswer {
 
 /** Spans from files grouped into traces as the join would (64/128-bit IDs unified, shared spans split). */
 export function tracesOf(spans: Span[]): Span[][] {
-  const groups = new Map<string, Span[]>();
-  for (const s of spans) {
-    const k = traceKey(s.traceId);
-    const g = groups.get(k);
-    if (g) g.push(s);
-    else groups.set(k, [s]);
-  }
   const traces: Span[][] = [];
   const stats: NormalizeStats = { traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 };
-  for (const group of groups.values()) for (const unified of unifyTraceIds(group, undefined, stats)) traces.push(splitSharedSpans(unified, undefined, stats).spans);
+  for (const group of groupByTrace(spans).values()) for (const unified of unifyTraceIds(group, undefined, stats)) traces.push(splitSharedSpans(unified, undefined, stats).spans);
   return traces;
 }
 

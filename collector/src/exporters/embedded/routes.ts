@@ -71,10 +71,24 @@ function failed(s: Span): boolean {
 const isAttempt = (s: Span) => s.attributes[ATTEMPT] !== undefined || Number(s.attributes[RESEND] ?? 0) > 0;
 const byStart = (a: Span, b: Span) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0);
 
-/** Rows for every route (or one service's), busiest first. */
-export function buildRoutes(traces: readonly Span[][], service?: string): RouteRow[] {
+/** One logical request as its caller saw it, before aggregation: what the rows and the metrics count. */
+export interface RouteRequest {
+  /** The called node (proxies folded into their workload). */
+  service: string;
+  route: string;
+  caller: string;
+  attempts: number;
+  timeouts: number;
+  /** The last attempt's outcome. */
+  ok: boolean;
+  /** From the first attempt to the last. */
+  durationMs: number;
+}
+
+/** Every request in these traces (or those to one service). */
+export function routeRequests(traces: readonly Span[][], service?: string): RouteRequest[] {
   const nodeOf = nodeResolver(traces, 'fold');
-  const rows = new Map<string, { service: string; route: string; requests: number; attempts: number; ok: number; timeouts: number; durations: number[]; callers: Set<string> }>();
+  const out: RouteRequest[] = [];
   for (const spans of traces) {
     const children = new Map<string, Span[]>();
     for (const s of spans) {
@@ -107,19 +121,36 @@ export function buildRoutes(traces: readonly Span[][], service?: string): RouteR
       attempts.sort(byStart);
       const target = callee(attempts.length > 1 || attempts[0] !== s ? attempts : kids(s)) ?? str(s.attributes['peer.service']) ?? str(s.attributes['server.address']) ?? 'unknown';
       if (service !== undefined && target !== service) continue;
-      const key = `${target}\u0000${route}`;
-      let row = rows.get(key);
-      if (!row) rows.set(key, (row = { service: target, route, requests: 0, attempts: 0, ok: 0, timeouts: 0, durations: [], callers: new Set() }));
-      row.requests++;
-      row.attempts += attempts.length;
-      row.timeouts += attempts.filter(isTimeout).length;
-      if (!failed(attempts.at(-1)!)) row.ok++;
       // The request as the caller saw it: from its first attempt to its last.
       const end = attempts.reduce((m, a) => (a.endTimeUnixNano > m ? a.endTimeUnixNano : m), s.endTimeUnixNano);
       const begin = attempts[0]!.startTimeUnixNano < s.startTimeUnixNano ? attempts[0]!.startTimeUnixNano : s.startTimeUnixNano;
-      row.durations.push(attempts[0] === s && attempts.length === 1 ? durationMs(s) : Number(end - begin) / 1e6);
-      row.callers.add(caller);
+      out.push({
+        service: target,
+        route,
+        caller,
+        attempts: attempts.length,
+        timeouts: attempts.filter(isTimeout).length,
+        ok: !failed(attempts.at(-1)!),
+        durationMs: attempts[0] === s && attempts.length === 1 ? durationMs(s) : Number(end - begin) / 1e6,
+      });
     }
+  }
+  return out;
+}
+
+/** Rows for every route (or one service's), busiest first. */
+export function buildRoutes(traces: readonly Span[][], service?: string): RouteRow[] {
+  const rows = new Map<string, { service: string; route: string; requests: number; attempts: number; ok: number; timeouts: number; durations: number[]; callers: Set<string> }>();
+  for (const q of routeRequests(traces, service)) {
+    const key = `${q.service}\u0000${q.route}`;
+    let row = rows.get(key);
+    if (!row) rows.set(key, (row = { service: q.service, route: q.route, requests: 0, attempts: 0, ok: 0, timeouts: 0, durations: [], callers: new Set() }));
+    row.requests++;
+    row.attempts += q.attempts;
+    row.timeouts += q.timeouts;
+    if (q.ok) row.ok++;
+    row.durations.push(q.durationMs);
+    row.callers.add(q.caller);
   }
   return [...rows.values()]
     .map(({ ok, durations, callers, ...r }) => {

@@ -72,6 +72,18 @@ function sqliteAddon(): string | null {
   return nativeBinding;
 }
 
+/** Spans grouped by the low-64 trace key, in the order first seen. */
+export function groupByTrace(spans: readonly Span[]): Map<string, Span[]> {
+  const groups = new Map<string, Span[]>();
+  for (const s of spans) {
+    const k = traceKey(s.traceId);
+    const g = groups.get(k);
+    if (g) g.push(s);
+    else groups.set(k, [s]);
+  }
+  return groups;
+}
+
 export class TraceStore {
   readonly db: Database.Database;
   private readonly stmt;
@@ -113,15 +125,9 @@ export class TraceStore {
     };
   }
 
-  /** Stores what the join released; each trace touched gets its verdict (again, if it grew). */
-  write(spans: readonly Span[]): void {
-    const byTrace = new Map<string, Span[]>();
-    for (const s of spans) {
-      const k = traceKey(s.traceId);
-      const g = byTrace.get(k);
-      if (g) g.push(s);
-      else byTrace.set(k, [s]);
-    }
+  /** Stores what the join released; each trace touched gets its verdict (again, if it grew). Answers the spans by trace. */
+  write(spans: readonly Span[]): Map<string, Span[]> {
+    const byTrace = groupByTrace(spans);
     this.db.transaction(() => {
       for (const [key, group] of byTrace) {
         const existed = this.stmt.traceExists.get(key) !== undefined;
@@ -151,6 +157,7 @@ export class TraceStore {
         this.stmt.upsertTrace.run({ ...summaryRow(key, all), stored_ms: Date.now() });
       }
     })();
+    return byTrace;
   }
 
   private spansOf(key: string): Span[] {
