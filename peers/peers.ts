@@ -52,19 +52,19 @@ export const PEERS = {
   },
   // Tracers written by others, each sending in its default transport (their tests: collector/test/tracers-*.test.ts).
   'python-opencensus': {
-    title: 'Python OpenCensus agent exporters (PyPI)',
+    title: 'Python OpenCensus agent exporters: opentelemetry-exporter-opencensus 0.66b1 (OpenTelemetry SDK 1.45.1) and opencensus-ext-ocagent 0.7.1 (opencensus 0.11.4), from PyPI',
     manifest: ['requirements.txt'],
     needs: 'python3',
     product: 'venv/bin/python',
   },
   'python-tracers': {
-    title: 'Python py-zipkin 1.2.8 and the OpenTelemetry OTLP exporters (PyPI)',
+    title: 'Python py-zipkin 1.2.8 and opentelemetry-exporter-otlp 1.45.2 (gRPC and HTTP/protobuf, OpenTelemetry SDK 1.45.2), from PyPI',
     manifest: ['requirements.txt'],
     needs: 'python3',
     product: 'venv/bin/python',
   },
   'go-tracers': {
-    title: 'Go OpenTelemetry OTLP exporters and OpenCensus ocagent (Go module proxy)',
+    title: 'Go OpenTelemetry SDK v1.47.0 with otlptracegrpc and otlptracehttp v1.47.0, OpenCensus Go v0.24.0 with ocagent v0.7.0, ochttp and ocgrpc (Go module proxy)',
     manifest: ['go.mod', 'go.sum', 'main.go'],
     needs: 'go',
     product: 'go-tracers',

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { loadService, OtlpGrpcSink, type FlatOtlpSpan } from './helpers/sinks.js';
-import { eventually, metricValue, startCollector, type RunningCollector } from './helpers/collector.js';
+import { eventually, metricValue, startCollector, type RunningCollector, tracerRelayYaml } from './helpers/collector.js';
 
 const run = promisify(execFile);
 const PY = '/usr/bin/python3';
@@ -24,35 +24,7 @@ let relay: RunningCollector;
 
 beforeAll(async () => {
   sink = await new OtlpGrpcSink().start();
-  relay = await startCollector(`
-receivers:
-  zipkin:
-    endpoint: 127.0.0.1:0
-  jaeger:
-    protocols:
-      thrift_compact:
-        endpoint: 127.0.0.1:0
-      thrift_binary:
-        endpoint: 127.0.0.1:0
-      grpc:
-        endpoint: 127.0.0.1:0
-processors:
-  join:
-    quiet_period: 300ms
-    check_interval: 20ms
-  batch:
-    timeout: 10ms
-exporters:
-  otlp:
-    endpoint: ${sink.endpoint}
-    tls: { insecure: true }
-service:
-  pipelines:
-    traces:
-      receivers: [zipkin, jaeger]
-      processors: [join, batch]
-      exporters: [otlp]
-`);
+  relay = await startCollector(tracerRelayYaml(sink.endpoint, ['zipkin', 'jaeger:thrift_compact,thrift_binary,grpc']));
 });
 afterAll(async () => {
   await relay.stop();

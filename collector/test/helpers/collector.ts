@@ -108,3 +108,36 @@ export function capturingLogger(): { logger: Logger; lines: { level: number; msg
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
   return { logger, lines };
 }
+
+/**
+ * The tracer tests' pipeline: the named receivers (each on 127.0.0.1:0; `otlp` with gRPC and HTTP,
+ * `jaeger` with the protocols listed after a colon, as `jaeger:thrift_compact,grpc`) → the join
+ * with a short quiet period → batch → OTLP gRPC to `sinkEndpoint`.
+ */
+export function tracerRelayYaml(sinkEndpoint: string, receivers: string[]): string {
+  const receiver = (r: string): string => {
+    const [type, protocols] = r.split(':') as [string, string | undefined];
+    if (type === 'otlp') return '  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n      http:\n        endpoint: 127.0.0.1:0\n';
+    if (protocols) return `  ${type}:\n    protocols:\n${protocols.split(',').map((p) => `      ${p}:\n        endpoint: 127.0.0.1:0\n`).join('')}`;
+    return `  ${type}:\n    endpoint: 127.0.0.1:0\n`;
+  };
+  return `
+receivers:
+${receivers.map(receiver).join('')}processors:
+  join:
+    quiet_period: 300ms
+    check_interval: 20ms
+  batch:
+    timeout: 10ms
+exporters:
+  otlp:
+    endpoint: ${sinkEndpoint}
+    tls: { insecure: true }
+service:
+  pipelines:
+    traces:
+      receivers: [${receivers.map((r) => r.split(':')[0]).join(', ')}]
+      processors: [join, batch]
+      exporters: [otlp]
+`;
+}

@@ -75,6 +75,21 @@ export interface OtlpKv {
   key: string;
   value: { stringValue?: string; intValue?: string; boolValue?: boolean; doubleValue?: number; value?: string };
 }
+/** An AnyValue as the sinks decode it (proto-loader, `oneofs: true`: `value` names the case that is set). */
+export interface RawAnyValue {
+  value?: string;
+  stringValue?: string;
+  intValue?: string;
+  doubleValue?: number;
+  boolValue?: boolean;
+  bytesValue?: string;
+  arrayValue?: { values?: RawAnyValue[] };
+  kvlistValue?: { values?: RawKeyValue[] };
+}
+export interface RawKeyValue {
+  key: string;
+  value?: RawAnyValue;
+}
 export interface OtlpSinkSpan {
   traceId: string;
   spanId: string;
