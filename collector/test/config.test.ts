@@ -63,8 +63,8 @@ describe('config', () => {
   });
 
   it('names an unknown component and lists the ones we have', () => {
-    const msg = configError(MIN('  kafka:\n    brokers: [a]'));
-    expect(msg).toContain("exporters.kafka: unknown exporter type 'kafka'");
+    const msg = configError(MIN('  prometheusremotewrite:\n    endpoint: http://a'));
+    expect(msg).toContain("exporters.prometheusremotewrite: unknown exporter type 'prometheusremotewrite'");
     expect(msg).toContain('otlp, otlphttp, jaeger, jaeger_thrift, file');
   });
 
