@@ -10,10 +10,9 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { missingPeers } from '../peers/peers.js';
-import { startKafka, type RunningKafka } from '../peers/kafka/start.js';
-import { stopPeerProcesses } from '../peers/process.js';
+import { kafkaForTests, type KafkaForTests } from '../collector/test/helpers/kafka.js';
 import { OtlpGrpcSink } from '../collector/test/helpers/sinks.js';
 import { eventually, metricValue, startCollector, type RunningCollector } from '../collector/test/helpers/collector.js';
 import { portRun } from '../collector/test/helpers/ports.js';
@@ -24,7 +23,7 @@ import { sendOtlp, sendZipkin } from './helpers/mesh-traffic.js';
 
 const PARTITIONS = 6;
 const cleanup: (() => Promise<unknown>)[] = [];
-let kafka: RunningKafka;
+let k: KafkaForTests;
 
 interface Joiner {
   child: ChildProcess;
@@ -40,7 +39,7 @@ async function joiner(topic: string, sinkEndpoint: string, dir = mkdtempSync(joi
     join(dir, 'config.yaml'),
     `receivers:
   kafka:
-    brokers: [${kafka.bootstrap}]
+    brokers: [${k.broker.bootstrap}]
     traces: { topic: ${topic} }
     group_id: joiners-${topic}
     initial_offset: earliest
@@ -80,7 +79,7 @@ processors:
   batch: { timeout: 10ms, send_batch_size: 50, max_buffered_spans: 200 }
 exporters:
   kafka:
-    brokers: [${kafka.bootstrap}]
+    brokers: [${k.broker.bootstrap}]
     traces: { topic: ${topic} }
     timeout: 2s
     sending_queue: { queue_size: 20 }
@@ -105,7 +104,7 @@ async function groupSettled(joiners: Joiner[], what: string): Promise<void> {
 }
 
 async function createTopic(topic: string): Promise<void> {
-  const admin = new (kafkaLib().Admin)({ clientId: 'test', bootstrapBrokers: [kafka.bootstrap] });
+  const admin = new (kafkaLib().Admin)({ clientId: 'test', bootstrapBrokers: [k.broker.bootstrap] });
   await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
   await admin.close();
 }
@@ -137,13 +136,11 @@ function delivery(sink: OtlpGrpcSink): { ids: Set<string>; duplicates: number } 
 }
 
 describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → topic keyed by the low 64 bits → joiners in one group', () => {
-  beforeAll(async () => {
-    kafka = await startKafka({ partitions: PARTITIONS });
-  }, 120_000);
+  k = kafkaForTests(PARTITIONS);
+  // Runs before the helper's, which stops the broker after these.
   afterAll(async () => {
     killCollectorProcesses();
     for (const c of cleanup.reverse()) await c();
-    await stopPeerProcesses();
   });
 
   it('two routers, three joiners: the hops of each request, sent to either router in either ID width, meet in one joiner: every request one tree, none lost', async () => {
@@ -221,11 +218,11 @@ describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → top
     for (const [i, req] of requests.entries()) {
       if (i === 60) {
         refusedBefore = tally.refused;
-        kafka.child.kill('SIGSTOP');
+        k.broker.child.kill('SIGSTOP');
         stoppedAt = Date.now();
       }
       if (stoppedAt && !resumed && Date.now() - stoppedAt >= 10_000) {
-        kafka.child.kill('SIGCONT');
+        k.broker.child.kill('SIGCONT');
         resumed = true;
         resumedAt = Date.now();
         ackedAtResume = acked.size;
@@ -235,7 +232,7 @@ describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → top
       await new Promise((res) => setTimeout(res, 20));
       if (resumed && i > 60 && Date.now() - stoppedAt > 25_000) break;
     }
-    if (!resumed) kafka.child.kill('SIGCONT');
+    if (!resumed) k.broker.child.kill('SIGCONT');
     const refusedDuring = tally.refused - refusedBefore;
     const ackedAfter = new Set(acked);
     await eventually(() => [...ackedAfter].every((id) => delivery(sink).ids.has(id)), 'every acknowledged span at the sink', 60_000).catch(() => {});

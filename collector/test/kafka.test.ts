@@ -3,10 +3,9 @@
  * round trip through a real Apache Kafka 4.4 broker (the peer): OTLP in → kafka exporter → topic →
  * kafka receiver → OTLP out to a sink, with messages that are not OTLP on the topic between them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { missingPeers } from '../../peers/peers.js';
-import { startKafka, type RunningKafka } from '../../peers/kafka/start.js';
-import { stopPeerProcesses } from '../../peers/process.js';
+import { kafkaForTests } from './helpers/kafka.js';
 import { kafkaExporterConfig, kafkaMessages } from '../src/exporters/kafka/index.js';
 import { decodeOtlpProto } from '../src/protocol/otlp/decode.js';
 import { kafkaLib } from '../src/net/kafka.js';
@@ -66,15 +65,7 @@ describe('kafka receiver config', () => {
 });
 
 describe.skipIf(missingPeers('kafka'))('kafka exporter → Apache Kafka 4.4 → kafka receiver', () => {
-  let kafka: RunningKafka;
-  const stops: (() => Promise<unknown>)[] = [];
-  beforeAll(async () => {
-    kafka = await startKafka({ partitions: 3 });
-  }, 120_000);
-  afterAll(async () => {
-    for (const s of stops.reverse()) await s();
-    await stopPeerProcesses();
-  });
+  const k = kafkaForTests(3);
 
   const router = (topic: string): Promise<RunningCollector> =>
     startCollector(`
@@ -84,7 +75,7 @@ receivers:
       http: { endpoint: 127.0.0.1:0 }
 exporters:
   kafka:
-    brokers: [${kafka.bootstrap}]
+    brokers: [${k.broker.bootstrap}]
     traces: { topic: ${topic} }
     retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
 service:
@@ -95,7 +86,7 @@ service:
     startCollector(`
 receivers:
   kafka:
-    brokers: [${kafka.bootstrap}]
+    brokers: [${k.broker.bootstrap}]
     traces: { topic: ${topic} }
     group_id: g-${topic}
     initial_offset: earliest
@@ -127,20 +118,20 @@ service:
   it('spans go through the topic to the sink; messages that are not OTLP are counted and skipped, and what follows them still arrives', async () => {
     const topic = 'roundtrip';
     const sink = await new OtlpGrpcSink().start();
-    stops.push(() => sink.stop());
+    k.cleanup(() => sink.stop());
     const r = await router(topic);
-    stops.push(() => r.stop());
+    k.cleanup(() => r.stop());
     const traces = Array.from({ length: 20 }, (_, i) => `5a5a${i.toString(16).padStart(12, '0')}c0ffee${i.toString(16).padStart(10, '0')}`);
     await post(r, traces.slice(0, 10));
     // Between the good messages: garbage, a truncated OTLP message, and an empty value.
     const { Producer } = kafkaLib();
-    const p = new Producer({ clientId: 'bad', bootstrapBrokers: [kafka.bootstrap] });
+    const p = new Producer({ clientId: 'bad', bootstrapBrokers: [k.broker.bootstrap] });
     const good = kafkaMessages({ spans: [span('c0ffee00000000aa', '00000000000000aa')] }, kafkaExporterConfig.parse({}))[0]!.value;
     await p.send({ messages: [0, 1, 2].flatMap((partition) => [{ topic, partition, value: Buffer.from('not OTLP at all') }, { topic, partition, value: good.subarray(0, good.length - 7) }, { topic, partition, value: Buffer.alloc(0) }]) });
     await p.close();
     await post(r, traces.slice(10));
     const c = await consumer(topic, sink.endpoint);
-    stops.push(() => c.stop());
+    k.cleanup(() => c.stop());
     await sink.waitForSpans(20, 30_000);
     const got = new Set(sink.spans().map((s) => s.traceId));
     expect(traces.filter((t) => !got.has(t))).toEqual([]);
