@@ -71,6 +71,66 @@ function showView(id) {
   return $(`#${id}`);
 }
 
+/** About `count` round tick values (1, 2 or 5 × 10^k apart) from 0 to the first at or past `max`. */
+function niceTicks(max, count = 5) {
+  if (!(max > 0)) return [0];
+  const raw = max / count;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * pow).find((v) => v >= raw);
+  const out = [0];
+  while (out.at(-1) < max - step * 1e-9) out.push(out.length * step);
+  return out;
+}
+
+/** Clock ticks (µs since the epoch) over [t0, t1], about `count`, at round seconds, minutes or hours. */
+const CLOCK_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+function clockTicks(t0, t1, count = 6) {
+  const stepUs = (CLOCK_STEPS_S.find((s) => s * 1e6 >= (t1 - t0) / count) ?? 86400) * 1e6;
+  const out = [];
+  for (let t = Math.ceil(t0 / stepUs) * stepUs; t <= t1; t += stepUs) out.push(t);
+  return out;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const svg = (tag, attrs = {}, ...children) => {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, v);
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+};
+
+/**
+ * Duration over time, as Jaeger's search page draws it: a dot per trace at its start time and
+ * duration, a broken one a red ring; a click opens the trace.
+ */
+function durationScatter(items) {
+  const W = 1000;
+  const H = 170;
+  const pad = { left: 64, right: 16, top: 10, bottom: 26 };
+  const t0 = Math.min(...items.map((i) => i.start));
+  const t1 = Math.max(...items.map((i) => i.start));
+  const span = Math.max(1, t1 - t0);
+  const yTicks = niceTicks(Math.max(...items.map((i) => i.duration)), 4);
+  const yMax = yTicks.at(-1) || 1;
+  const x = (t) => pad.left + (items.length === 1 ? 0.5 : (t - t0) / span) * (W - pad.left - pad.right);
+  const y = (d) => H - pad.bottom - (d / yMax) * (H - pad.top - pad.bottom);
+  const clock = (us) => new Date(us / 1000).toLocaleTimeString([], { hour12: false });
+  const xTicks = items.length === 1 ? [t0] : clockTicks(t0, t1);
+  return svg(
+    'svg',
+    { class: 'scatter', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'trace duration over time' },
+    ...yTicks.map((v) => svg('g', { class: 'tick' }, svg('line', { x1: pad.left, x2: W - pad.right, y1: y(v), y2: y(v) }), svg('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, v === 0 ? '0' : fmtDur(v)))),
+    ...xTicks.map((t) => svg('text', { class: 'xlabel', x: x(t), y: H - 8, 'text-anchor': 'middle' }, clock(t))),
+    ...items.map((i) =>
+      svg(
+        'circle',
+        { class: `dot ${i.verdict}`, cx: x(i.start), cy: y(i.duration), r: 5 + Math.min(5, Math.sqrt(i.spans) / 2), 'data-trace-id': i.id },
+        svg('title', {}, `${i.title} · ${fmtDur(i.duration)} · ${i.spans} spans · ${i.verdict.toUpperCase()}`),
+      ),
+    ),
+  );
+}
+
 async function search(pushState = true) {
   const p = searchParams();
   if (pushState) history.pushState({}, '', `/search?${p}`);
@@ -81,17 +141,27 @@ async function search(pushState = true) {
     results.replaceChildren(el('div', { class: 'empty' }, 'No traces match. Widen the lookback, or check that the service sends to span-relay.'));
     return;
   }
+  const items = data.map((t) => {
+    const start = Math.min(...t.spans.map((s) => s.startTime));
+    const end = Math.max(...t.spans.map((s) => s.startTime + s.duration));
+    return { id: t.traceID, start, duration: end - start, spans: t.spans.length, verdict: t.spanRelay.verdict, title: `${t.spanRelay.rootService}: ${t.spanRelay.rootName}` };
+  });
+  const scatter = durationScatter(items);
+  scatter.addEventListener('click', (e) => {
+    const dot = e.target.closest && e.target.closest('.dot');
+    if (dot) openTrace(dot.getAttribute('data-trace-id'));
+  });
   results.replaceChildren(
-    ...data.map((t) => {
+    scatter,
+    ...data.map((t, n) => {
       const sr = t.spanRelay;
       const services = [...new Set(t.spans.map((s) => t.processes[s.processID].serviceName))];
-      const start = Math.min(...t.spans.map((s) => s.startTime));
-      const end = Math.max(...t.spans.map((s) => s.startTime + s.duration));
+      const { start, duration } = items[n];
       return el(
         'div',
         { class: 'result', 'data-trace-id': t.traceID, onclick: () => openTrace(t.traceID) },
         el('div', { class: 'title' }, `${sr.rootService}: ${sr.rootName}`, el('span', { class: `verdict ${sr.verdict}` }, sr.verdict.toUpperCase())),
-        el('div', { class: 'meta' }, fmtDur(end - start)),
+        el('div', { class: 'meta' }, fmtDur(duration)),
         el('div', { class: 'meta' }, `${t.spans.length} spans · ${services.join(', ')}${sr.orphans.length ? ` · ${sr.orphans.length} orphan(s)` : ''}${sr.errors ? ` · ${sr.errors} error(s)` : ''}`),
         el('div', { class: 'meta' }, new Date(start / 1000).toLocaleString()),
       );
@@ -125,6 +195,17 @@ function treeOrder(spans) {
     for (const c of (kids.get(s.spanID) ?? []).slice().reverse()) stack.push([c, depth + 1]);
   }
   return out;
+}
+
+/** The waterfall's time ruler: round offsets from the trace's start, on the lanes' scale. */
+function timeRuler(total) {
+  const ticks = niceTicks(total, 8).filter((v) => v <= total);
+  return el(
+    'div',
+    { class: 'ruler' },
+    el('div', { class: 'label' }, 'Service · operation'),
+    el('div', { class: 'lane' }, ...ticks.map((v) => el('span', { class: `tick${(v / total) * 100 > 92 ? ' end' : ''}`, style: `left:${(v / total) * 100}%` }, v === 0 ? '0' : fmtDur(Math.round(v))))),
+  );
 }
 
 async function openTrace(id, pushState = true) {
@@ -204,7 +285,7 @@ async function openTrace(id, pushState = true) {
     sr.orphans.length
       ? el('div', { class: 'orphans' }, `Broken: ${sr.orphans.map((o) => `${o.service} span ${o.spanId} names parent ${o.missingParentId}, which no service reported`).join('; ')}`)
       : null,
-    el('div', { class: 'waterfall' }, ...rows),
+    el('div', { class: 'waterfall' }, timeRuler(total), ...rows),
     details,
     ].filter(Boolean),
   );
@@ -212,13 +293,6 @@ async function openTrace(id, pushState = true) {
 
 
 // --- the service map -------------------------------------------------------------------------
-const SVG_NS = 'http://www.w3.org/2000/svg';
-const svg = (tag, attrs = {}, ...children) => {
-  const e = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, v);
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-};
 const LOOKBACKS = [['15m', '15 min'], ['1h', '1 hour'], ['6h', '6 hours'], ['24h', '24 hours'], ['72h', '72 hours'], ['all', 'all stored']];
 /** The search form's lookback (milliseconds, 0 for all) for a view's. */
 const LOOKBACK_MS = { '15m': 900000, '1h': 3600000, '6h': 21600000, '24h': 86400000, '72h': 259200000, all: 0 };
