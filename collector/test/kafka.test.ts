@@ -140,5 +140,9 @@ service:
     await eventually(async () => metricValue(await c.metrics(), 'span_relay_kafka_commits_total', { result: 'ok' }) > 0, 'a commit', 5000);
     expect(metricValue(await r.metrics(), 'span_relay_kafka_produced_messages_total')).toBe(20);
     expect(metricValue(m, 'span_relay_kafka_rebalances_total')).toBeGreaterThanOrEqual(1);
+    // Lag per partition (read every 5 s): each of the 3 partitions listed, and nothing left behind.
+    await eventually(async () => (await c.metrics()).split('\n').filter((l) => l.startsWith('span_relay_kafka_consumer_lag{')).length === 3, 'lag for 3 partitions', 12_000);
+    await eventually(async () => metricValue(await c.metrics(), 'span_relay_kafka_consumer_lag') === 0, 'no lag', 12_000);
+    expect(metricValue(m, 'span_relay_kafka_assigned_partitions', { topic })).toBe(3);
   }, 90_000);
 });

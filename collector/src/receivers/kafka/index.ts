@@ -43,6 +43,7 @@ function within(p: Promise<unknown> | undefined, deadline: number): Promise<unkn
 }
 
 const RETRY_FIRST_MS = 50;
+const LAG_INTERVAL_MS = 5000;
 const RETRY_MAX_MS = 2000;
 
 /**
@@ -63,6 +64,7 @@ export class KafkaReceiver implements Receiver {
   private stream: KafkaMessagesStream | undefined;
   private loop: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly stopped = new AbortController();
   /** Per `topic:partition`, the offset after the last message the pipeline accepted, not yet committed. */
@@ -91,7 +93,7 @@ export class KafkaReceiver implements Receiver {
       retries: t.counter('span_relay_kafka_backpressure_retries_total', 'Times a message was offered again because the pipeline refused it (backpressure).', ['receiver', 'topic'] as const),
       rebalances: t.counter('span_relay_kafka_rebalances_total', 'Consumer group joins (each rebalance this member took part in).', ['receiver', 'group'] as const),
       commits: t.counter('span_relay_kafka_commits_total', 'Offset commits, by result.', ['receiver', 'topic', 'result'] as const),
-      lag: t.gauge('span_relay_kafka_consumer_lag', 'Messages on a partition this member owns that are not yet committed by its group.', ['receiver', 'topic', 'partition'] as const),
+      lag: t.gauge('span_relay_kafka_consumer_lag', 'Messages on a partition this member owns past its group\'s committed offset (read every 5 s).', ['receiver', 'topic', 'partition'] as const),
       partitions: t.gauge('span_relay_kafka_assigned_partitions', 'Partitions of the topic assigned to this member.', ['receiver', 'topic'] as const),
     };
   }
@@ -118,15 +120,8 @@ export class KafkaReceiver implements Receiver {
     // A rebalance is starting: commit what was passed on while this generation may still commit, so
     // the partitions' next owners re-read less.
     consumer.on('consumer:group:rebalance', () => void this.commit());
-    consumer.on('consumer:lag', (lag: Map<string, bigint[]>) => {
-            for (const topic of this.config.traces.topics) {
-        (lag.get(topic) ?? []).forEach((n, partition) => {
-          if (this.mine.has(`${topic}:${partition}`) && n >= 0n) this.m.lag.set({ ...this.labels(topic), partition: String(partition) }, Number(n));
-        });
-      }
-    });
-    consumer.on('consumer:lag:error', () => this.m.errors.inc({ ...this.labels(this.config.traces.topics[0]!), kind: 'lag' }));
-    consumer.startLagMonitoring({ topics: this.config.traces.topics }, 5000);
+    this.lagTimer = setInterval(() => void this.reportLag(), LAG_INTERVAL_MS);
+    this.lagTimer.unref();
     this.loop = this.run(next);
     this.timer = setInterval(() => void this.commit(), this.config.commit_interval);
     this.timer.unref();
@@ -208,6 +203,29 @@ export class KafkaReceiver implements Receiver {
     this.markDone(message);
   }
 
+  /**
+   * Lag per owned partition: its end offset less the group's committed offset, both asked of the
+   * broker (the client's own lag monitor counts only the commits it makes itself, not ours).
+   */
+  private async reportLag(): Promise<void> {
+    const consumer = this.consumer;
+    const owned = (consumer?.assignments ?? []).filter((a) => this.config.traces.topics.includes(a.topic));
+    if (!consumer || owned.length === 0) return;
+    try {
+      const [ends, committed] = await Promise.all([consumer.listOffsets({ topics: owned.map((a) => a.topic) }), consumer.listCommittedOffsets({ topics: owned })]);
+      this.m.lag.reset();
+      for (const { topic, partitions } of owned) {
+        for (const partition of partitions) {
+          const end = ends.get(topic)?.[partition];
+          const done = committed.get(topic)?.[partition];
+          if (end !== undefined) this.m.lag.set({ ...this.labels(topic), partition: String(partition) }, Number(end - (done !== undefined && done >= 0n ? done : 0n)));
+        }
+      }
+    } catch {
+      this.m.errors.inc({ ...this.labels(owned[0]!.topic), kind: 'lag' });
+    }
+  }
+
   private markDone(message: KafkaMessage): void {
     const key = `${message.topic}:${message.partition}`;
     this.done.set(key, { topic: message.topic, partition: message.partition, offset: message.offset + 1n });
@@ -236,12 +254,12 @@ export class KafkaReceiver implements Receiver {
   async shutdown(deadline = Date.now() + 10_000): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    clearInterval(this.lagTimer);
     const closing = this.stream?.close().catch(() => {});
     await within(this.loop, deadline);
     this.stopped.abort();
     await within(this.commit(), deadline);
     await closing;
-    this.consumer?.stopLagMonitoring();
     if (this.consumer) await closeKafkaClient(this.consumer);
   }
 }
