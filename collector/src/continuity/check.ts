@@ -1,5 +1,6 @@
 import type { Span } from '../model/span.js';
-import { splitSharedSpans, traceKey, unifyTraceIds, type NormalizeStats } from '../processors/join/normalize.js';
+import { splitSharedSpans, unifyTraceIds, type NormalizeStats } from '../processors/join/normalize.js';
+import { traceKey } from '../trace/key.js';
 import { readTraceFile } from '../formats/read.js';
 import { analyzeTrace, describeOrphan, formatTree } from './analyze.js';
 

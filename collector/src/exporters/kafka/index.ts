@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { exporterFactory, type CreateContext } from '../../component.js';
 import { section } from '../../config/schema-helpers.js';
 import type { Span, SpanBatch } from '../../model/span.js';
-import { traceKey } from '../../processors/join/normalize.js';
+import { traceKey } from '../../trace/key.js';
 import { encodeOtlpProto, modelToOtlpJson } from '../../protocol/otlp/encode.js';
 import { baseOptions, closeKafkaClient, describeKafkaError, isRetryableKafkaError, kafkaClientSettings, kafkaLib, keyBytes, type KafkaProducer } from '../../net/kafka.js';
 import { ExportError, QueuedExporter, senderSettings } from '../sender.js';

@@ -6,7 +6,7 @@ import { exporterFactory, type CreateContext, type Exporter } from '../../compon
 import { duration, section } from '../../config/schema-helpers.js';
 import { BackpressureError } from '../../model/errors.js';
 import { serviceNameOf, type Span, type SpanBatch } from '../../model/span.js';
-import { traceKey } from '../../processors/join/normalize.js';
+import { traceKey } from '../../trace/key.js';
 import { otlpExporterFactory, otlpGrpcExporterConfig } from '../otlp/index.js';
 import type { QueuedExporter } from '../sender.js';
 import { HashRing } from './ring.js';

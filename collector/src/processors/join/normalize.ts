@@ -9,21 +9,15 @@ import { SCAN_AT_MOST, hostOf, indexById, processOf, serviceOf, spanIndex } from
 import { serviceNameOf } from '../../model/span.js';
 import { CLIENT, LONE_SERVER, SpanIds } from './span-ids.js';
 import { shifted, withAttributes, withChanges } from '../../model/lazy-span.js';
+import { isFull128, traceKey } from '../../trace/key.js';
 
 export const ATTR_ORIGINAL_TRACE_ID = 'span_relay.original_trace_id';
 export const ATTR_ORIGINAL_SPAN_ID = 'span_relay.original_span_id';
 export const ATTR_CLOCK_SKEW = 'span_relay.clock_skew_adjustment_ns';
 export const ATTR_INCOMPLETE = 'span_relay.join.incomplete';
 
-/** The low 64 bits: a 64-bit ID and a 128-bit ID that ends in it name the same trace. */
-export function traceKey(traceId: string): string {
-  return traceId.length === 16 ? traceId : traceId.slice(16);
-}
-
-/** A 128-bit ID with a non-zero high half (a left-padded 64-bit ID is still 64-bit). */
-export function isFull128(traceId: string): boolean {
-  return traceId.length === 32 && !traceId.startsWith('0000000000000000');
-}
+// The trace key rules live in trace/ (below processors and exporters); re-exported for the join's modules.
+export { isFull128, traceKey } from '../../trace/key.js';
 
 /** Where releasedAt counts from: ms since the process started fit a small integer (24 days). */
 const EPOCH = Date.now();
