@@ -67,7 +67,7 @@ describe('kafka receiver config', () => {
 describe.skipIf(missingPeers('kafka'))('kafka exporter → Apache Kafka 4.4 → kafka receiver', () => {
   const k = kafkaForTests(3);
 
-  const router = (topic: string): Promise<RunningCollector> =>
+  const router = (topic: string, encoding = 'otlp_proto'): Promise<RunningCollector> =>
     startCollector(`
 receivers:
   otlp:
@@ -76,18 +76,18 @@ receivers:
 exporters:
   kafka:
     brokers: [${k.broker.bootstrap}]
-    traces: { topic: ${topic} }
+    traces: { topic: ${topic}, encoding: ${encoding} }
     retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
 service:
   pipelines:
     traces: { receivers: [otlp], exporters: [kafka] }
 `);
-  const consumer = (topic: string, sink: string): Promise<RunningCollector> =>
+  const consumer = (topic: string, sink: string, encoding = 'otlp_proto'): Promise<RunningCollector> =>
     startCollector(`
 receivers:
   kafka:
     brokers: [${k.broker.bootstrap}]
-    traces: { topic: ${topic} }
+    traces: { topic: ${topic}, encoding: ${encoding} }
     group_id: g-${topic}
     initial_offset: earliest
     commit_interval: 100ms
@@ -145,4 +145,18 @@ service:
     await eventually(async () => metricValue(await c.metrics(), 'span_relay_kafka_consumer_lag') === 0, 'no lag', 12_000);
     expect(metricValue(m, 'span_relay_kafka_assigned_partitions', { topic })).toBe(3);
   }, 90_000);
+
+  it('otlp_json: the same round trip with OTLP/JSON messages', async () => {
+    const sink = await new OtlpGrpcSink().start();
+    k.cleanup(() => sink.stop());
+    const r = await router('json_spans', 'otlp_json');
+    k.cleanup(() => r.stop());
+    const traces = Array.from({ length: 5 }, (_, i) => `6b6b${i.toString(16).padStart(12, '0')}c0ffee${i.toString(16).padStart(10, '0')}`);
+    await post(r, traces);
+    const c = await consumer('json_spans', sink.endpoint, 'otlp_json');
+    k.cleanup(() => c.stop());
+    await sink.waitForSpans(5, 30_000);
+    expect(sink.spans().map((s) => s.traceId).sort()).toEqual([...traces].sort());
+    expect(metricValue(await c.metrics(), 'span_relay_kafka_bad_messages_total')).toBe(0);
+  }, 60_000);
 });
