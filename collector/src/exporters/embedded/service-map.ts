@@ -60,12 +60,14 @@ function namedCaller(s: Span): string | undefined {
 }
 
 /**
- * The caller that most likely dropped an orphan's parent. A server span names its caller when its
- * attributes do; a linkerd-proxy's inbound hop was called by the outbound proxy of another
- * workload; a client or internal span's parent ran in its own process.
+ * The caller that most likely dropped an orphan's parent. A Zipkin server span that shares its
+ * client's span ID is missing that client half, which its caller's tracer should have reported; a
+ * server span names its caller when its attributes do; a linkerd-proxy's inbound hop was called by
+ * the outbound proxy of another workload; a client or internal span's parent ran in its own process.
  */
 export function likelyCaller(s: Span, node: string): string {
   const named = namedCaller(s);
+  if (s.shared) return `the client half of Zipkin shared span ${s.spanId}${named ? ` (${named})` : ''}, which the caller's tracer did not report`;
   if (s.kind === 'server' || s.kind === 'consumer') {
     if (serviceOf(s) === PROXY_SERVICE) return named ? `${named} (through its outbound linkerd-proxy)` : `the outbound linkerd-proxy of the workload calling ${node}`;
     return named ?? `the caller of ${node} (its outbound linkerd-proxy or the calling app)`;
