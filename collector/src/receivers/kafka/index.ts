@@ -127,7 +127,6 @@ export class KafkaReceiver implements Receiver {
     this.timer.unref();
   }
 
-
   private open(): Promise<KafkaMessagesStream> {
     return this.consumer!.consume({
       topics: this.config.traces.topics,
@@ -165,7 +164,11 @@ export class KafkaReceiver implements Receiver {
         await stale?.close().catch(() => {});
         await sleep(Math.min(RETRY_MAX_MS * 5, 200 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stopped.signal }).catch(() => {});
       }
-      if (this.stream?.closed) this.stream = undefined;
+      if (this.stream?.closed || this.stream?.destroyed) {
+        // Ended without an error while still running: open it again, not at once.
+        this.stream = undefined;
+        await sleep(RETRY_FIRST_MS * 4, undefined, { signal: this.stopped.signal }).catch(() => {});
+      }
     }
   }
 
@@ -189,8 +192,10 @@ export class KafkaReceiver implements Receiver {
     }
     for (let wait = RETRY_FIRST_MS; ; wait = Math.min(RETRY_MAX_MS, wait * 2)) {
       const outcome = await ingest(result, next, this.ctx.telemetry, this.ctx.id, 'kafka').catch((err: unknown) => {
-        if (err instanceof BackpressureError) return undefined;
-        throw err;
+        // A stage that failed in a way no code path expected: reported, and the message offered
+        // again, as an HTTP client told 500 would send it again.
+        if (!(err instanceof BackpressureError)) this.ctx.telemetry.reportUnexpected(err, this.ctx.id);
+        return undefined;
       });
       if (outcome?.kind === 'accepted') break;
       // Refused: the message stays uncommitted and is offered again; at shutdown the next owner reads it.
