@@ -1,6 +1,6 @@
 import type { Span } from '../model/span.js';
 import { splitSharedSpans, unifyTraceIds, type NormalizeStats } from '../processors/join/normalize.js';
-import { traceKey } from '../trace/key.js';
+import { groupByTrace } from '../trace/key.js';
 import { readTraceFile } from '../formats/read.js';
 import { analyzeTrace, describeOrphan, formatTree } from './analyze.js';
 
@@ -24,13 +24,7 @@ export async function checkFiles(paths: string[]): Promise<CheckOutcome> {
     for (const e of file.rejected.slice(0, 10)) lines.push(`  unreadable: ${e.message}`);
     for (const s of file.spans) spans.push(s);
   }
-  const groups = new Map<string, Span[]>();
-  for (const s of spans) {
-    const k = traceKey(s.traceId);
-    const g = groups.get(k);
-    if (g) g.push(s);
-    else groups.set(k, [s]);
-  }
+  const groups = groupByTrace(spans);
   let traces = 0;
   let broken = 0;
   for (const group of groups.values()) {

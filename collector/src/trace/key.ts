@@ -14,3 +14,15 @@ export function traceKey(traceId: string): string {
 export function isFull128(traceId: string): boolean {
   return traceId.length === 32 && !traceId.startsWith('0000000000000000');
 }
+
+/** Spans grouped by the low-64 trace key, in the order first seen. */
+export function groupByTrace<S extends { traceId: string }>(spans: readonly S[]): Map<string, S[]> {
+  const groups = new Map<string, S[]>();
+  for (const s of spans) {
+    const k = traceKey(s.traceId);
+    const g = groups.get(k);
+    if (g) g.push(s);
+    else groups.set(k, [s]);
+  }
+  return groups;
+}

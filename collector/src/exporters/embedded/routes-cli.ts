@@ -8,7 +8,8 @@ import { UsageError } from '../../model/errors.js';
 import { readTraceFile } from '../../formats/read.js';
 import { splitSharedSpans, unifyTraceIds, type NormalizeStats } from '../../processors/join/normalize.js';
 import { buildRoutes, type RouteRow } from './routes.js';
-import { groupByTrace, TraceStore } from './store.js';
+import { TraceStore } from './store.js';
+import { groupByTrace } from '../../trace/key.js';
 import { windowOf } from './query.js';
 
 export interface RoutesOptions {

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { Span } from '../../model/span.js';
 import { serviceNameOf } from '../../model/span.js';
 import { analyzeTrace } from '../../continuity/analyze.js';
-import { traceKey } from '../../processors/join/normalize.js';
+import { groupByTrace } from '../../trace/key.js';
 import { decodeSpans, encodeSpans } from '../../storage/span-codec.js';
 
 export interface TraceSummary {
@@ -72,17 +72,6 @@ function sqliteAddon(): string | null {
   return nativeBinding;
 }
 
-/** Spans grouped by the low-64 trace key, in the order first seen. */
-export function groupByTrace(spans: readonly Span[]): Map<string, Span[]> {
-  const groups = new Map<string, Span[]>();
-  for (const s of spans) {
-    const k = traceKey(s.traceId);
-    const g = groups.get(k);
-    if (g) g.push(s);
-    else groups.set(k, [s]);
-  }
-  return groups;
-}
 
 export class TraceStore {
   readonly db: Database.Database;
