@@ -129,28 +129,11 @@ function expected(request: object): object[] {
   return spansOf([RequestType.toObject(RequestType.fromObject(request), AS_SINK) as OtlpSinkRequest]);
 }
 
-const RELAY_YAML = (exporters: string, pipelineExporters: string) => `
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:0
-      http:
-        endpoint: 127.0.0.1:0
-processors:
-  batch:
-    timeout: 10ms
-exporters:
-${exporters}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [${pipelineExporters}]
-`;
-
-const OTELCOL_YAML = (grpcPort: number, httpPort: number, exporters: string) => `
+/**
+ * One OTLP receiver (gRPC and HTTP on the ports given, 0 for any) → batch → the one exporter
+ * `exporter` defines: the same config for span-relay and for the Collector, which read one shape.
+ */
+const PIPELINE_YAML = (grpcPort: number, httpPort: number, exporter: string) => `
 receivers:
   otlp:
     protocols:
@@ -162,13 +145,13 @@ processors:
   batch:
     timeout: 10ms
 exporters:
-${exporters}
+${exporter}
 service:
   pipelines:
     traces:
       receivers: [otlp]
       processors: [batch]
-      exporters: [${exporters.trim().split(':')[0]}]
+      exporters: [${exporter.trim().split(':')[0]}]
 `;
 
 /** POSTs the request as OTLP/HTTP protobuf (what the SDKs send by default). */
@@ -195,9 +178,9 @@ describe.skipIf(missingPeers('otelcol'))('span-relay and the OpenTelemetry Colle
   for (const via of ['otlp', 'otlphttp'] as const) {
     it(`span-relay (${via} exporter) → Collector (otlp receiver) → backend`, async () => {
       const base = await portRun(2);
-      const otelcol = await startOtelcol(OTELCOL_YAML(base, base + 1, `  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true`));
+      const otelcol = await startOtelcol(PIPELINE_YAML(base, base + 1, `  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true`));
       const exporter = via === 'otlp' ? `  otlp:\n    endpoint: 127.0.0.1:${base}\n    tls:\n      insecure: true` : `  otlphttp:\n    endpoint: http://127.0.0.1:${base + 1}`;
-      const relay = await startCollector(RELAY_YAML(exporter, via));
+      const relay = await startCollector(PIPELINE_YAML(0, 0, exporter));
       running.push({ relay, otelcol });
       const request = richRequest(via === 'otlp' ? 'a1' : 'a2');
       await postOtlp(relay.url('otlp.http'), request);
@@ -206,10 +189,10 @@ describe.skipIf(missingPeers('otelcol'))('span-relay and the OpenTelemetry Colle
     });
 
     it(`Collector (${via} exporter) → span-relay (otlp receiver) → backend`, async () => {
-      const relay = await startCollector(RELAY_YAML(`  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true`, 'otlp'));
+      const relay = await startCollector(PIPELINE_YAML(0, 0, `  otlp:\n    endpoint: ${sink.endpoint}\n    tls:\n      insecure: true`));
       const base = await portRun(2);
       const exporter = via === 'otlp' ? `  otlp:\n    endpoint: ${relay.address('otlp.grpc')}\n    tls:\n      insecure: true` : `  otlphttp:\n    endpoint: ${relay.url('otlp.http')}`;
-      const otelcol = await startOtelcol(OTELCOL_YAML(base, base + 1, exporter));
+      const otelcol = await startOtelcol(PIPELINE_YAML(base, base + 1, exporter));
       running.push({ relay, otelcol });
       const request = richRequest(via === 'otlp' ? 'b1' : 'b2');
       await postOtlp(`http://127.0.0.1:${base + 1}`, request);
