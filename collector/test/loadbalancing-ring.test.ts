@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HashRing } from '../src/exporters/loadbalancing/ring.js';
-import { traceKey } from '../src/processors/join/normalize.js';
+import { traceKey } from '../src/trace/key.js';
 
 const keys = Array.from({ length: 20_000 }, (_, i) => (0x9e3779b97f4a7c15n * BigInt(i + 1)).toString(16).slice(-16).padStart(16, '0'));
 

@@ -1,8 +1,8 @@
 import type { Span } from '../model/span.js';
-import { splitSharedSpans, unifyTraceIds, type NormalizeStats } from '../processors/join/normalize.js';
+import { splitSharedSpans, unifyTraceIds, type IdentityStats } from '../trace/identity.js';
 import { groupByTrace } from '../trace/key.js';
 import { readTraceFile } from '../formats/read.js';
-import { analyzeTrace, describeOrphan, formatTree } from './analyze.js';
+import { analyzeTrace, describeOrphan, formatTree } from '../trace/continuity.js';
 
 export interface CheckOutcome {
   lines: string[];
@@ -29,7 +29,7 @@ export async function checkFiles(paths: string[]): Promise<CheckOutcome> {
   let broken = 0;
   for (const group of groups.values()) {
     const widths = new Set(group.map((s) => (s.traceId.length === 32 && !s.traceId.startsWith('0000000000000000') ? 128 : 64)));
-    const stats: NormalizeStats = { traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 };
+    const stats: IdentityStats = { traceIdWidth: 0, sharedSplit: 0 };
     for (const unified of unifyTraceIds(group, undefined, stats)) {
       const { spans: joined } = splitSharedSpans(unified, undefined, stats);
       const report = analyzeTrace(joined);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CLIENT, LONE_SERVER, SENT } from '../../src/processors/join/span-ids.js';
-import { adjustClockSkew, emptyMemory, lateClientHalfId, splitSharedSpans, unifyTraceIds, serverHalfId, ATTR_CLOCK_SKEW, ATTR_ORIGINAL_SPAN_ID, ATTR_ORIGINAL_TRACE_ID, type NormalizeStats } from '../../src/processors/join/normalize.js';
-import { analyzeTrace, describeOrphan } from '../../src/continuity/analyze.js';
+import { adjustClockSkew, emptyMemory, ATTR_CLOCK_SKEW, type NormalizeStats } from '../../src/processors/join/normalize.js';
+import { lateClientHalfId, splitSharedSpans, unifyTraceIds, serverHalfId, ATTR_ORIGINAL_SPAN_ID, ATTR_ORIGINAL_TRACE_ID } from '../../src/trace/identity.js';
+import { analyzeTrace, describeOrphan } from '../../src/trace/continuity.js';
 
 import { MS, span, T0 } from './spans.js';
 const stats = (): NormalizeStats => ({ traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 });

@@ -5,8 +5,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JoinProcessor, joinConfig } from '../../src/processors/join/index.js';
-import { lateClientHalfId } from '../../src/processors/join/normalize.js';
-import { analyzeTrace } from '../../src/continuity/analyze.js';
+import { lateClientHalfId } from '../../src/trace/identity.js';
+import { analyzeTrace } from '../../src/trace/continuity.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
 import type { Span, SpanBatch } from '../../src/model/span.js';
 import { metricValue } from '../helpers/collector.js';

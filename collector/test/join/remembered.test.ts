@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TraceMemory, traceKey } from '../../src/processors/join/normalize.js';
+import { traceKey } from '../../src/trace/key.js';
+import { TraceMemory } from '../../src/processors/join/normalize.js';
 import { RememberedTraces } from '../../src/processors/join/remembered.js';
 import { CLIENT, SENT } from '../../src/processors/join/span-ids.js';
 import { span } from './spans.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Span } from '../../model/span.js';
 import { UsageError } from '../../model/errors.js';
 import { readTraceFile } from '../../formats/read.js';
-import { splitSharedSpans, unifyTraceIds, type NormalizeStats } from '../../processors/join/normalize.js';
+import { splitSharedSpans, unifyTraceIds, type IdentityStats } from '../../trace/identity.js';
 import { buildRoutes, type RouteRow } from './routes.js';
 import { TraceStore } from './store.js';
 import { groupByTrace } from '../../trace/key.js';
@@ -28,7 +28,7 @@ export interface RoutesAnswer {
 /** Spans from files grouped into traces as the join would (64/128-bit IDs unified, shared spans split). */
 export function tracesOf(spans: Span[]): Span[][] {
   const traces: Span[][] = [];
-  const stats: NormalizeStats = { traceIdWidth: 0, sharedSplit: 0, clockSkew: 0 };
+  const stats: IdentityStats = { traceIdWidth: 0, sharedSplit: 0 };
   for (const group of groupByTrace(spans).values()) for (const unified of unifyTraceIds(group, undefined, stats)) traces.push(splitSharedSpans(unified, undefined, stats).spans);
   return traces;
 }

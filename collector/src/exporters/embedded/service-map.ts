@@ -3,7 +3,7 @@
  * service as edges, and each broken trace placed where it breaks — the service whose span names a
  * parent that never arrived — with the caller that most likely dropped it. Pure: traces in, map out.
  */
-import { findBreaks, hostOf, serviceOf } from '../../continuity/analyze.js';
+import { findBreaks, hostOf, serviceOf } from '../../trace/continuity.js';
 import type { Span } from '../../model/span.js';
 
 export interface MapNode {

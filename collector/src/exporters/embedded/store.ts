@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Span } from '../../model/span.js';
 import { serviceNameOf } from '../../model/span.js';
-import { analyzeTrace } from '../../continuity/analyze.js';
+import { analyzeTrace } from '../../trace/continuity.js';
 import { groupByTrace } from '../../trace/key.js';
 import { decodeSpans, encodeSpans } from '../../storage/span-codec.js';
 

@@ -2,18 +2,10 @@ import { z } from 'zod';
 import { processorFactory, type Consumer, type CreateContext, type Processor } from '../../component.js';
 import { BackpressureError } from '../../model/errors.js';
 import type { Span, SpanBatch } from '../../model/span.js';
-import { describeOrphan, findBreaks, serviceOf } from '../../continuity/analyze.js';
+import { describeOrphan, findBreaks, serviceOf } from '../../trace/continuity.js';
 import { duration, section } from '../../config/schema-helpers.js';
-import {
-  ATTR_INCOMPLETE,
-  ATTR_ORIGINAL_SPAN_ID,
-  adjustClockSkew,
-  emptyMemory,
-  splitSharedSpans,
-  unifyTraceIds,
-  type NormalizeStats,
-  type TraceMemory,
-} from './normalize.js';
+import { ATTR_ORIGINAL_SPAN_ID, splitSharedSpans, unifyTraceIds } from '../../trace/identity.js';
+import { ATTR_INCOMPLETE, adjustClockSkew, emptyMemory, type NormalizeStats, type TraceMemory } from './normalize.js';
 import { TraceWindow, estimateBytes, type HeldTrace } from './window.js';
 import { RememberedTraces } from './remembered.js';
 import { CLIENT, LONE_SERVER, SENT } from './span-ids.js';

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { Span } from '../../model/span.js';
-import { TraceMemory, traceKey } from './normalize.js';
+import { traceKey } from '../../trace/key.js';
+import { TraceMemory } from './normalize.js';
 import { hexWord, rowsHaveSeen } from './span-ids.js';
 
 // The low 64 bits of the trace ID last given to exactKey (traceKey's part), when it is 16 lowercase

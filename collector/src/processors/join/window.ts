@@ -1,5 +1,6 @@
 import type { Span } from '../../model/span.js';
-import { TraceMemory, traceKey } from './normalize.js';
+import { traceKey } from '../../trace/key.js';
+import { TraceMemory } from './normalize.js';
 import { estimateBytes } from '../../model/size.js';
 export { estimateBytes };
 

@@ -1,6 +1,7 @@
 /**
  * Continuity of one trace: is it one tree with one root, and if not, exactly where does it break.
- * Pure functions over model spans; the join processor and `span-relay check` both use them.
+ * Pure functions over model spans, below the stages: the join processor, `span-relay check`, the
+ * embedded store and its service map all use them.
  */
 import { serviceNameOf, type Span } from '../model/span.js';
 
