@@ -1,82 +1,59 @@
 /**
  * The deployment files, validated without a cluster or a Docker engine: every Kubernetes object
- * against the Kubernetes schemas (kubernetes-models), every collector config they carry against
- * span-relay's own config schema, their wiring (the routers resolve the joiners' headless Service,
- * the joiners reach Jaeger v2 on a port its config receives their protocol on, the Linkerd values
- * name span-relay's Service and identity), Jaeger's config (peers/jaeger/config.yaml, the one the
- * tests run), and the Dockerfile's promises.
+ * against the Kubernetes schemas (kubernetes-models), the KafkaTopic against Strimzi's CRD schema,
+ * every collector config they carry against span-relay's own config schema, their wiring (the
+ * routers resolve the joiners' headless Service; routers and joiners meet on the KafkaTopic's topic
+ * in one group, no more joiners than partitions; the joiners reach Jaeger v2 on a port its config
+ * receives their protocol on; the Linkerd values name span-relay's Service and identity), Jaeger's
+ * config (peers/jaeger/config.yaml, the one the tests run), and the Dockerfile's promises.
+ * The checks are test/helpers/deploy-checks.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { parseConfig } from '../collector/src/config/load.js';
-import { builtinComponents } from '../collector/src/components.js';
 import { DEFAULTS, topology } from '../demo/src/topology.js';
 import { binStart } from '../bench/bin-start.js';
 import { PEERS } from '../peers/peers.js';
-import { JAEGER_CONFIG, JAEGER_IMAGE, JAEGER_RECEIVER_FOR, jaegerListens } from './helpers/jaeger-config.js';
+import { JAEGER_CONFIG, JAEGER_IMAGE, jaegerListens } from './helpers/jaeger-config.js';
+import { podSpec, portOf, STRIMZI_RELEASE, validateObject, type K8s } from './helpers/kubernetes.js';
+import { expectKafkaWiring, expectListenPortsDeclared, expectRingWiring, expectServicesReachPods, expectValidObjects, exportsToJaeger, linkerdValuesFor, portNumber, type LinkerdValues } from './helpers/deploy-checks.js';
 
 const ROOT = new URL('../', import.meta.url);
-type K8s = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
 const objects = (file: string): K8s[] => parseAllDocuments(readFileSync(new URL(`deploy/kubernetes/${file}`, ROOT), 'utf8')).map((d) => d.toJS() as K8s);
-const MODELS: Record<string, new (o: never) => { validate(): void }> = { Deployment, StatefulSet, Service, ConfigMap, ServiceAccount };
 /** Every manifest (linkerd-values.yaml is Helm values, not objects). */
 const MANIFESTS = readdirSync(new URL('deploy/kubernetes/', ROOT)).filter((f) => f.endsWith('.yaml') && f !== 'linkerd-values.yaml').sort();
 
-interface Container {
-  name: string;
-  image: string;
-  args?: string[];
-  env?: { name: string; value?: string }[];
-  ports?: { name?: string; containerPort: number }[];
-  readinessProbe?: { httpGet?: { path: string; port: number | string } };
-  livenessProbe?: { httpGet?: { path: string; port: number | string } };
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-interface PodSpec { containers: Container[]; volumes?: { name: string; configMap?: { name: string } }[] }
-const podSpec = (o: K8s): PodSpec | undefined => (o.spec?.template as { spec?: PodSpec } | undefined)?.spec;
-/** A port as a container or Service names it (number or port name) → the container's port number. */
-const portOf = (c: Container, port: number | string): number | undefined => (typeof port === 'number' ? c.ports?.find((p) => p.containerPort === port) : c.ports?.find((p) => p.name === port))?.containerPort;
-/** The ConfigMaps a file's workloads mount, each with the image of the container that mounts it. */
-function configMapImages(all: K8s[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const spec of all.map(podSpec)) {
-    for (const c of spec?.containers ?? []) {
-      for (const m of c.volumeMounts ?? []) {
-        const cm = spec!.volumes?.find((v) => v.name === m.name)?.configMap?.name;
-        if (cm) out.set(cm, c.image);
-      }
-    }
-  }
-  return out;
-}
-
-const portNumber = (hostPort: string): number => Number(hostPort.split(':').at(-1));
-
 describe('deploy/kubernetes', () => {
   it('has the manifests this test knows', () => {
-    expect(MANIFESTS).toEqual(['jaeger.yaml', 'single-tier.yaml', 'two-tier.yaml']);
+    expect(MANIFESTS).toEqual(['jaeger.yaml', 'kafka.yaml', 'single-tier.yaml', 'two-tier.yaml']);
   });
 
   for (const file of MANIFESTS) {
-    it(`${file}: every object is valid by the Kubernetes schemas, every collector config by span-relay's, Jaeger's is peers/jaeger/config.yaml`, () => {
+    it(`${file}: every object is valid by the Kubernetes schemas (a KafkaTopic by Strimzi's CRD), every collector config by span-relay's, Jaeger's is peers/jaeger/config.yaml; configs listen on declared ports, Services reach them`, () => {
       const all = objects(file);
-      const mounted = configMapImages(all);
-      for (const o of all) {
-        const Model = MODELS[o.kind];
-        expect(Model, `${o.kind} is a kind this test knows`).toBeDefined();
-        expect(() => new Model!(o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
-        if (o.kind !== 'ConfigMap') continue;
-        const image = mounted.get(o.metadata.name);
-        if (image === JAEGER_IMAGE) expect(o.data!['config.yaml'], `${o.metadata.name} is peers/jaeger/config.yaml, as it is (paste it in again)`).toBe(JAEGER_CONFIG);
-        else if (image?.startsWith('span-relay:')) expect(() => parseConfig(o.data!['config.yaml']!, builtinComponents, {}), `${o.metadata.name}`).not.toThrow();
-        else expect.fail(`ConfigMap/${o.metadata.name} is mounted by ${image ?? 'nothing'}`);
-      }
+      expectValidObjects(all);
+      expectListenPortsDeclared(all);
+      expectServicesReachPods(all);
     });
   }
+
+  it(`the KafkaTopic check is Strimzi ${STRIMZI_RELEASE}'s schema, read strictly: it rejects what the API server would`, () => {
+    const topic = objects('kafka.yaml').find((o) => o.kind === 'KafkaTopic')!;
+    expect(() => validateObject(topic)).not.toThrow();
+    const bad = (change: (t: K8s & { spec: Record<string, unknown> }) => void): (() => void) => () => {
+      const t = structuredClone(topic) as K8s & { spec: Record<string, unknown> };
+      change(t);
+      validateObject(t);
+    };
+    expect(bad((t) => (t.spec.partitions = 0))).toThrow(/partitions/);
+    expect(bad((t) => (t.spec.partition = 12))).toThrow(/additional properties/);
+    expect(bad((t) => (t.spec.replicas = '3'))).toThrow(/replicas/);
+    // Strimzi 1.0 stopped serving v1beta2.
+    expect(bad((t) => (t.apiVersion = 'kafka.strimzi.io/v1beta2'))).toThrow(/not served/);
+    expect(bad((t) => (t.metadata.name = 'otlp_spans'))).toThrow(/DNS subdomain/);
+    expect(bad((t) => (t.spec.topicName = 'otlp spans'))).toThrow(/topic name/);
+  });
 
   it(`runs Jaeger v2 (${JAEGER_IMAGE}, the version the tests run) and no other Jaeger image`, () => {
     const images = MANIFESTS.flatMap((f) => objects(f).flatMap((o) => podSpec(o)?.containers.map((c) => c.image) ?? []));
@@ -112,53 +89,35 @@ describe('deploy/kubernetes', () => {
       expect(probe!.httpGet!.path).toBe('/status');
       expect(portOf(jaeger, probe!.httpGet!.port)).toBe(portNumber(listens.get('healthcheckv2/http')!));
     }
-
-    const svc = all.find((o) => o.kind === 'Service' && o.metadata.name === 'jaeger')!;
-    expect((deployment.spec!.template as { metadata: { labels: Record<string, string> } }).metadata.labels).toMatchObject(svc.spec!.selector as Record<string, string>);
-    for (const p of svc.spec!.ports as { name: string; targetPort: number | string }[]) expect(portOf(jaeger, p.targetPort), p.name).toBeDefined();
   });
 
-  it('two-tier: the joiners export to the jaeger Service, on a port where Jaeger v2 receives their protocol', () => {
-    const jaegerObjs = objects('jaeger.yaml');
-    const jaeger = podSpec(jaegerObjs.find((o) => o.kind === 'Deployment')!)!.containers.find((c) => c.image === JAEGER_IMAGE)!;
-    const listens = jaegerListens(Object.fromEntries(jaeger.env!.map((e) => [e.name, e.value!])));
-    const toJaeger: { configMap: string; exporter: string; receiver?: string }[] = [];
-    for (const file of MANIFESTS) {
-      const all = objects(file);
-      const mounted = configMapImages(all);
-      for (const cm of all.filter((o) => o.kind === 'ConfigMap' && mounted.get(o.metadata.name)?.startsWith('span-relay:'))) {
-        for (const [id, e] of parseConfig(cm.data!['config.yaml']!, builtinComponents, {}).exporters) {
-          const m = /^(?:https?:\/\/)?([^.:/]+)\.([^.:/]+)\.svc\.cluster\.local:(\d+)/.exec((e.config as { endpoint?: string }).endpoint ?? '');
-          if (!m || !m[1]!.includes('jaeger')) continue;
-          const svc = jaegerObjs.find((o) => o.kind === 'Service' && o.metadata.name === m[1] && o.metadata.namespace === m[2]);
-          const target = (svc?.spec!.ports as { port: number; targetPort: number | string }[] | undefined)?.find((p) => p.port === Number(m[3]))?.targetPort;
-          const port = target === undefined ? undefined : portOf(jaeger, target);
-          const receiver = [...listens].find(([, at]) => portNumber(at) === port)?.[0];
-          toJaeger.push({ configMap: cm.metadata.name, exporter: id, ...(receiver === JAEGER_RECEIVER_FOR[e.type] ? { receiver } : {}) });
-        }
-      }
-    }
-    expect(toJaeger).toEqual([{ configMap: 'span-relay-joiner', exporter: 'otlp/jaeger', receiver: 'otlp/grpc' }]);
+  it('two-tier and kafka: the joiners export to the jaeger Service, on a port where Jaeger v2 receives their protocol; nothing else exports to it', () => {
+    const jaeger = objects('jaeger.yaml');
+    const toJaeger = MANIFESTS.flatMap((file) => exportsToJaeger(objects(file), jaeger).map((e) => ({ file, ...e })));
+    expect(toJaeger).toEqual([
+      { file: 'kafka.yaml', configMap: 'span-relay-joiner', exporter: 'otlp/jaeger', receiver: 'otlp/grpc' },
+      { file: 'two-tier.yaml', configMap: 'span-relay-joiner', exporter: 'otlp/jaeger', receiver: 'otlp/grpc' },
+    ]);
   });
 
   it('two-tier: the routers resolve the joiners\' headless Service; the Service tracers use selects the routers', () => {
-    const all = objects('two-tier.yaml');
-    const joinerSvc = all.find((o) => o.kind === 'Service' && o.metadata.name === 'span-relay-joiner')!;
-    expect(joinerSvc.spec!.clusterIP).toBe('None');
-    const routerCfg = parse(all.find((o) => o.metadata.name === 'span-relay-router' && o.kind === 'ConfigMap')!.data!['config.yaml']!) as { exporters: { loadbalancing: { resolver: { dns: { hostname: string; port: number } } } } };
-    expect(routerCfg.exporters.loadbalancing.resolver.dns.hostname).toBe(`${joinerSvc.metadata.name}.${joinerSvc.metadata.namespace}.svc.cluster.local`);
-    const joiners = all.find((o) => o.kind === 'StatefulSet')!;
-    expect((joiners.spec!.serviceName as string)).toBe(joinerSvc.metadata.name);
-    const front = all.find((o) => o.kind === 'Service' && o.metadata.name === 'span-relay')!;
-    expect(front.spec!.selector).toEqual({ 'app.kubernetes.io/name': 'span-relay', 'app.kubernetes.io/component': 'router' });
+    expectRingWiring(objects('two-tier.yaml'), 'span-relay');
   });
 
-  it("linkerd-values: the proxies export to span-relay's Service and check its mesh identity", () => {
-    const v = parse(readFileSync(new URL('deploy/kubernetes/linkerd-values.yaml', ROOT), 'utf8')) as { proxy: { tracing: { collector: { endpoint: string; meshIdentity: { serviceAccountName: string; namespace: string } } } } };
-    const svc = objects('single-tier.yaml').find((o) => o.kind === 'Service')!;
-    const sa = objects('single-tier.yaml').find((o) => o.kind === 'ServiceAccount')!;
-    expect(v.proxy.tracing.collector.endpoint).toBe(`${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:4317`);
-    expect(v.proxy.tracing.collector.meshIdentity).toEqual({ serviceAccountName: sa.metadata.name, namespace: sa.metadata.namespace });
+  it('kafka: routers and joiners name the Strimzi cluster\'s bootstrap Service and the KafkaTopic\'s topic, the joiners share a group, no more joiners than partitions', () => {
+    expect(expectKafkaWiring(objects('kafka.yaml'), 'span-relay')).toEqual({
+      topic: 'otlp_spans',
+      partitions: 12,
+      brokers: ['kafka-kafka-bootstrap.kafka.svc.cluster.local:9092'],
+      groupId: 'span-relay',
+      routerReplicas: 2,
+      joinerReplicas: 3,
+    });
+  });
+
+  it("linkerd-values: the proxies export to span-relay's Service and check its mesh identity, which every layout has", () => {
+    const v = parse(readFileSync(new URL('deploy/kubernetes/linkerd-values.yaml', ROOT), 'utf8')) as LinkerdValues;
+    for (const file of ['single-tier.yaml', 'two-tier.yaml', 'kafka.yaml']) expect(linkerdValuesFor(objects(file)), file).toEqual(v);
   });
 });
 
