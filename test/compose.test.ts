@@ -1,13 +1,15 @@
 /**
  * docker-compose.yml, validated without a Docker engine: it is exactly what the topology generates,
- * it is a valid Compose file by the compose-spec schema, and its wiring is the local demo's.
+ * it is a valid Compose file by the compose-spec schema, and its wiring is the local demo's; the
+ * `scale` and `kafka` profiles' span-relay configs are valid and wired to each other, to Jaeger and
+ * (kafka) to one KRaft broker and the topic made for them.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Ajv2019 } from 'ajv/dist/2019.js';
-import { composeFile, DEFAULTS, topology } from '../demo/src/topology.js';
+import { composeFile, DEFAULTS, KAFKA_IMAGE, topology } from '../demo/src/topology.js';
 import { parseConfig, type CollectorConfig } from '../collector/src/config/load.js';
 import { builtinComponents } from '../collector/src/components.js';
 import { PEERS } from '../peers/peers.js';
@@ -25,7 +27,7 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string>;
   network_mode?: string;
-  depends_on?: string[];
+  depends_on?: string[] | Record<string, { condition: string }>;
   ports?: string[];
   healthcheck?: { test: string[] };
 }
@@ -90,12 +92,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('names only hosts that exist, and every image it uses is built from the Dockerfile', () => {
+  it('names only hosts that exist, and every image it uses is built from a Dockerfile here or pinned to a version', () => {
     const text = JSON.stringify(compose.services);
-    for (const host of text.match(/\b(collector|emoji|voting|web|ingress|jaeger):\d+/g) ?? []) expect(compose.services[host.split(':')[0]!], host).toBeDefined();
-    expect(Object.values(compose.services).filter((s) => s.build).map((s) => s.build!.dockerfile)).toEqual(['demo/Dockerfile', 'Dockerfile']);
+    for (const host of text.match(/\b(collector|emoji|voting|web|ingress|jaeger|kafka):\d+/g) ?? []) expect(compose.services[host.split(':')[0]!], host).toBeDefined();
+    // The demo's image, and the collector's once for each profile that runs it (a profile started alone builds its own).
+    expect(Object.values(compose.services).filter((s) => s.build).map((s) => s.build!.dockerfile)).toEqual(['demo/Dockerfile', 'Dockerfile', 'Dockerfile']);
+    for (const profile of ['scale', 'kafka']) {
+      const own = Object.values(compose.services).filter((s) => s.profiles?.includes(profile) && s.image === 'span-relay');
+      expect(own.filter((s) => s.build?.dockerfile === 'Dockerfile'), profile).toHaveLength(1);
+    }
     expect(existsSync(`${ROOT}demo/Dockerfile`)).toBe(true);
     expect(Object.values(compose.services).filter((s) => s.image === 'span-relay-demo').length).toBe(topology({ ...DEFAULTS, mode: 'compose' }).length);
+    for (const [name, s] of Object.entries(compose.services)) if (!s.build && !['span-relay', 'span-relay-demo'].includes(s.image!)) expect(s.image, name).toMatch(/^[a-z0-9./-]+:\d+\.\d+\.\d+$/);
   });
 
   it('the collector config it runs is valid, and exports to the Jaeger it starts', () => {
@@ -154,6 +162,57 @@ describe('the scale profile', () => {
     const joiner = parseConfig(readFileSync(`${ROOT}deploy/compose/joiner.yaml`, 'utf8'), builtinComponents, {});
     expect(joiner.exporters.get('otlp/jaeger')!.config).toMatchObject({ endpoint: 'jaeger:4317' });
     expect(exportsToJaeger(joiner, jaegerListens(compose.services.jaeger!.environment!))).toEqual([{ id: 'otlp/jaeger', receiver: 'otlp/grpc' }]);
+  });
+});
+
+describe('the kafka profile', () => {
+  const profile = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('kafka'));
+  const kafka = compose.services.kafka!;
+  const env = kafka.environment!;
+  /** host:port of each listener KAFKA_LISTENERS or KAFKA_ADVERTISED_LISTENERS names, by listener name. */
+  const listeners = (v: string) => new Map(v.split(',').map((l) => /^(\w+):\/\/(.*)$/.exec(l)!.slice(1, 3) as [string, string]));
+  const port = (hostPort: string) => Number(hostPort.split(':').at(-1));
+  const config = (name: string) => parseConfig(readFileSync(`${ROOT}${compose.services[name]!.volumes![0]!.split(':')[0]!.replace('./', '')}`, 'utf8'), builtinComponents, {});
+
+  it(`runs one KRaft node (${KAFKA_IMAGE}, the version of the Kafka peer the tests run), a topic maker, a router and two joiners`, () => {
+    expect(profile.map(([n]) => n).sort()).toEqual(['kafka', 'kafka-joiner-0', 'kafka-joiner-1', 'kafka-router', 'kafka-topic']);
+    expect(kafka.image).toBe(KAFKA_IMAGE);
+    expect(compose.services['kafka-topic']!.image).toBe(KAFKA_IMAGE);
+    expect(PEERS.kafka.title).toContain(`Apache Kafka ${KAFKA_IMAGE.split(':')[1]!} `);
+    // KRaft on one node: it is its own controller, and the internal topics have one copy (their default, 3, would never be met).
+    expect(env.KAFKA_PROCESS_ROLES!.split(',').sort()).toEqual(['broker', 'controller']);
+    const on = listeners(env.KAFKA_LISTENERS!);
+    expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(`${env.KAFKA_NODE_ID}@kafka:${port(on.get(env.KAFKA_CONTROLLER_LISTENER_NAMES!)!)}`);
+    expect(env.KAFKA_ADVERTISED_LISTENERS).toBe(`PLAINTEXT://kafka:${port(on.get('PLAINTEXT')!)}`);
+    for (const k of ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR']) expect(env[k], k).toBe('1');
+    for (const name of new Set([...on.keys(), ...listeners(env.KAFKA_ADVERTISED_LISTENERS!).keys()])) expect(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP!.split(','), name).toContain(`${name}:PLAINTEXT`);
+    expect(kafka.healthcheck!.test).toEqual(['CMD', '/opt/kafka/bin/kafka-broker-api-versions.sh', '--bootstrap-server', `localhost:${port(on.get('PLAINTEXT')!)}`]);
+  });
+
+  it('the router and the joiners name the broker\'s advertised address and the topic kafka-topic makes, after it is made; the joiners share a group, no more joiners than partitions, and export to Jaeger', () => {
+    const make = compose.services['kafka-topic']!;
+    const arg = (flag: string) => make.command![make.command!.indexOf(flag) + 1]!;
+    expect(make.command!.slice(0, 5)).toEqual(['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', listeners(env.KAFKA_ADVERTISED_LISTENERS!).get('PLAINTEXT'), '--create', '--if-not-exists']);
+    expect(make.depends_on).toEqual({ kafka: { condition: 'service_healthy' } });
+    expect(arg('--replication-factor')).toBe('1');
+    const brokers = [listeners(env.KAFKA_ADVERTISED_LISTENERS!).get('PLAINTEXT')!];
+
+    const router = config('kafka-router').exporters.get('kafka')!.config as { brokers: string[]; traces: { topic: string }; partition_traces_by_id: boolean };
+    expect(router).toMatchObject({ brokers, traces: { topic: arg('--topic') }, partition_traces_by_id: true });
+    const joiners = profile.filter(([n]) => n.startsWith('kafka-joiner-')).map(([n]) => n);
+    const groups = new Set<string>();
+    for (const name of joiners) {
+      const joiner = config(name);
+      const receiver = joiner.receivers.get('kafka')!.config as { brokers: string[]; traces: { topics: string[] }; group_id: string };
+      expect(receiver.brokers, name).toEqual(brokers);
+      expect(receiver.traces.topics, name).toEqual([arg('--topic')]);
+      groups.add(receiver.group_id);
+      expect(exportsToJaeger(joiner, jaegerListens(compose.services.jaeger!.environment!)), name).toEqual([{ id: 'otlp/jaeger', receiver: 'otlp/grpc' }]);
+      expect(joiner.pipelines[0]!.processors, name).toContain('join');
+    }
+    expect(groups.size).toBe(1);
+    expect(joiners.length).toBeLessThanOrEqual(Number(arg('--partitions')));
+    for (const name of ['kafka-router', ...joiners]) expect(compose.services[name]!.depends_on, name).toMatchObject({ 'kafka-topic': { condition: 'service_completed_successfully' } });
   });
 });
 

@@ -115,6 +115,30 @@ export function topology(o: TopologyOptions): Proc[] {
   ];
 }
 
+/** The Kafka of the compose `kafka` profile: the version of the peer the tests run (peers/kafka). */
+export const KAFKA_IMAGE = 'apache/kafka:4.4.0';
+/**
+ * One KRaft node, broker and controller, as the peer runs (peers/kafka/start.ts), in the image's
+ * convention: each KAFKA_* variable is a server property (upper case, '.' as '_'); what is not set
+ * takes the image's default (its cluster ID, logs in /tmp/kraft-combined-logs, PLAINTEXT between
+ * brokers). Other containers reach it as kafka:9092.
+ */
+const KAFKA_ENV = {
+  KAFKA_NODE_ID: '1',
+  KAFKA_PROCESS_ROLES: 'broker,controller',
+  KAFKA_CONTROLLER_QUORUM_VOTERS: '1@kafka:9093',
+  KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+  KAFKA_ADVERTISED_LISTENERS: 'PLAINTEXT://kafka:9092',
+  KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+  KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+  KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+  KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+  KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+  KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
+  KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
+  KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+};
+
 /** docker-compose.yml: the same processes, one image, pods as shared network namespaces, plus Jaeger. */
 export function composeFile(o: TopologyOptions = { ...DEFAULTS, mode: 'compose' }): string {
   const services: Record<string, object> = {
@@ -139,19 +163,40 @@ export function composeFile(o: TopologyOptions = { ...DEFAULTS, mode: 'compose' 
       ...(proc.dependsOn.length ? { depends_on: proc.dependsOn } : {}),
     };
   }
-  // `docker compose --profile scale up`: two joiners behind a router, from the collector's own image.
-  const relay = (name: string, config: string, extra: object = {}) => {
+  // span-relay from the collector's own image, in a profile; the profile's router builds the image.
+  const relay = (profile: string, name: string, config: string, extra: object = {}) => {
     services[name] = {
       image: 'span-relay',
-      ...(name === 'relay-router' ? { build: { context: '.', dockerfile: 'Dockerfile' } } : {}),
-      profiles: ['scale'],
+      ...(name.endsWith('-router') ? { build: { context: '.', dockerfile: 'Dockerfile' } } : {}),
+      profiles: [profile],
       command: ['run', '--config', '/etc/span-relay/config.yaml'],
       volumes: [`./deploy/compose/${config}:/etc/span-relay/config.yaml:ro`],
       ...extra,
     };
   };
-  relay('relay-router', 'router.yaml', { ports: ['14317:4317', '19411:9411'], depends_on: ['relay-joiner-0', 'relay-joiner-1'] });
-  relay('relay-joiner-0', 'joiner.yaml', { depends_on: ['jaeger'] });
-  relay('relay-joiner-1', 'joiner.yaml', { depends_on: ['jaeger'] });
+  // `docker compose --profile scale up`: two joiners behind a router.
+  relay('scale', 'relay-router', 'router.yaml', { ports: ['14317:4317', '19411:9411'], depends_on: ['relay-joiner-0', 'relay-joiner-1'] });
+  relay('scale', 'relay-joiner-0', 'joiner.yaml', { depends_on: ['jaeger'] });
+  relay('scale', 'relay-joiner-1', 'joiner.yaml', { depends_on: ['jaeger'] });
+  // `docker compose --profile kafka up`: a router → the topic otlp_spans on one KRaft broker → two
+  // joiners in one consumer group. The topic is made before either side starts, with more
+  // partitions than joiners (a joiner beyond the partition count would idle).
+  services.kafka = {
+    image: KAFKA_IMAGE,
+    profiles: ['kafka'],
+    environment: KAFKA_ENV,
+    healthcheck: { test: ['CMD', '/opt/kafka/bin/kafka-broker-api-versions.sh', '--bootstrap-server', 'localhost:9092'], interval: '5s', timeout: '10s', retries: 24 },
+  };
+  services['kafka-topic'] = {
+    image: KAFKA_IMAGE,
+    profiles: ['kafka'],
+    command: ['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', 'kafka:9092', '--create', '--if-not-exists', '--topic', 'otlp_spans', '--partitions', '4', '--replication-factor', '1'],
+    depends_on: { kafka: { condition: 'service_healthy' } },
+  };
+  // A new object each time: a shared one would come out as a YAML anchor and alias.
+  const after = (...also: string[]) => Object.fromEntries([['kafka-topic', { condition: 'service_completed_successfully' }], ...also.map((s) => [s, { condition: 'service_started' }])]);
+  relay('kafka', 'kafka-router', 'kafka-router.yaml', { ports: ['24317:4317', '29411:9411'], depends_on: after() });
+  relay('kafka', 'kafka-joiner-0', 'kafka-joiner.yaml', { depends_on: after('jaeger') });
+  relay('kafka', 'kafka-joiner-1', 'kafka-joiner.yaml', { depends_on: after('jaeger') });
   return `# Generated from demo/src/topology.ts by \`npm run demo -- --compose\`: edit the topology, not this file.\n${stringify({ services }, { lineWidth: 0 })}`;
 }
