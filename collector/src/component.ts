@@ -12,6 +12,11 @@ export interface Receiver {
   start(next: Consumer): Promise<void>;
   /** Stops accepting; requests in flight get until `deadline` (epoch ms), then connections are cut. */
   shutdown(deadline?: number): Promise<void>;
+  /**
+   * After the processors flushed and the exporters drained: a receiver that acknowledges upstream
+   * only once its spans are safe downstream (kafka's offset commit) makes its last acknowledgement.
+   */
+  drained?(deadline: number): Promise<void>;
 }
 
 export interface Processor extends Consumer {
@@ -44,7 +49,10 @@ export interface CreateContext {
   telemetry: Telemetry;
   /** A storage extension by its id (`file_storage`), when the config names one. */
   storage?: (id: string) => StorageProvider | undefined;
-  /** Processors: how many exporters the pipeline ends in (each settles every span once). */
+  /**
+   * How many exporters settle each span this component passes on: for a processor, its pipeline's;
+   * for a receiver, those of every pipeline it feeds.
+   */
   exporters?: number;
   /** An authenticator extension by its id (`bearertokenauth`). */
   authenticator?: (id: string) => Authenticator | undefined;

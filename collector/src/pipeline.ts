@@ -101,7 +101,9 @@ export class Collector {
       // Each pipeline gets its own processor instances, as in the OpenTelemetry Collector.
       this.processors.push(p.processors.map((id) => make<Processor>(config.processors.get(id)!, { exporters: p.exporters.length, id: config.pipelines.length > 1 ? `${id}@${p.name}` : id })));
     }
-    for (const c of config.receivers.values()) this.receivers.set(c.id, make<Receiver>(c));
+    // A receiver's spans are settled once by every exporter of every pipeline it feeds.
+    const fanout = (receiver: string): number => config.pipelines.reduce((n, p) => n + (p.receivers.includes(receiver) ? p.exporters.length : 0), 0);
+    for (const c of config.receivers.values()) this.receivers.set(c.id, make<Receiver>(c, { exporters: fanout(c.id) }));
     const adminEndpoint = options.adminEndpoint ?? config.telemetry.metricsAddress;
     if (adminEndpoint !== false) this.admin = new AdminServer(adminEndpoint, this.telemetry, () => this.running, serverTls(config.telemetry.metricsTls, 'service.telemetry.metrics', adminEndpoint, this.telemetry));
   }
@@ -149,6 +151,7 @@ export class Collector {
     // Processors and exporters share what is left; a pipeline's processors flush before its exporters drain.
     for (const procs of this.processors) for (const p of procs) await p.shutdown(deadline - 500);
     await Promise.all([...this.exporters.values()].map((e) => e.shutdown(deadline)));
+    await Promise.all([...this.receivers.values()].map((r) => r.drained?.(deadline)));
     for (const e of this.extensions) await e.shutdown();
     await this.admin?.shutdown(1000);
     this.telemetry.logger.info({ took_ms: Date.now() - started, undelivered_spans: this.telemetry.lostAtShutdown }, 'span-relay stopped');

@@ -9,7 +9,10 @@ import { kafkaForTests } from './helpers/kafka.js';
 import { kafkaExporterConfig, kafkaMessages } from '../src/exporters/kafka/index.js';
 import { decodeOtlpProto } from '../src/protocol/otlp/decode.js';
 import { kafkaLib } from '../src/net/kafka.js';
-import { kafkaReceiverConfig } from '../src/receivers/kafka/index.js';
+import { PartitionProgress, kafkaReceiverConfig } from '../src/receivers/kafka/index.js';
+import { checkWorkersConfig } from '../src/workers/cluster.js';
+import { parseConfig } from '../src/config/load.js';
+import { builtinComponents } from '../src/components.js';
 import type { Span } from '../src/model/span.js';
 import { NO_ATTRIBUTES } from '../src/model/span.js';
 import { OtlpGrpcSink } from './helpers/sinks.js';
@@ -61,6 +64,33 @@ describe('kafka receiver config', () => {
     expect(kafkaReceiverConfig.parse({ traces: { topic: 'a' } }).traces.topics).toEqual(['a']);
     expect(kafkaReceiverConfig.parse({}).traces).toEqual({ topics: ['otlp_spans'], encoding: 'otlp_proto' });
     expect(kafkaReceiverConfig.safeParse({ traces: { topic: 'a', topics: ['b'] } }).error?.message).toMatch(/not both/);
+  });
+
+  it('--workers refuses a kafka receiver (a consumer group member per process; the partitions spread the work)', () => {
+    const config = parseConfig('receivers: { kafka: { brokers: [127.0.0.1:1] } }\nexporters: { otlp: { endpoint: 127.0.0.1:1 } }\nservice: { pipelines: { traces: { receivers: [kafka], exporters: [otlp] } } }\n', builtinComponents, {});
+    expect(() => checkWorkersConfig(config)).toThrow(/receivers\.kafka: a kafka receiver scales by partitions/);
+  });
+});
+
+describe('kafka receiver commits', () => {
+  it('the committable offset is the one after the last message safe with every message before it, whatever order they become safe in', () => {
+    const p = new PartitionProgress();
+    const [m5, m6, m7, m8] = [5n, 6n, 7n, 8n].map((o) => p.add(o));
+    expect(p.safeUpTo).toBeUndefined();
+    m6!.safe();
+    m8!.safe();
+    expect(p.safeUpTo).toBeUndefined(); // 5 is still in the pipeline
+    expect(p.unsafe).toBe(4);
+    m5!.safe();
+    expect(p.safeUpTo).toBe(7n);
+    expect(p.unsafe).toBe(2);
+    m7!.safe();
+    expect(p.safeUpTo).toBe(9n);
+    expect(p.unsafe).toBe(0);
+    // Thousands passed on and settled in turn: the record of them does not grow.
+    for (let o = 9n; o < 5009n; o++) p.add(o).safe();
+    expect(p.safeUpTo).toBe(5009n);
+    expect(p.unsafe).toBe(0);
   });
 });
 

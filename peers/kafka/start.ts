@@ -15,24 +15,53 @@ import { startPeerProcess, tempDir, type PeerProcess } from '../process.js';
 export interface RunningKafka extends PeerProcess {
   /** host:port of the broker's PLAINTEXT listener. */
   bootstrap: string;
+  /** With `secure`: host:port of its SASL_SSL listener (SASL PLAIN and SCRAM over TLS) and its SSL listener (TLS alone). */
+  saslSsl?: string;
+  ssl?: string;
 }
 
-export async function startKafka(options: { partitions?: number } = {}): Promise<RunningKafka> {
+export interface KafkaSecurity {
+  /** The broker's certificate and key (PEM; the key unencrypted PKCS#8, as openssl makes it). */
+  certPem: string;
+  keyPem: string;
+  /** SASL users: PLAIN ones in the broker's JAAS config, SCRAM ones (SHA-256 and SHA-512) added when the storage is formatted. */
+  users: { username: string; password: string }[];
+}
+
+export async function startKafka(options: { partitions?: number; secure?: KafkaSecurity } = {}): Promise<RunningKafka> {
   const dir = peer('kafka');
   if (!dir) throw new Error('the kafka peer is not built (npm run peers)');
   const work = tempDir('kafka');
-  const port = await portRun(2);
+  const secure = options.secure;
+  const port = await portRun(secure ? 4 : 2);
   const properties = join(work, 'server.properties');
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, ...(secure ? [`SASL_SSL://127.0.0.1:${port + 2}`, `SSL://127.0.0.1:${port + 3}`] : [])];
+  let securityLines: string[] = [];
+  if (secure) {
+    const pem = join(work, 'broker.pem');
+    writeFileSync(pem, `${secure.keyPem.trim()}\n${secure.certPem.trim()}\n`);
+    const plainUsers = secure.users.map((u) => `user_${u.username}="${u.password}"`).join(' ');
+    securityLines = [
+      'inter.broker.listener.name=PLAINTEXT',
+      'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'ssl.keystore.type=PEM',
+      `ssl.keystore.location=${pem}`,
+    ];
+  }
   writeFileSync(
     properties,
     [
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${port + 1}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${port + 1}`].join(',')}`,
+      `advertised.listeners=${listeners.join(',')}`,
       'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL,SSL:SSL' : ''}`,
+      ...securityLines,
       `log.dirs=${join(work, 'data')}`,
       `num.partitions=${options.partitions ?? 3}`,
       'offsets.topic.replication.factor=1',
@@ -45,14 +74,15 @@ export async function startKafka(options: { partitions?: number } = {}): Promise
   const java = ['-Xmx512m', '-XX:+UseSerialGC', '-Xshare:auto', `-Dlog4j2.configurationFile=${join(PEERS_DIR, 'kafka', 'log4j2.xml')}`, '-cp', join(dir, 'libs', '*')];
   // A cluster ID is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` makes one.
   const clusterId = randomBytes(16).toString('base64url');
-  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], { encoding: 'utf8', timeout: 60_000 });
+  const scram = (secure?.users ?? []).flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.username},password=${u.password}]`]));
+  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, ...scram], { encoding: 'utf8', timeout: 60_000 });
   if (format.status !== 0) throw new Error(`kafka storage format failed (${format.status}):\n${format.stdout}${format.stderr}`);
   const proc = await startPeerProcess('kafka', 'java', [...java, 'kafka.Kafka', properties], {
     dir: work,
     ready: () => apiVersions(`127.0.0.1:${port}`).then((keys) => keys > 0),
     timeoutMs: 90_000,
   });
-  return Object.assign(proc, { bootstrap: `127.0.0.1:${port}` });
+  return Object.assign(proc, { bootstrap: `127.0.0.1:${port}`, ...(secure ? { saslSsl: `127.0.0.1:${port + 2}`, ssl: `127.0.0.1:${port + 3}` } : {}) });
 }
 
 /**

@@ -97,8 +97,12 @@ export interface Span {
 export interface SpanAck {
   /** One exporter is done with the span. */
   done(): void;
-  /** The span is dropped on purpose before any exporter: done for all of them. */
-  drop(): void;
+  /**
+   * Done for `exporters` exporters at once: the span is dropped on purpose before them (a
+   * duplicate), or a stage before them made it durable (the join's write-ahead log, which owes it
+   * to them from then on). A stage passes the number of exporters its pipeline ends in.
+   */
+  drop(exporters: number): void;
 }
 
 /** Settles each span's durability token: every exporter calls it once per span it is done with. */

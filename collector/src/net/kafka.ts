@@ -1,7 +1,10 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type * as PlatformaticKafka from '@platformatic/kafka';
-import { duration } from '../config/schema-helpers.js';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { clientTlsSettings, duration, section } from '../config/schema-helpers.js';
+import { ConfigError } from '../model/errors.js';
+import { secureContextOptions, TlsConfigError, TlsSource } from './tls.js';
 
 export type KafkaLib = typeof PlatformaticKafka;
 export type KafkaProducer = PlatformaticKafka.Producer;
@@ -22,23 +25,109 @@ export function kafkaLib(): KafkaLib {
   return lib;
 }
 
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+const credentials = { username: z.string().min(1), password: z.string().min(1) };
+
+/**
+ * `auth` as the Collector's configkafka spells it. SASL PLAIN and SCRAM; `version` (sarama's SASL
+ * handshake version) is taken and needs nothing: the client always authenticates with the
+ * SaslAuthenticate request. `plain_text` (deprecated there) is SASL PLAIN; `auth.tls` (deprecated
+ * there) is the top-level `tls`. Kerberos and AWS MSK IAM are refused by name.
+ */
+const kafkaAuthSettings = section(
+  z
+    .strictObject({
+      sasl: z
+        .strictObject({
+          mechanism: z.string().refine((m): m is (typeof SASL_MECHANISMS)[number] => (SASL_MECHANISMS as readonly string[]).includes(m), { message: `span-relay speaks SASL ${SASL_MECHANISMS.join(', ')} (not AWS_MSK_IAM_OAUTHBEARER)` }),
+          ...credentials,
+          version: z.union([z.literal(0), z.literal(1)]).default(0),
+        })
+        .optional(),
+      plain_text: z.strictObject(credentials).optional(),
+      tls: clientTlsSettings.optional(),
+      kerberos: z.unknown().refine(() => false, { message: 'kerberos (GSSAPI) is not supported by span-relay: use SASL SCRAM or PLAIN over TLS' }).optional(),
+    })
+    .refine((a) => !(a.sasl && a.plain_text), { message: 'set auth.sasl or auth.plain_text, not both' }),
+);
+
 /** The connection keys the kafka exporter and receiver share, named as in the OpenTelemetry Collector. */
 export const kafkaClientSettings = {
   brokers: z.array(z.string().regex(/^.+:\d{1,5}$/, 'expected host:port')).min(1).default(['localhost:9092']),
   client_id: z.string().min(1).default('span-relay'),
   /** How long one request to a broker may take before it is retried or fails. */
   timeout: duration('5s'),
+  /** TLS to the brokers: on when the key is present (even empty) and `insecure` is not set. */
+  tls: clientTlsSettings.optional(),
+  auth: kafkaAuthSettings,
 };
 
-export interface KafkaClientConfig {
-  brokers: string[];
-  client_id: string;
+export type KafkaClientConfig = z.output<ReturnType<typeof z.strictObject<typeof kafkaClientSettings>>>;
+
+export interface KafkaBaseOptions {
+  clientId: string;
+  bootstrapBrokers: string[];
   timeout: number;
+  retries: number;
+  retryDelay: number;
+  connectTimeout: number;
+  tls?: TlsConnectionOptions;
+  tlsServerName?: string;
+  sasl?: { mechanism: (typeof SASL_MECHANISMS)[number]; username: string; password: string };
 }
 
-/** Options every client of ours passes: the client's own retries are short; our callers retry on top. */
-export function baseOptions(config: KafkaClientConfig): { clientId: string; bootstrapBrokers: string[]; timeout: number; retries: number; retryDelay: number; connectTimeout: number } {
-  return { clientId: config.client_id, bootstrapBrokers: config.brokers, timeout: config.timeout, retries: 2, retryDelay: 250, connectTimeout: Math.min(config.timeout, 5000) };
+/**
+ * How a component connects to the brokers: TLS material loaded (and followed as its files change)
+ * when the component is made, so a bad certificate is a startup error naming its key; `options()`
+ * gives what each new client is made with, so a client made after a rotation uses the new pair.
+ */
+export class KafkaConnection {
+  private readonly source: TlsSource | undefined;
+
+  constructor(
+    private readonly config: KafkaClientConfig,
+    /** The config path of the component, e.g. `exporters.kafka`, for errors. */
+    path: string,
+    log: { info(o: object, msg: string): void; error(o: object, msg: string): void },
+  ) {
+    const tls = this.tls;
+    if (tls && (tls.ca_file || tls.ca_pem || tls.cert_file || tls.cert_pem)) {
+      try {
+        this.source = new TlsSource(tls, {
+          onUpdate: (m) => log.info({ component: path, serial: m.serial }, `${path}: new client certificate or CA in use for new broker connections`),
+          onRefused: (reason) => log.error({ component: path, reason }, `${path}: changed certificate files refused, keeping the previous ones: ${reason}`),
+        });
+      } catch (err) {
+        if (err instanceof TlsConfigError) throw new ConfigError(`${path}.tls`, err.message);
+        throw err;
+      }
+      this.source.start();
+    }
+  }
+
+  /** `tls`, or the deprecated `auth.tls`; undefined (plain text) when absent or `insecure`. */
+  private get tls(): z.output<typeof clientTlsSettings> | undefined {
+    const tls = this.config.tls ?? this.config.auth.tls;
+    return tls && !tls.insecure ? tls : undefined;
+  }
+
+  /** Options every client of ours passes: the client's own retries are short; our callers retry on top. */
+  options(): KafkaBaseOptions {
+    const c = this.config;
+    const out: KafkaBaseOptions = { clientId: c.client_id, bootstrapBrokers: c.brokers, timeout: c.timeout, retries: 2, retryDelay: 250, connectTimeout: Math.min(c.timeout, 5000) };
+    const tls = this.tls;
+    if (tls) {
+      out.tls = { ...(this.source ? secureContextOptions(this.source.files, this.source.material) : {}), rejectUnauthorized: !tls.insecure_skip_verify };
+      if (tls.server_name_override) out.tlsServerName = tls.server_name_override;
+    }
+    const sasl = c.auth.sasl ?? (c.auth.plain_text && { mechanism: 'PLAIN' as const, ...c.auth.plain_text });
+    if (sasl) out.sasl = { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password };
+    return out;
+  }
+
+  close(): void {
+    this.source?.stop();
+  }
 }
 
 /** Broker error names after which the same request will not succeed (the message itself is wrong). */

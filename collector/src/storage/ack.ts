@@ -23,6 +23,7 @@ export class RecordAck implements SpanAck {
     if (--this.remaining === 0) this.release();
   }
 
+  /** Made by one pipeline's join, dropped only by it: its `exporters` are this record's fanout. */
   drop(): void {
     this.remaining -= this.fanout;
     if (this.remaining <= 0 && this.remaining > -this.fanout) this.release();

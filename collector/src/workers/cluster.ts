@@ -48,7 +48,7 @@ export function parseWorkers(flag: string | undefined): number {
 
 /**
  * Components that own files cannot run once per worker: each worker would write the same store,
- * queue or capture files. Every such key is named.
+ * queue or capture files; nor can a kafka receiver. Every such key is named.
  */
 export function checkWorkersConfig(config: CollectorConfig): void {
   const errors: string[] = [];
@@ -56,6 +56,9 @@ export function checkWorkersConfig(config: CollectorConfig): void {
     if (e.type === 'embedded' || e.type === 'file') errors.push(`exporters.${e.id}: the ${e.type} exporter writes files that one process owns`);
   }
   for (const x of config.extensions) if (x.type === 'file_storage') errors.push(`extensions.${x.id}: file_storage directories are owned by one process`);
+  // Its offsets are committed once the spans are safe in this process, which a hand-off to
+  // another worker would hide; the topic's partitions already spread the work: run more joiners.
+  for (const r of config.receivers.values()) if (r.type === 'kafka') errors.push(`receivers.${r.id}: a kafka receiver scales by partitions, one process per member of its consumer group`);
   const walk = (v: unknown, path: string): void => {
     if (!v || typeof v !== 'object') return;
     for (const [k, x] of Object.entries(v)) {

@@ -4,7 +4,7 @@ import { section } from '../../config/schema-helpers.js';
 import type { Span, SpanBatch } from '../../model/span.js';
 import { traceKey } from '../../trace/key.js';
 import { encodeOtlpProto, modelToOtlpJson } from '../../protocol/otlp/encode.js';
-import { baseOptions, closeKafkaClient, describeKafkaError, isRetryableKafkaError, kafkaClientSettings, kafkaLib, keyBytes, type KafkaProducer } from '../../net/kafka.js';
+import { KafkaConnection, closeKafkaClient, describeKafkaError, isRetryableKafkaError, kafkaClientSettings, kafkaLib, keyBytes, type KafkaProducer } from '../../net/kafka.js';
 import { ExportError, QueuedExporter, senderSettings } from '../sender.js';
 
 export const kafkaEncoding = z.enum(['otlp_proto', 'otlp_json']).default('otlp_proto');
@@ -82,11 +82,13 @@ class KafkaTraceProducer {
   private producer: KafkaProducer | undefined;
   private turn: Promise<unknown> = Promise.resolve();
   private readonly m;
+  private readonly connection: KafkaConnection;
 
   constructor(
     private readonly config: KafkaExporterConfig,
     private readonly ctx: CreateContext,
   ) {
+    this.connection = new KafkaConnection(config, `exporters.${ctx.id}`, ctx.telemetry.logger);
     const t = ctx.telemetry;
     this.m = {
       messages: t.counter('span_relay_kafka_produced_messages_total', 'Messages the broker acknowledged (all in-sync replicas).', ['exporter', 'topic'] as const),
@@ -98,7 +100,7 @@ class KafkaTraceProducer {
   private open(): KafkaProducer {
     const { Producer, ProduceAcks, compatibilityPartitioner } = kafkaLib();
     this.producer ??= new Producer({
-      ...baseOptions(this.config),
+      ...this.connection.options(),
       idempotent: true,
       acks: ProduceAcks.ALL,
       compression: this.config.producer.compression,
@@ -148,6 +150,7 @@ class KafkaTraceProducer {
     await this.turn;
     if (this.producer) await closeKafkaClient(this.producer);
     this.producer = undefined;
+    this.connection.close();
   }
 }
 

@@ -114,6 +114,9 @@ export class JoinProcessor implements Processor {
     if (log && spans.length > 0) {
       // On disk before the client hears "accepted"; a refusal here is the client's 503.
       const seq = await log.append(encodeSpans(spans));
+      // Durable now: a stage before that waits for its spans to be safe (the kafka receiver's
+      // commit) hears it here, and the log owes them to the exporters from now on.
+      for (const s of spans) s.ack?.drop(this.ctx.exporters ?? 1);
       const ack = new RecordAck(log, seq, spans.length, this.ctx.exporters ?? 1);
       // Copies: a receiver in several pipelines hands each the same span objects.
       spans = spans.map((s) => withChanges(s, { ack }));
@@ -129,7 +132,7 @@ export class JoinProcessor implements Processor {
       const held = this.memory.hasSeen(s) ? undefined : this.window.add(s, now);
       if (!held) {
         dups++;
-        s.ack?.drop();
+        s.ack?.drop(this.ctx.exporters ?? 1);
       }
       else if (held.spans.length >= this.config.max_spans_per_trace) {
         // A huge trace goes out in parts: each part marked, none lost, the memory joins the next.
@@ -218,7 +221,7 @@ export class JoinProcessor implements Processor {
         if (err instanceof BackpressureError) return; // retried on the next tick
         this.ctx.telemetry.reportUnexpected(err, `processor ${this.ctx.id}`);
         this.ctx.telemetry.logger.error({ processor: this.ctx.id, spans: spans.length }, 'join: next stage failed; spans dropped');
-        for (const s of spans) s.ack?.drop();
+        for (const s of spans) s.ack?.drop(this.ctx.exporters ?? 1);
       }
       this.pending.shift();
       this.pendingBytes -= bytes;

@@ -3,10 +3,12 @@ import { z } from 'zod';
 import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
 import { duration, limitsConfig, section } from '../../config/schema-helpers.js';
 import type { DecodeResult } from '../../model/decode-result.js';
+import type { SpanAck } from '../../model/span.js';
+import { withChanges } from '../../model/lazy-span.js';
 import { BackpressureError, DecodeError } from '../../model/errors.js';
 import type { DecodeLimits } from '../../model/limits.js';
 import { decodeOtlpJson, decodeOtlpProto } from '../../protocol/otlp/decode.js';
-import { baseOptions, closeKafkaClient, describeKafkaError, kafkaClientSettings, kafkaLib, type KafkaConsumer, type KafkaMessage, type KafkaMessagesStream } from '../../net/kafka.js';
+import { KafkaConnection, closeKafkaClient, describeKafkaError, kafkaClientSettings, kafkaLib, type KafkaConsumer, type KafkaMessage, type KafkaMessagesStream } from '../../net/kafka.js';
 import { ingest } from '../ingest.js';
 
 export const kafkaReceiverConfig = z.strictObject({
@@ -23,7 +25,7 @@ export const kafkaReceiverConfig = z.strictObject({
   initial_offset: z.enum(['latest', 'earliest']).default('latest'),
   session_timeout: duration('10s'),
   heartbeat_interval: duration('3s'),
-  /** How often the offsets of what the pipeline accepted are committed (and at shutdown). */
+  /** How often the offsets of what is safe downstream are committed (and at shutdown). */
   commit_interval: duration('1s'),
   limits: limitsConfig,
 });
@@ -42,6 +44,72 @@ function within(p: Promise<unknown> | undefined, deadline: number): Promise<unkn
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * One message passed on: safe once every exporter downstream settled each of its spans (delivered,
+ * durably queued, or given up for good) or a stage before them made the spans durable (the join's
+ * write-ahead log) or dropped them as duplicates. A retried message gets a new one; either one
+ * complete makes the message safe.
+ */
+class MessageAck implements SpanAck {
+  private remaining: number;
+
+  constructor(
+    spans: number,
+    fanout: number,
+    private readonly onSafe: () => void,
+  ) {
+    this.remaining = spans * fanout;
+  }
+
+  done(): void {
+    if (this.remaining > 0 && --this.remaining === 0) this.onSafe();
+  }
+
+  drop(exporters: number): void {
+    if (this.remaining <= 0) return;
+    this.remaining -= exporters;
+    if (this.remaining <= 0) this.onSafe();
+  }
+}
+
+/**
+ * One owned partition's messages passed on, in offset order, until they are safe: the committable
+ * offset is the one after the last message that is safe with every message before it.
+ */
+export class PartitionProgress {
+  private readonly waiting: { offset: bigint; safe: boolean }[] = [];
+  private head = 0;
+  /** The offset after the last message safe together with all before it; undefined before any. */
+  safeUpTo: bigint | undefined;
+  /** The offset last committed for this member (so an unchanged partition is not committed again). */
+  committed: bigint | undefined;
+
+  /** Records a message passed on; `safe()` marks it. */
+  add(offset: bigint): { safe(): void } {
+    const entry = { offset, safe: false };
+    this.waiting.push(entry);
+    return {
+      safe: () => {
+        entry.safe = true;
+        this.advance();
+      },
+    };
+  }
+
+  /** Messages passed on and not yet safe (with those behind them). */
+  get unsafe(): number {
+    return this.waiting.length - this.head;
+  }
+
+  private advance(): void {
+    while (this.head < this.waiting.length && this.waiting[this.head]!.safe) this.safeUpTo = this.waiting[this.head++]!.offset + 1n;
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
 const RETRY_FIRST_MS = 50;
 const LAG_INTERVAL_MS = 5000;
 const RETRY_MAX_MS = 2000;
@@ -50,14 +118,17 @@ const RETRY_MAX_MS = 2000;
  * The OpenTelemetry Collector's kafka receiver: a member of a consumer group reading OTLP messages,
  * one at a time, into the pipeline. A message whose spans the pipeline refuses (backpressure) is
  * offered again with backoff, holding the partition: the topic is the buffer. The offset after a
- * message is committed (every commit_interval, at shutdown) only once the pipeline accepted the
- * message, and everything before it on its partition: at least once. A message that is not OTLP is
- * counted, logged at most once per 10 s, and skipped.
+ * message is committed (every commit_interval, at a rebalance, after the drain at shutdown) only
+ * once its spans, and those of every message before it on its partition, are safe downstream:
+ * delivered by every exporter, or in the join's write-ahead log or an exporter's persistent queue
+ * (each span carries a MessageAck that the exporters settle). At least once: a member killed with
+ * spans held in memory loses nothing, as the partition's next owner reads them again. A message that
+ * is not OTLP is counted, logged at most once per 10 s, and skipped.
  *
  * On a rebalance, what this member already passed on stays with the pipeline (the join releases it
- * after its quiet period); the partition's new owner starts at the last commit, so it re-reads at
- * most one commit_interval of messages (duplicates, which the join absorbs when they meet it) and
- * a trace in flight on a moved partition can reach the join as two parts, one from each member.
+ * after its quiet period); the partition's new owner starts at the last commit, so it re-reads what
+ * was not yet safe here (duplicates, which the join absorbs when they meet it) and a trace in
+ * flight on a moved partition can reach the join as two parts, one from each member.
  */
 export class KafkaReceiver implements Receiver {
   private consumer: KafkaConsumer | undefined;
@@ -67,8 +138,8 @@ export class KafkaReceiver implements Receiver {
   private lagTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly stopped = new AbortController();
-  /** Per `topic:partition`, the offset after the last message the pipeline accepted, not yet committed. */
-  private readonly done = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  /** Per owned `topic:partition`, the messages passed on until they are safe downstream. */
+  private progress = new Map<string, PartitionProgress>();
   /**
    * Per partition this member owns, the offset after the last message it passed on. After every
    * rebalance the client fetches again from the committed offsets, and delivers what it had already
@@ -78,12 +149,15 @@ export class KafkaReceiver implements Receiver {
   /** `topic:partition` of every partition assigned to this member. */
   private mine = new Set<string>();
   private committing: Promise<void> = Promise.resolve();
+  private closingStream: Promise<void> | undefined;
   private readonly m;
+  private readonly connection: KafkaConnection;
 
   constructor(
     private readonly config: KafkaReceiverConfig,
     private readonly ctx: CreateContext,
   ) {
+    this.connection = new KafkaConnection(config, `receivers.${ctx.id}`, ctx.telemetry.logger);
     const t = ctx.telemetry;
     this.m = {
       messages: t.counter('span_relay_kafka_consumed_messages_total', 'Messages read from the topic and accepted by the pipeline.', ['receiver', 'topic'] as const),
@@ -93,6 +167,7 @@ export class KafkaReceiver implements Receiver {
       retries: t.counter('span_relay_kafka_backpressure_retries_total', 'Times a message was offered again because the pipeline refused it (backpressure).', ['receiver', 'topic'] as const),
       rebalances: t.counter('span_relay_kafka_rebalances_total', 'Consumer group joins (each rebalance this member took part in).', ['receiver', 'group'] as const),
       commits: t.counter('span_relay_kafka_commits_total', 'Offset commits, by result.', ['receiver', 'topic', 'result'] as const),
+      unsafe: t.gauge('span_relay_kafka_unsafe_messages', 'Messages passed on whose spans are not yet safe downstream (delivered, or in a write-ahead log or persistent queue), with those behind them: their offsets wait to be committed.', ['receiver'] as const),
       lag: t.gauge('span_relay_kafka_consumer_lag', 'Messages on a partition this member owns past its group\'s committed offset (read every 5 s).', ['receiver', 'topic', 'partition'] as const),
       partitions: t.gauge('span_relay_kafka_assigned_partitions', 'Partitions of the topic assigned to this member.', ['receiver', 'topic'] as const),
     };
@@ -104,7 +179,7 @@ export class KafkaReceiver implements Receiver {
 
   async start(next: Consumer): Promise<void> {
     const { Consumer: KafkaConsumerClass } = kafkaLib();
-    const consumer = new KafkaConsumerClass({ ...baseOptions(this.config), groupId: this.config.group_id, sessionTimeout: this.config.session_timeout, heartbeatInterval: this.config.heartbeat_interval, maxWaitTime: 500 });
+    const consumer = new KafkaConsumerClass({ ...this.connection.options(), groupId: this.config.group_id, sessionTimeout: this.config.session_timeout, heartbeatInterval: this.config.heartbeat_interval, maxWaitTime: 500 });
     this.consumer = consumer;
     consumer.on('consumer:group:join', (p: { assignments?: { topic: string; partitions: number[] }[] }) => {
       this.m.rebalances.inc({ receiver: this.ctx.id, group: this.config.group_id });
@@ -112,7 +187,7 @@ export class KafkaReceiver implements Receiver {
       this.mine = new Set(mine.flatMap((a) => a.partitions.map((partition) => `${a.topic}:${partition}`)));
       for (const topic of this.config.traces.topics) this.m.partitions.set(this.labels(topic), mine.find((a) => a.topic === topic)?.partitions.length ?? 0);
       // Partitions this member lost: their new owner starts at the last commit.
-      for (const key of this.done.keys()) if (!this.mine.has(key)) this.done.delete(key);
+      for (const key of this.progress.keys()) if (!this.mine.has(key)) this.progress.delete(key);
       for (const key of this.position.keys()) if (!this.mine.has(key)) this.position.delete(key);
       this.m.lag.reset();
       this.ctx.telemetry.logger.info({ receiver: this.ctx.id, group: this.config.group_id, partitions: [...this.mine] }, 'kafka: joined the consumer group');
@@ -187,10 +262,20 @@ export class KafkaReceiver implements Receiver {
       const reason = err instanceof DecodeError ? err.code : 'decode_failed';
       this.m.bad.inc({ ...labels, reason });
       this.ctx.telemetry.warnLimited(`kafka-bad:${this.ctx.id}`, { receiver: this.ctx.id, partition: message.partition, offset: String(message.offset), reason }, `kafka: skipping a message that is not ${this.config.traces.encoding}: ${(err as Error).message.slice(0, 200)}`);
-      this.markDone(message);
+      this.passedOn(message).safe();
       return;
     }
-    for (let wait = RETRY_FIRST_MS; ; wait = Math.min(RETRY_MAX_MS, wait * 2)) {
+    const entry = this.passedOn(message);
+    if (result.spans.length === 0) entry.safe();
+    const fanout = this.ctx.exporters ?? 1;
+    for (let wait = RETRY_FIRST_MS, attempt = 0; ; wait = Math.min(RETRY_MAX_MS, wait * 2), attempt++) {
+      if (result.spans.length > 0) {
+        // Fresh spans are marked in place; a retry's copies get a new ack, since a pipeline that
+        // took the first attempt still holds the first spans (and settles the first ack).
+        const ack = new MessageAck(result.spans.length, fanout, () => entry.safe());
+        if (attempt === 0) for (const sp of result.spans) sp.ack = ack;
+        else result.spans = result.spans.map((sp) => withChanges(sp, { ack }));
+      }
       const outcome = await ingest(result, next, this.ctx.telemetry, this.ctx.id, 'kafka').catch((err: unknown) => {
         // A stage that failed in a way no code path expected: reported, and the message offered
         // again, as an HTTP client told 500 would send it again.
@@ -205,7 +290,6 @@ export class KafkaReceiver implements Receiver {
       if (this.stopping) return;
     }
     this.m.messages.inc(labels);
-    this.markDone(message);
   }
 
   /**
@@ -231,20 +315,33 @@ export class KafkaReceiver implements Receiver {
     }
   }
 
-  private markDone(message: KafkaMessage): void {
+  /** A message is passed on (or skipped): its partition's progress waits for it to be safe. */
+  private passedOn(message: KafkaMessage): { safe(): void } {
     const key = `${message.topic}:${message.partition}`;
-    this.done.set(key, { topic: message.topic, partition: message.partition, offset: message.offset + 1n });
     this.position.set(key, message.offset + 1n);
+    let progress = this.progress.get(key);
+    if (!progress) this.progress.set(key, (progress = new PartitionProgress()));
+    return progress.add(message.offset);
   }
 
-  /** Commits what the pipeline accepted on the partitions this member still owns; one commit at a time. */
+  /** Commits what is safe downstream on the partitions this member still owns; one commit at a time. */
   private commit(): Promise<void> {
     this.committing = this.committing.then(async () => {
-      const offsets = [...this.done].filter(([key]) => this.mine.has(key)).map(([, o]) => ({ ...o, leaderEpoch: -1 }));
+      let unsafe = 0;
+      const offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number; progress: PartitionProgress }[] = [];
+      for (const [key, progress] of this.progress) {
+        if (!this.mine.has(key)) continue;
+        unsafe += progress.unsafe;
+        const offset = progress.safeUpTo;
+        if (offset === undefined || offset === progress.committed) continue;
+        const at = key.lastIndexOf(':');
+        offsets.push({ topic: key.slice(0, at), partition: Number(key.slice(at + 1)), offset, leaderEpoch: -1, progress });
+      }
+      this.m.unsafe.set({ receiver: this.ctx.id }, unsafe);
       if (offsets.length === 0 || !this.consumer) return;
       try {
-        await this.consumer.commit({ offsets });
-        for (const o of offsets) if (this.done.get(`${o.topic}:${o.partition}`)?.offset === o.offset) this.done.delete(`${o.topic}:${o.partition}`);
+        await this.consumer.commit({ offsets: offsets.map(({ topic, partition, offset, leaderEpoch }) => ({ topic, partition, offset, leaderEpoch })) });
+        for (const o of offsets) o.progress.committed = o.offset;
         for (const topic of new Set(offsets.map((o) => o.topic))) this.m.commits.inc({ ...this.labels(topic), result: 'ok' });
       } catch (err) {
         // Kept: committed at the next tick if the partition is still ours, else re-read by its new owner.
@@ -255,17 +352,28 @@ export class KafkaReceiver implements Receiver {
     return this.committing;
   }
 
-  /** Stops reading; the message being handled gets until `deadline`; what was accepted is committed. */
+  /**
+   * Stops reading; the message being handled gets until `deadline`; what is safe by then is
+   * committed. The member stays in the group until `drained`: what the pipeline still holds
+   * becomes safe as the processors flush and the exporters drain.
+   */
   async shutdown(deadline = Date.now() + 10_000): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
     clearInterval(this.lagTimer);
-    const closing = this.stream?.close().catch(() => {});
+    this.closingStream = this.stream?.close().catch(() => {});
     await within(this.loop, deadline);
     this.stopped.abort();
     await within(this.commit(), deadline);
-    await closing;
+  }
+
+  /** After the drain: commits what became safe, then leaves the group (its partitions move at once). */
+  async drained(deadline: number): Promise<void> {
+    await within(this.commit(), deadline);
+    await this.closingStream;
     if (this.consumer) await closeKafkaClient(this.consumer);
+    this.consumer = undefined;
+    this.connection.close();
   }
 }
 
