@@ -6,7 +6,7 @@
  * in one group, no more joiners than partitions; the joiners reach Jaeger v2 on a port its config
  * receives their protocol on; the Linkerd values name span-relay's Service and identity), Jaeger's
  * config (peers/jaeger/config.yaml, the one the tests run), and the Dockerfile's promises.
- * The checks are test/helpers/deploy-checks.ts.
+ * The checks are test/helpers/deploy-checks.ts, which test/helm.test.ts runs on the Helm chart too.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -172,10 +172,12 @@ export type LinkerdValues = { proxy: { tracing: { enable: boolean; collector: { 
 
 /**
  * The linkerd-control-plane values that send every proxy's spans to a layout: the OTLP gRPC port of
- * the Service tracers send to (the one that is not headless), checked as the identity of the pods behind it.
+ * the Service tracers send to (the one in front of span-relay pods that is not headless), checked as
+ * the identity of the pods behind it.
  */
 export function linkerdValuesFor(all: K8s[]): LinkerdValues {
-  const fronts = all.filter((o) => o.kind === 'Service' && o.spec!.clusterIP !== 'None' && (o.spec!.ports as { name: string; port: number }[]).some((p) => p.name === 'otlp-grpc'));
+  const runsSpanRelay = new Set(collectors(all).map((c) => c.workload));
+  const fronts = all.filter((o) => o.kind === 'Service' && o.spec!.clusterIP !== 'None' && runsSpanRelay.has(frontSelects(all, o.metadata.name) ?? o));
   expect(fronts.map((s) => s.metadata.name), 'one Service in front').toHaveLength(1);
   const svc = fronts[0]!;
   const pods = frontSelects(all, svc.metadata.name)!;
