@@ -133,13 +133,20 @@ export class KafkaConnection {
 /** Broker error names after which the same request will not succeed (the message itself is wrong). */
 const PERMANENT = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION', 'UNSUPPORTED_COMPRESSION_TYPE']);
 
-/** Each broker error name in an error of the client (AggregateErrors nest them). */
+type ClientError = { apiId?: unknown; code?: unknown; errors?: unknown; cause?: unknown; message?: unknown };
+
+/**
+ * Each error name in an error of the client, outermost first: the broker's (`apiId`, e.g.
+ * SASL_AUTHENTICATION_FAILED) and Node's (`code`, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE) through its
+ * AggregateErrors and causes; the client's own wrapper codes (PLT_KFK_*) are left out.
+ */
 export function kafkaErrorNames(err: unknown, out: string[] = [], depth = 0): string[] {
-  if (!err || typeof err !== 'object' || depth > 4) return out;
-  const e = err as { apiId?: unknown; code?: unknown; errors?: unknown };
+  if (!err || typeof err !== 'object' || depth > 8) return out;
+  const e = err as ClientError;
   if (typeof e.apiId === 'string') out.push(e.apiId);
-  else if (typeof e.code === 'string' && depth === 0 && !Array.isArray(e.errors)) out.push(e.code);
+  else if (typeof e.code === 'string' && !e.code.startsWith('PLT_KFK_') && !Array.isArray(e.errors)) out.push(e.code);
   if (Array.isArray(e.errors)) for (const inner of e.errors) kafkaErrorNames(inner, out, depth + 1);
+  kafkaErrorNames(e.cause, out, depth + 1);
   return out;
 }
 
@@ -148,11 +155,23 @@ export function isRetryableKafkaError(err: unknown): boolean {
   return !kafkaErrorNames(err).some((n) => PERMANENT.has(n));
 }
 
-/** A short, stable description of a client error: the first broker error name, else the message. */
+/**
+ * A short description of a client error: its message, then the messages of its first inner error
+ * or cause down to the root ("initProducerId failed 3 times: Connection to … failed: SASL
+ * authentication failed."), then the error names.
+ */
 export function describeKafkaError(err: unknown): string {
+  const messages: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const c = e as ClientError;
+    const m = typeof c.message === 'string' ? c.message.replace(/\.$/, '') : '';
+    if (m && !messages.includes(m)) messages.push(m);
+    e = Array.isArray(c.errors) && c.errors.length > 0 ? c.errors[0] : c.cause;
+  }
+  const text = messages.length > 0 ? messages.join(': ') : String(err);
   const names = [...new Set(kafkaErrorNames(err))];
-  const message = err instanceof Error ? err.message : String(err);
-  return names.length > 0 ? `${message} (${names.slice(0, 3).join(', ')})` : message;
+  return names.length > 0 ? `${text} (${names.slice(0, 3).join(', ')})` : text;
 }
 
 /**

@@ -3,7 +3,7 @@
  * after them, what the tests registered is stopped (newest first), then the broker.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { startKafka, type RunningKafka } from '../../../peers/kafka/start.js';
+import { startKafka, type KafkaSecurity, type RunningKafka } from '../../../peers/kafka/start.js';
 import { stopPeerProcesses } from '../../../peers/process.js';
 
 export interface KafkaForTests {
@@ -13,11 +13,12 @@ export interface KafkaForTests {
   cleanup(stop: () => Promise<unknown>): void;
 }
 
-export function kafkaForTests(partitions: number): KafkaForTests {
+/** `secure`: made when the broker starts, for its SASL_SSL and SSL listeners. */
+export function kafkaForTests(partitions: number, secure?: () => KafkaSecurity): KafkaForTests {
   let broker: RunningKafka | undefined;
   const stops: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
-    broker = await startKafka({ partitions });
+    broker = await startKafka({ partitions, ...(secure ? { secure: secure() } : {}) });
   }, 120_000);
   afterAll(async () => {
     for (const s of stops.reverse()) await s();
