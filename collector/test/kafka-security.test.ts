@@ -8,10 +8,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { missingPeers } from '../../peers/peers.js';
-import { kafkaForTests } from './helpers/kafka.js';
+import { kafkaForTests, postOtlpSpans, startKafkaConsumer, startKafkaProducer } from './helpers/kafka.js';
 import { TestCA } from './helpers/certs.js';
 import { OtlpGrpcSink } from './helpers/sinks.js';
-import { capturingLogger, eventually, metricValue, startCollector, type RunningCollector } from './helpers/collector.js';
+import { capturingLogger, eventually, metricValue } from './helpers/collector.js';
 import { parseConfig } from '../src/config/load.js';
 import { builtinComponents } from '../src/components.js';
 
@@ -35,72 +35,17 @@ describe.skipIf(missingPeers('kafka'))('kafka over TLS and SASL → Apache Kafka
     return { certPem: leaf.certPem, keyPem: leaf.keyPem, users: [USER] };
   });
 
-  /** `client`: the YAML lines of the connection (brokers, tls, auth) at the component's indent. */
-  const router = (client: string, topic: string, logger?: ReturnType<typeof capturingLogger>['logger']): Promise<RunningCollector> =>
-    startCollector(
-      `
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:0 }
-exporters:
-  kafka:
-${client}
-    traces: { topic: ${topic} }
-    timeout: 2s
-    retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
-service:
-  shutdown_timeout: 2s
-  pipelines:
-    traces: { receivers: [otlp], exporters: [kafka] }
-`,
-      {},
-      logger ? { logger } : {},
-    );
-  const joiner = (client: string, topic: string, sink: string): Promise<RunningCollector> =>
-    startCollector(`
-receivers:
-  kafka:
-${client}
-    traces: { topic: ${topic} }
-    group_id: g-${topic}
-    initial_offset: earliest
-    commit_interval: 100ms
-    session_timeout: 6s
-    heartbeat_interval: 500ms
-exporters:
-  otlp:
-    endpoint: ${sink}
-    tls: { insecure: true }
-service:
-  pipelines:
-    traces: { receivers: [kafka], exporters: [otlp] }
-`);
-
-  async function post(r: RunningCollector, traceIds: string[]): Promise<number> {
-    const body = {
-      resourceSpans: [
-        {
-          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
-          scopeSpans: [{ spans: traceIds.map((t, i) => ({ traceId: t, spanId: (i + 1).toString(16).padStart(16, '0'), name: 'op', kind: 2, startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000001000000' })) }],
-        },
-      ],
-    };
-    const res = await fetch(`${r.url('otlp.http')}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return res.status;
-  }
-
   const traces = (tag: number): string[] => Array.from({ length: 8 }, (_, i) => `${tag.toString(16).padStart(4, '0')}${i.toString(16).padStart(12, '0')}5ec0de${i.toString(16).padStart(10, '0')}`);
 
   async function roundTrip(client: () => string, topic: string, tag: number): Promise<void> {
     const sink = await new OtlpGrpcSink().start();
     k.cleanup(() => sink.stop());
-    const r = await router(client(), topic);
+    const r = await startKafkaProducer(client(), topic);
     k.cleanup(() => r.stop());
-    const c = await joiner(client(), topic, sink.endpoint);
+    const c = await startKafkaConsumer(client(), topic, sink.endpoint);
     k.cleanup(() => c.stop());
     const sent = traces(tag);
-    expect(await post(r, sent)).toBe(200);
+    expect(await postOtlpSpans(r, sent)).toBe(200);
     await sink.waitForSpans(sent.length, 30_000);
     expect(new Set(sink.spans().map((s) => s.traceId))).toEqual(new Set(sent));
   }
@@ -124,10 +69,10 @@ service:
       [`    brokers: [${k.broker.ssl}]\n    tls: { ca_file: ${other.pair.cert} }`, /unable to verify the first certificate/],
     ] as const) {
       const { logger, lines } = capturingLogger();
-      const r = await router(client, 'refused', logger);
+      const r = await startKafkaProducer(client, 'refused', { logger });
       k.cleanup(() => r.stop());
       // Accepted into the sending queue, then retried: the queue holds them, the errors say why.
-      expect(await post(r, traces(0x300))).toBe(200);
+      expect(await postOtlpSpans(r, traces(0x300))).toBe(200);
       await eventually(async () => metricValue(await r.metrics(), 'span_relay_kafka_produce_errors_total') >= 2, 'produce errors', 20_000);
       expect(metricValue(await r.metrics(), 'span_relay_kafka_produced_messages_total')).toBe(0);
       const warned = lines.filter((l) => l.level >= 40).map((l) => l.msg);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { missingPeers } from '../../peers/peers.js';
-import { kafkaForTests } from './helpers/kafka.js';
+import { kafkaForTests, postOtlpSpans, startKafkaConsumer, startKafkaProducer } from './helpers/kafka.js';
 import { kafkaExporterConfig, kafkaMessages } from '../src/exporters/kafka/index.js';
 import { decodeOtlpProto } from '../src/protocol/otlp/decode.js';
 import { kafkaLib } from '../src/net/kafka.js';
@@ -16,7 +16,7 @@ import { builtinComponents } from '../src/components.js';
 import type { Span } from '../src/model/span.js';
 import { NO_ATTRIBUTES } from '../src/model/span.js';
 import { OtlpGrpcSink } from './helpers/sinks.js';
-import { eventually, metricValue, startCollector, type RunningCollector } from './helpers/collector.js';
+import { eventually, metricValue, type RunningCollector } from './helpers/collector.js';
 
 function span(traceId: string, spanId: string, source: Span['source'] = 'otlp', name = 'op'): Span {
   return { traceId, spanId, name, kind: 'server', startTimeUnixNano: 1_700_000_000_000_000_000n, endTimeUnixNano: 1_700_000_000_001_000_000n, attributes: NO_ATTRIBUTES, events: [], links: [], status: { code: 'unset' }, resource: { attributes: { 'service.name': 'svc' } }, source };
@@ -97,53 +97,9 @@ describe('kafka receiver commits', () => {
 describe.skipIf(missingPeers('kafka'))('kafka exporter → Apache Kafka 4.4 → kafka receiver', () => {
   const k = kafkaForTests(3);
 
-  const router = (topic: string, encoding = 'otlp_proto'): Promise<RunningCollector> =>
-    startCollector(`
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:0 }
-exporters:
-  kafka:
-    brokers: [${k.broker.bootstrap}]
-    traces: { topic: ${topic}, encoding: ${encoding} }
-    retry_on_failure: { initial_interval: 50ms, max_interval: 500ms, max_elapsed_time: 0 }
-service:
-  pipelines:
-    traces: { receivers: [otlp], exporters: [kafka] }
-`);
-  const consumer = (topic: string, sink: string, encoding = 'otlp_proto'): Promise<RunningCollector> =>
-    startCollector(`
-receivers:
-  kafka:
-    brokers: [${k.broker.bootstrap}]
-    traces: { topic: ${topic}, encoding: ${encoding} }
-    group_id: g-${topic}
-    initial_offset: earliest
-    commit_interval: 100ms
-    session_timeout: 6s
-    heartbeat_interval: 500ms
-exporters:
-  otlp:
-    endpoint: ${sink}
-    tls: { insecure: true }
-service:
-  pipelines:
-    traces: { receivers: [kafka], exporters: [otlp] }
-`);
-
-  async function post(r: RunningCollector, traceIds: string[]): Promise<void> {
-    const body = {
-      resourceSpans: [
-        {
-          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
-          scopeSpans: [{ spans: traceIds.map((t, i) => ({ traceId: t, spanId: (i + 1).toString(16).padStart(16, '0'), name: 'op', kind: 2, startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000001000000' })) }],
-        },
-      ],
-    };
-    const res = await fetch(`${r.url('otlp.http')}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status).toBe(200);
-  }
+  const router = (topic: string, encoding = 'otlp_proto'): Promise<RunningCollector> => startKafkaProducer(`    brokers: [${k.broker.bootstrap}]`, topic, { encoding });
+  const consumer = (topic: string, sink: string, encoding = 'otlp_proto'): Promise<RunningCollector> => startKafkaConsumer(`    brokers: [${k.broker.bootstrap}]`, topic, sink, encoding);
+  const post = async (r: RunningCollector, traceIds: string[]): Promise<void> => expect(await postOtlpSpans(r, traceIds)).toBe(200);
 
   it('spans go through the topic to the sink; messages that are not OTLP are counted and skipped, and what follows them still arrives', async () => {
     const topic = 'roundtrip';
