@@ -18,6 +18,10 @@ export interface RunningKafka extends PeerProcess {
   /** With `secure`: host:port of its SASL_SSL listener (SASL PLAIN and SCRAM over TLS) and its SSL listener (TLS alone). */
   saslSsl?: string;
   ssl?: string;
+  /** Stops the broker (SIGTERM: a controlled shutdown), keeping its data and ports for `resume`. */
+  halt(): Promise<void>;
+  /** Starts it again on the same data and ports; resolves once it answers. */
+  resume(): Promise<void>;
 }
 
 export interface KafkaSecurity {
@@ -77,12 +81,35 @@ export async function startKafka(options: { partitions?: number; secure?: KafkaS
   const scram = (secure?.users ?? []).flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.username},password=${u.password}]`]));
   const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, ...scram], { encoding: 'utf8', timeout: 60_000 });
   if (format.status !== 0) throw new Error(`kafka storage format failed (${format.status}):\n${format.stdout}${format.stderr}`);
-  const proc = await startPeerProcess('kafka', 'java', [...java, 'kafka.Kafka', properties], {
+  const launch = (): Promise<PeerProcess> =>
+    startPeerProcess('kafka', 'java', [...java, 'kafka.Kafka', properties], {
+      dir: work,
+      ready: () => apiVersions(`127.0.0.1:${port}`).then((keys) => keys > 0),
+      timeoutMs: 90_000,
+    });
+  let current = await launch();
+  return {
+    bootstrap: `127.0.0.1:${port}`,
+    ...(secure ? { saslSsl: `127.0.0.1:${port + 2}`, ssl: `127.0.0.1:${port + 3}` } : {}),
     dir: work,
-    ready: () => apiVersions(`127.0.0.1:${port}`).then((keys) => keys > 0),
-    timeoutMs: 90_000,
-  });
-  return Object.assign(proc, { bootstrap: `127.0.0.1:${port}`, ...(secure ? { saslSsl: `127.0.0.1:${port + 2}`, ssl: `127.0.0.1:${port + 3}` } : {}) });
+    get child() {
+      return current.child;
+    },
+    output: () => current.output(),
+    stop: () => current.stop(),
+    async halt() {
+      const { child } = current;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+    async resume() {
+      current = await launch();
+    },
+  };
 }
 
 /**
