@@ -15,6 +15,7 @@ import { FLOOR_RECEIVERS, OTEL_FIGURES, saturationSearch, testbed, testbedFloor,
 import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
 import { startupBench } from './startup.js';
 import { sideBySide } from './side-by-side.js';
+import { kafkaBench, printKafkaBench } from './kafka.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -96,6 +97,10 @@ async function main(): Promise<void> {
   // Issue #31: the OpenTelemetry Collector itself (peers/otelcol), run in turn by the same generator.
   console.log('');
   await sideBySide((process.env.BENCH_SIDE_MODES ?? 'table,saturation,rss').split(','));
+
+  // Issue #33: router → Kafka → joiner against one process doing both.
+  const kafkaSeconds = Number(process.env.BENCH_KAFKA_SECONDS ?? 10);
+  printKafkaBench(await kafkaBench(kafkaSeconds, Number(process.env.BENCH_KAFKA_RATE ?? 10_000), Number(process.env.BENCH_KAFKA_RUNS ?? 3)), kafkaSeconds);
 
   const satSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 10);
   console.log(`\nsteady saturation, span-relay run --workers N: the highest rate of requests of 100 spans that receiver → memory_limiter (512 MiB per worker, as the default config) → join → batch → otlp gRPC → sink holds for ${satSeconds} s with nothing refused, the generator on schedule and every span delivered within the join's quiet period (+1 s); generator and sink share the machine's ${availableParallelism()} cores`);

@@ -32,6 +32,8 @@ export interface TestbedRow {
   sent: number;
   delivered: number;
   refusedRequests: number;
+  /** CPU % of one core of the other processes the run measured (UnderTest.others), by name. */
+  othersCpuPercent?: Record<string, number>;
 }
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -182,6 +184,8 @@ export function startCollector(receiver: string, processorsYaml: string, process
 /** A process under the testbed's load: span-relay, the floor, or the OpenTelemetry Collector. */
 export interface UnderTest {
   pid: number;
+  /** Other processes whose CPU the run measures beside it (a tier behind it, say). */
+  others?: { name: string; pid: number }[];
   /** Where the load generator sends. */
   port: number;
   stop: () => Promise<void>;
@@ -200,8 +204,10 @@ export async function underLoad(receiver: string, seconds: number, rate: number,
   await new Promise((r) => setTimeout(r, 4000));
   const t0 = performance.now();
   const c0 = cpuTicks(pid);
+  const o0 = (target.others ?? []).map((o) => cpuTicks(o.pid));
   await new Promise((r) => setTimeout(r, seconds * 1000 - 1000));
   const c1 = cpuTicks(pid);
+  const o1 = (target.others ?? []).map((o) => cpuTicks(o.pid));
   const wall = (performance.now() - t0) / 1000;
   await genDone;
   const gen2 = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number };
@@ -209,7 +215,9 @@ export async function underLoad(receiver: string, seconds: number, rate: number,
   const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
   await target.stop();
   sink.stop();
-  return { cpuPercent: ((c1 - c0) / CLK_TCK / wall) * 100, peakRssMiB: peak, sent: gen2.sent, delivered: sink.count(), refusedRequests: gen2.refused };
+  const percent = (ticks: number): number => (ticks / CLK_TCK / wall) * 100;
+  const othersCpuPercent = Object.fromEntries((target.others ?? []).map((o, i) => [o.name, percent(o1[i]! - o0[i]!)]));
+  return { cpuPercent: percent(c1 - c0), peakRssMiB: peak, sent: gen2.sent, delivered: sink.count(), refusedRequests: gen2.refused, othersCpuPercent };
 }
 
 export async function testbedRun(receiver: string, withJoin: boolean, seconds: number, rate = 10_000, per = 100): Promise<TestbedRow> {

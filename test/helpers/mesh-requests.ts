@@ -39,19 +39,21 @@ export async function send(routers: RouterUrls[], r: { hops: Hop[]; shared: obje
   return spans;
 }
 
-export function verdicts(spans: FlatOtlpSpan[], trace64s: string[]): { complete: number; broken: number } {
-  let complete = 0;
-  let broken = 0;
-  for (const t of trace64s) {
+/** The requests (by their 64-bit trace ID) that did not reach the sink as one tree: one root, no orphans, one trace ID, no span twice. */
+export function brokenTraces(spans: FlatOtlpSpan[], trace64s: string[]): string[] {
+  return trace64s.filter((t) => {
     const mine = spans.filter((s) => s.traceId.endsWith(t));
     const ids = new Set(mine.map((s) => s.spanId));
     const roots = mine.filter((s) => !s.parentSpanId);
     const orphans = mine.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId));
     const oneTraceId = new Set(mine.map((s) => s.traceId)).size === 1;
-    if (roots.length === 1 && orphans.length === 0 && oneTraceId && ids.size === mine.length) complete++;
-    else broken++;
-  }
-  return { complete, broken };
+    return !(roots.length === 1 && orphans.length === 0 && oneTraceId && ids.size === mine.length);
+  });
+}
+
+export function verdicts(spans: FlatOtlpSpan[], trace64s: string[]): { complete: number; broken: number } {
+  const broken = brokenTraces(spans, trace64s).length;
+  return { complete: trace64s.length - broken, broken };
 }
 
 
