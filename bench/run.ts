@@ -11,7 +11,7 @@ import { replayBench } from './replay.js';
 import { jaegerThriftBench } from './jaeger-thrift.js';
 import { walBench } from './wal.js';
 import { storeBench } from './store.js';
-import { FLOOR_RECEIVERS, OTEL_FIGURES, saturationSearch, testbed, testbedFloor, testbedRun } from './testbed.js';
+import { FLOOR_RECEIVERS, OTEL_FIGURES, saturationSearch, testbed, testbedFloor, testbedRun, workersCost } from './testbed.js';
 import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
 import { startupBench } from './startup.js';
 import { sideBySide } from './side-by-side.js';
@@ -116,6 +116,14 @@ async function main(): Promise<void> {
     for (const r of rows) {
       console.log(`  ${r.receiver.padEnd(12)} ${String(r.workers).padEnd(8)} ${fmt(r.steadySpansPerSecond).padStart(14)}  ${(r.steadySpansPerSecond / one.steadySpansPerSecond).toFixed(2).padStart(16)}×   ${r.probes.map((p) => `${fmt(p.rate)}: ${p.cpuPercent.toFixed(0)}% ${p.held ? 'held' : `(${p.why})`}`).join('; ')}`);
     }
+  }
+
+  const costRuns = Number(process.env.BENCH_WORKERS_COST_RUNS ?? 3);
+  console.log(`\n--workers 2 against 1 at the same offered rate (10,000 spans/s, the saturation probe's pipeline, ${satSeconds} s, ${costRuns} alternating runs): CPU of all the collector's processes, median (min–max), and the ratio (issue #31's goal: ≤ 1.10×)`);
+  for (const receiver of ['zipkin', 'otlp-http']) {
+    const w = await workersCost(receiver, 10_000, satSeconds, costRuns);
+    const range = (xs: number[]) => `${[...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(1)} % (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
+    console.log(`  ${receiver.padEnd(12)} 1 worker ${range(w.one)}   2 workers ${range(w.two)}   ratio ${w.ratio.toFixed(2)}×${w.held ? '' : '   (a probe did not hold: the figure is not at a rate both hold)'}`);
   }
 
   const sb = storeBench(Number(process.env.BENCH_STORE_SPANS ?? 1_000_000));

@@ -326,6 +326,27 @@ async function probe(receiver: string, workers: number, rate: number, seconds: n
 }
 
 /**
+ * The hand-off's cost (issue #31): CPU of every collector process per span with `--workers 2`
+ * against `--workers 1` at the same offered rate (one both hold), alternating `runs` times; the
+ * medians and their ratio. Two workers pay for trace affinity (each span's trace may belong to the
+ * other worker: handed over a local socket) and a second runtime.
+ */
+export async function workersCost(receiver: string, rate: number, seconds: number, runs: number): Promise<{ one: number[]; two: number[]; ratio: number; held: boolean }> {
+  const one: number[] = [];
+  const two: number[] = [];
+  let held = true;
+  for (let i = 0; i < runs; i++) {
+    for (const [workers, into] of [[1, one], [2, two]] as const) {
+      const p = await probe(receiver, workers, rate, seconds);
+      held &&= p.held;
+      into.push(p.cpuPercent);
+    }
+  }
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { one, two, ratio: med(two) / med(one), held };
+}
+
+/**
  * Steady saturation rate (issue #13's scaling figure): the highest rate of requests of 100 spans
  * that receiver → memory_limiter (as in the default config, per worker) → join → batch → otlp holds
  * with nothing refused and nothing falling behind, with the collector run as
