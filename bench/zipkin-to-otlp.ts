@@ -23,9 +23,10 @@ export interface Figure {
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
 /** Realistic mesh spans: traces of 8 nested spans, ingress/web/voting names, HTTP tags, endpoints, a couple of annotations. */
-export function zipkinBodies(bodies: number, spansPerBody: number): string[] {
+export function zipkinBodies(bodies: number, spansPerBody: number, firstBody = 0): string[] {
   const out: string[] = [];
-  let id = 1;
+  // Body k of a longer run starts where the bodies before it left off.
+  let id = firstBody * spansPerBody + 1;
   for (let b = 0; b < bodies; b++) {
     const spans = [];
     for (let i = 0; i < spansPerBody; i++, id++) {
