@@ -12,6 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Annotation, BatchRecorder, ExplicitContext, TraceId, Tracer, jsonEncoder, option } from 'zipkin';
+import { HttpLogger } from 'zipkin-transport-http';
 import { missingPeers } from '../peers/peers.js';
 import { kafkaForTests, type KafkaForTests } from '../collector/test/helpers/kafka.js';
 import { OtlpGrpcSink } from '../collector/test/helpers/sinks.js';
@@ -216,7 +218,7 @@ describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → top
     for (const c of cleanup.reverse()) await c();
   });
 
-  it('two routers, three joiners: the hops of each request, sent to either router in either ID width, meet in one joiner: every request one tree, none lost', async () => {
+  it('two routers, three joiners: the hops of each request (nginx and zipkin-js with 64-bit IDs, OTLP with 128-bit, a Zipkin shared pair), sent to either router, meet in one joiner: every request one tree, none lost', async () => {
     const topic = 'mesh';
     await createTopic(topic);
     const sink = await new OtlpGrpcSink().start();
@@ -224,13 +226,26 @@ describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → top
     const joiners = await Promise.all([joiner(topic, sink.endpoint), joiner(topic, sink.endpoint), joiner(topic, sink.endpoint)]);
     await groupSettled(joiners, 'three joiners sharing six partitions');
     const routers = [await router(topic), await router(topic)];
+    // zipkin-js (64-bit IDs), as a Node service's Zipkin tracer sends: one per router.
+    const zipkinJs = routers.map((r) => new Tracer({ ctxImpl: new ExplicitContext(), recorder: new BatchRecorder({ logger: new HttpLogger({ endpoint: `${r.url('zipkin')}/api/v2/spans`, jsonEncoder: jsonEncoder.JSON_V2, httpInterval: 20 }) }), localServiceName: 'vote-bot', traceId128Bit: false }));
     const requests = Array.from({ length: 30 }, (_, i) => request(i + 1));
     let sent = 0;
-    for (const r of requests) sent += await send(routers, r);
+    for (const r of requests) {
+      sent += await send(routers, r);
+      // A call the ingress made, recorded by zipkin-js under the request's 64-bit trace ID.
+      const tracer = zipkinJs[Math.floor(Math.random() * zipkinJs.length)]!;
+      tracer.setId(new TraceId({ traceId: r.trace64, parentId: new option.Some(r.hops[0]!.id), spanId: `${r.trace64.slice(0, 12)}0b0b`, sampled: new option.Some(true) }));
+      tracer.recordServiceName('vote-bot');
+      tracer.recordRpc('GET /audit-log');
+      tracer.recordAnnotation(new Annotation.ClientSend());
+      tracer.recordAnnotation(new Annotation.ClientRecv());
+      sent++;
+    }
     await sink.waitForSpans(sent, 30_000);
     await new Promise((r) => setTimeout(r, 500));
     const spans = sink.spans();
     expect(spans.length).toBe(sent);
+    expect(spans.filter((s) => s.service === 'vote-bot')).toHaveLength(requests.length);
     expect(verdicts(spans, requests.map((r) => r.trace64))).toEqual({ complete: requests.length, broken: 0 });
   }, 120_000);
 

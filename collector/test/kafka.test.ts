@@ -3,6 +3,7 @@
  * round trip through a real Apache Kafka 4.4 broker (the peer): OTLP in → kafka exporter → topic →
  * kafka receiver → OTLP out to a sink, with messages that are not OTLP on the topic between them.
  */
+import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { missingPeers } from '../../peers/peers.js';
 import { kafkaForTests, postOtlpSpans, startKafkaConsumer, startKafkaProducer } from './helpers/kafka.js';
@@ -145,4 +146,23 @@ describe.skipIf(missingPeers('kafka'))('kafka exporter → Apache Kafka 4.4 → 
     expect(sink.spans().map((s) => s.traceId).sort()).toEqual([...traces].sort());
     expect(metricValue(await c.metrics(), 'span_relay_kafka_bad_messages_total')).toBe(0);
   }, 60_000);
+
+  it('every producer compression the Collector offers that this Node has (gzip, snappy, lz4; zstd from Node 22.15): the broker takes the batches and the receiver reads them; zstd without it is a config error', async () => {
+    const zstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+    if (!zstd) expect(kafkaExporterConfig.safeParse({ producer: { compression: 'zstd' } }).error?.message).toMatch(/zstd needs Node 22.15 or later/);
+    for (const [n, compression] of ['gzip', 'snappy', 'lz4', ...(zstd ? ['zstd'] : [])].entries()) {
+      const topic = `compressed_${compression}`;
+      const sink = await new OtlpGrpcSink().start();
+      k.cleanup(() => sink.stop());
+      const r = await startKafkaProducer(`    brokers: [${k.broker.bootstrap}]\n    producer: { compression: ${compression} }`, topic);
+      k.cleanup(() => r.stop());
+      const traces = Array.from({ length: 20 }, (_, i) => `7c${n}c${i.toString(16).padStart(12, '0')}c0ffee${i.toString(16).padStart(10, '0')}`);
+      await post(r, traces);
+      const c = await consumer(topic, sink.endpoint);
+      k.cleanup(() => c.stop());
+      await sink.waitForSpans(traces.length, 30_000);
+      expect(sink.spans().map((s) => s.traceId).sort(), compression).toEqual([...traces].sort());
+      expect(metricValue(await r.metrics(), 'span_relay_kafka_produced_messages_total'), compression).toBe(traces.length);
+    }
+  }, 120_000);
 });

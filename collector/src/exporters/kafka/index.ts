@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { z } from 'zod';
 import { exporterFactory, type CreateContext } from '../../component.js';
 import { section } from '../../config/schema-helpers.js';
@@ -23,7 +24,12 @@ export const kafkaExporterConfig = z.strictObject({
       max_message_bytes: z.number().int().min(1024).default(1_000_000),
       /** Only -1: a batch is acknowledged once every in-sync replica has it (idempotent producer). */
       required_acks: z.literal(-1, { message: 'span-relay acknowledges spans only once every in-sync replica has them: required_acks must be -1' }).default(-1),
-      compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+      compression: z
+        .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+        .default('none')
+        // The client compresses zstd with node:zlib's, which Node has from 22.15 on; without it every
+        // send would fail and be retried for ever.
+        .refine((c) => c !== 'zstd' || typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function', { message: `zstd needs Node 22.15 or later (node:zlib's zstd); this is Node ${process.versions.node}: use lz4, snappy or gzip` }),
     }),
   ),
   ...senderSettings,
