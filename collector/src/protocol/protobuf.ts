@@ -5,17 +5,9 @@
  * default, per Long). The reader checks every length against its range: a truncated or hostile
  * message is a `WireError`, never a read past the end.
  */
+import { utf8Text } from './text.js';
 
 export class WireError extends Error {}
-
-const utf8 = new TextDecoder('utf-8');
-
-/** Strings up to this many bytes are looked up in (and kept in) a table of this many slots. */
-const MAX_INTERNED = 48;
-const INTERNED_SLOTS = 4096;
-/** A 32-bit hash shifted right by this gives a slot: its top log2(INTERNED_SLOTS) bits. */
-const INTERNED_SHIFT = 32 - Math.log2(INTERNED_SLOTS);
-const interned: (string | undefined)[] = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
 
 // fixed64 through one aligned 8-byte scratch: reading its BigUint64Array element makes one BigInt,
 // where Buffer's readBigUInt64LE makes four (two halves, a shift, a sum); writing one makes none.
@@ -145,32 +137,12 @@ export class ProtoReader {
     return out;
   }
 
+  /** Short ASCII strings come from a table (protocol/text.ts): one string each, not a copy per span. */
   string(): string {
     const end = this.delimited();
     const start = this.pos;
     this.pos = end;
-    const buf = this.buf;
-    const n = end - start;
-    if (n <= MAX_INTERNED) {
-      // Short ASCII strings (keys, names, most values) repeat from span to span: one string each,
-      // kept in a small table, instead of a new copy per span held in memory. The slot comes from
-      // the length and three bytes (first, middle, last), so a string seen before is read once, by
-      // the comparison; strings that share a slot only take turns in it.
-      if (n === 0) return '';
-      const slot = Math.imul(n ^ (buf[start]! << 8) ^ (buf[start + (n >> 1)]! << 16) ^ (buf[end - 1]! << 24), 0x9e3779b1) >>> INTERNED_SHIFT;
-      const known = interned[slot];
-      if (known !== undefined && known.length === n) {
-        // A table entry is ASCII, so a byte from 0x80 up never matches.
-        let i = 0;
-        while (i < n && known.charCodeAt(i) === buf[start + i]) i++;
-        if (i === n) return known;
-      }
-      for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
-      const str = buf.toString('latin1', start, end);
-      interned[slot] = str;
-      return str;
-    }
-    return buf.toString('utf8', start, end);
+    return utf8Text(this.buf, start, end);
   }
 
   skip(wireType: number): void {
@@ -194,7 +166,7 @@ export class ProtoReader {
     if (this.pos > this.end) throw new WireError('field runs past the end');
   }
 
-  private byte(buf: Buffer): number {
+  protected byte(buf: Buffer): number {
     if (this.pos >= this.end) throw new WireError('varint runs past the end');
     return buf[this.pos++]!;
   }
