@@ -13,6 +13,7 @@ import { walBench } from './wal.js';
 import { storeBench } from './store.js';
 import { FLOOR_RECEIVERS, OTEL_FIGURES, saturationSearch, testbed, testbedFloor, testbedRun, workersCost } from './testbed.js';
 import { heapPerDecodedSpan, otlpCodecBench } from './otlp-codec.js';
+import { jaegerDecodeBench, jaegerDecodeLines } from './jaeger-decode.js';
 import { startupBench } from './startup.js';
 import { sideBySide } from './side-by-side.js';
 import { kafkaBench, printKafkaBench } from './kafka.js';
@@ -39,6 +40,9 @@ async function main(): Promise<void> {
   const perSpan = await heapPerDecodedSpan(300, spansPerBody);
   const perLazySpan = await heapPerDecodedSpan(300, spansPerBody, true);
   if (perSpan) console.log(`  memory per decoded span, kept: read whole ${perSpan.toFixed(0)} B on the heap; lazy ${perLazySpan!.toFixed(0)} B (heap + the request bytes it keeps)   ratio ${(perLazySpan! / perSpan).toFixed(2)}`);
+
+  console.log('');
+  for (const line of jaegerDecodeLines(await jaegerDecodeBench(Number(process.env.BENCH_BODIES ?? 400) / 2))) console.log(line);
 
   const e2e = await endToEnd(bodies, spansPerBody);
   console.log('\nzipkin HTTP receiver → batch → otlp gRPC exporter, through sockets (8 concurrent POSTs)');

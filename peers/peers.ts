@@ -78,6 +78,12 @@ export const PEERS = {
     needs: 'go',
     product: 'go-tracers',
   },
+  'jaeger-proto': {
+    title: "Jaeger api_v2 requests as Jaeger's Go code writes them: jaeger-idl v0.14.0's model (gogo protobuf v1.3.2) and the OpenTelemetry Collector's Jaeger translator (contrib pkg/translator/jaeger v0.165.1), Go module proxy",
+    manifest: ['go.mod', 'go.sum', 'main.go'],
+    needs: 'go',
+    product: 'jaeger-proto',
+  },
   'java-tracers': {
     title: 'Java Brave 6.3.1 with zipkin-reporter 3.5.3 and the OpenTelemetry Java SDK 1.68.0 with its OTLP exporters (Maven Central)',
     manifest: ['pom.xml'],

@@ -22,6 +22,7 @@ import { toJaegerBatches } from '../src/protocol/jaeger/model.js';
 import { decodeOcRequest, ocRequestToModel, ocResourceAttributes } from '../src/protocol/opencensus/decode.js';
 import { modelToOcRequests } from '../src/protocol/opencensus/encode.js';
 import { protoType } from '../src/protocol/proto.js';
+import { mutate } from './helpers/mutate.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const T0 = 1_700_000_000_000_000_000n;
@@ -59,24 +60,6 @@ const spanArb: fc.Arbitrary<Span> = fc
     source: 'otlp' as const,
   }));
 const spansArb = fc.array(spanArb, { minLength: 1, maxLength: 6 });
-
-/** Byte-level mutations of a valid encoding. */
-function mutate(bytes: Uint8Array): fc.Arbitrary<Buffer> {
-  const b = Buffer.from(bytes);
-  return fc.oneof(
-    fc.array(fc.tuple(fc.nat(Math.max(0, b.length - 1)), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((flips) => {
-      const c = Buffer.from(b);
-      for (const [i, v] of flips) if (c.length) c[i] = v;
-      return c;
-    }),
-    fc.nat(b.length).map((n) => b.subarray(0, n)),
-    fc.tuple(fc.nat(b.length), fc.nat(b.length), fc.integer({ min: 1, max: 50 })).map(([from, to, times]) => {
-      const piece = b.subarray(Math.min(from, to), Math.max(from, to));
-      return Buffer.concat([b, ...Array.from({ length: times }, () => piece)]);
-    }),
-    fc.tuple(fc.nat(b.length), fc.uint8Array({ maxLength: 64 })).map(([at, junk]) => Buffer.concat([b.subarray(0, at), junk, b.subarray(at)])),
-  );
-}
 
 /** JSON-level mutations: a value somewhere replaced by any other JSON (deep nesting included). */
 function mutateJson(doc: unknown): fc.Arbitrary<string> {
