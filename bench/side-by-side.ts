@@ -200,7 +200,9 @@ export async function sideBySide(modes: string[], print: (line: string) => void 
   if (modes.includes('rss')) {
     const seconds = Number(process.env.BENCH_RSS_SECONDS ?? 600);
     print(`\npeak RSS over a ${seconds} s run at 10,000 spans/s into zipkin, join / groupbytrace on`);
-    // BENCH_RSS_WHO runs one of them (two such runs side by side halve the wall time; RSS is not CPU).
+    // BENCH_RSS_WHO runs one of them. Not two at once: on 2 cores, two collectors, generators and
+    // sinks starve each other, the collectors fall behind and buffer (2026-12-06: 1,325 and 4,519 MiB
+    // peaks side by side, against ~200 MiB for span-relay alone).
     const whos = (['span-relay', 'otelcol'] as const).filter((w) => !process.env.BENCH_RSS_WHO || process.env.BENCH_RSS_WHO === w);
     for (const who of whos) {
       const r = await rssOverTime(who, seconds);
