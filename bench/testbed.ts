@@ -198,10 +198,18 @@ export async function underLoad(receiver: string, seconds: number, rate: number,
   const { pid, port } = target;
   const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${port}`, String(rate), String(seconds + 3), String(per)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const started = new Promise<void>((resolve) =>
+    gen.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('started')) resolve();
+    }),
+  );
   const genDone = new Promise<void>((resolve) => gen.on('exit', () => resolve()));
-  // Measure the steady part: skip the generator's start (it encodes first) and the first seconds.
-  await new Promise((r) => setTimeout(r, 4000));
+  // Measure the steady part: from a second after the generator starts sending. It encodes its
+  // requests first, which took 8-10 s on a busy 2-core machine: a fixed 4 s wait then measured the
+  // collector before most of its load (0.1-4 % CPU read where the load takes 13-27 %).
+  await Promise.race([started, genDone]);
+  await new Promise((r) => setTimeout(r, 1000));
   const t0 = performance.now();
   const c0 = cpuTicks(pid);
   const o0 = (target.others ?? []).map((o) => cpuTicks(o.pid));
