@@ -251,12 +251,21 @@ function floorRelayScript(): string {
 export const FLOOR_RECEIVERS = ['otlp-grpc', 'otlp-http', 'opencensus'] as const;
 
 /**
+ * Floors served otherwise than span-relay serves the receiver, with the receiver whose load they
+ * take: otlp-grpc-h2 is the OTLP gRPC floor on node:http2 without grpc-js (issue #31).
+ */
+export const FLOOR_VARIANTS = { 'otlp-grpc-h2': 'otlp-grpc' } as const;
+export type FloorName = (typeof FLOOR_RECEIVERS)[number] | keyof typeof FLOOR_VARIANTS;
+export const isFloorName = (name: string): name is FloorName => (FLOOR_RECEIVERS as readonly string[]).includes(name) || name in FLOOR_VARIANTS;
+
+/**
  * The same load into bench/floor-relay.ts instead of span-relay: the runtime's own cost of taking
  * these requests and passing their bytes on, beside which span-relay's figure is read.
  */
-export async function testbedFloor(receiver: (typeof FLOOR_RECEIVERS)[number], seconds: number, rate = 10_000, per = 100): Promise<Omit<TestbedRow, 'join'>> {
+export async function testbedFloor(floor: FloorName, seconds: number, rate = 10_000, per = 100): Promise<Omit<TestbedRow, 'join'>> {
+  const receiver = floor in FLOOR_VARIANTS ? FLOOR_VARIANTS[floor as keyof typeof FLOOR_VARIANTS] : floor;
   const row = await underLoad(receiver, seconds, rate, per, async (sink) => {
-    const relay = spawn(process.execPath, [...BIN.flags, floorRelayScript(), receiver, sink], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...BIN.env } });
+    const relay = spawn(process.execPath, [...BIN.flags, floorRelayScript(), floor, sink], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...BIN.env } });
     const exited = new Promise<void>((resolve) => relay.on('exit', () => resolve()));
     const port = await new Promise<number>((resolve, reject) => {
       relay.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
@@ -264,7 +273,7 @@ export async function testbedFloor(receiver: (typeof FLOOR_RECEIVERS)[number], s
     });
     return { pid: relay.pid!, port, stop: async () => void (relay.kill(), await exited) };
   });
-  return { receiver, ...row };
+  return { receiver: floor, ...row };
 }
 
 export async function testbed(seconds: number): Promise<TestbedRow[]> {
