@@ -9,20 +9,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtoReader, ProtoWriter } from '../src/protocol/protobuf.js';
 import { nanosOf } from '../src/model/time.js';
+import { varint } from './helpers/varint.js';
 
 /** Field 1 (length-delimited) once per string, one message. */
 function message(values: readonly Buffer[]): Buffer {
   const parts: Buffer[] = [];
-  for (const v of values) {
-    const len: number[] = [];
-    let n = v.length;
-    while (n >= 0x80) {
-      len.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    len.push(n);
-    parts.push(Buffer.from([(1 << 3) | 2, ...len]), v);
-  }
+  for (const v of values) parts.push(Buffer.from([(1 << 3) | 2, ...varint(v.length)]), v);
   return Buffer.concat(parts);
 }
 
