@@ -11,25 +11,40 @@ export interface Tag {
   value: AttributeValue;
 }
 
-/** The value is the field vType names: encoders may write the other optional fields empty. */
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The value is the field vType names: encoders may write the other optional fields empty. The
+ * Thrift readers here walk structs in loops (beginStruct/nextField), not through a callback: a
+ * closure per struct and a call through it per field were the largest piece of this decoder.
+ */
 function readTag(r: ThriftReader): Tag {
   let key = '';
   let vType = 0;
-  const values: AttributeValue[] = [];
-  r.struct((id, t) => {
+  let str: string | undefined;
+  let double: number | undefined;
+  let bool: boolean | undefined;
+  let long: number | bigint | undefined;
+  let binary: Buffer | undefined;
+  const begun = r.beginStruct();
+  for (let t = r.nextField(); t !== T.STOP; t = r.nextField()) {
+    const id = r.fieldId;
     if (id === 1 && t === T.STRING) key = r.string();
     else if (id === 2 && t === T.I32) vType = r.i32();
-    else if (id === 3 && t === T.STRING) values[0] = r.string();
-    else if (id === 4 && t === T.DOUBLE) values[1] = r.double();
-    else if (id === 5 && t === T.BOOL) values[2] = r.bool();
+    else if (id === 3 && t === T.STRING) str = r.string();
+    else if (id === 4 && t === T.DOUBLE) double = r.double();
+    else if (id === 5 && t === T.BOOL) bool = r.bool();
     else if (id === 6 && t === T.I64) {
       const v = r.i64();
-      values[3] = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-    } else if (id === 7 && t === T.STRING) values[4] = new Uint8Array(r.binary());
+      long = v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
+    } else if (id === 7 && t === T.STRING) binary = r.binary();
     else r.skip(t);
-  });
+  }
+  r.endStruct(begun);
   // TagType: STRING, DOUBLE, BOOL, LONG, BINARY
-  return { key, value: values[vType] ?? '' };
+  const value = vType === 0 ? str : vType === 1 ? double : vType === 2 ? bool : vType === 3 ? long : vType === 4 && binary ? new Uint8Array(binary) : undefined;
+  return { key, value: value ?? '' };
 }
 
 /** A list of tags; over `max` (a hostile list), the tags are skipped and `undefined` says so. */
@@ -59,13 +74,14 @@ export interface RawJaegerSpan {
   logs: { timestampNanos: bigint; fields: Tag[] }[];
 }
 
-function readSpan(r: ThriftReader, limits: DecodeLimits, field: string): { raw: RawJaegerSpan; refused?: DecodeError } {
+/** Span `index` of the batch; a span over a per-span bound is read to its end and refused alone. */
+function readSpan(r: ThriftReader, limits: DecodeLimits, index: number): { raw: RawJaegerSpan; refused?: DecodeError } {
   let refused: DecodeError | undefined;
-  const over = (what: string, n: number, limit: string, max: number): void => {
-    refused ??= new LimitExceededError(`${field}.${what}`, n, limit, max);
-  };
+  const over = (what: string, n: number, limit: string, max: number): DecodeError => (refused ??= new LimitExceededError(`spans[${index}].${what}`, n, limit, max));
   const s: RawJaegerSpan = { traceIdLow: '', traceIdHigh: '0000000000000000', spanId: '', parentSpanId: '0000000000000000', operationName: '', refs: [], flags: 0, startNanos: 0n, durationNanos: 0n, tags: [], logs: [] };
-  r.struct((id, t) => {
+  const begun = r.beginStruct();
+  for (let t = r.nextField(); t !== T.STOP; t = r.nextField()) {
+    const id = r.fieldId;
     if (t === T.I64 && id >= 1 && id <= 4) {
       const hex = r.i64hex();
       if (id === 1) s.traceIdLow = hex;
@@ -78,13 +94,16 @@ function readSpan(r: ThriftReader, limits: DecodeLimits, field: string): { raw: 
       if (n > limits.maxLinksPerSpan) over('references', n, 'max_links_per_span', limits.maxLinksPerSpan);
       for (let i = 0; i < n; i++) {
         const ref = { type: 0, traceIdLow: '', traceIdHigh: '', spanId: '' };
-        r.struct((rid, rt) => {
+        const inRef = r.beginStruct();
+        for (let rt = r.nextField(); rt !== T.STOP; rt = r.nextField()) {
+          const rid = r.fieldId;
           if (rid === 1 && rt === T.I32) ref.type = r.i32();
           else if (rid === 2 && rt === T.I64) ref.traceIdLow = r.i64hex();
           else if (rid === 3 && rt === T.I64) ref.traceIdHigh = r.i64hex();
           else if (rid === 4 && rt === T.I64) ref.spanId = r.i64hex();
           else r.skip(rt);
-        });
+        }
+        r.endStruct(inRef);
         s.refs.push(ref);
       }
     } else if (id === 7 && t === T.I32) s.flags = r.i32();
@@ -94,28 +113,31 @@ function readSpan(r: ThriftReader, limits: DecodeLimits, field: string): { raw: 
       const tags = readTags(r, limits.maxAttributesPerSpan);
       if (tags) s.tags = tags;
       else over('tags', limits.maxAttributesPerSpan + 1, 'max_attributes_per_span', limits.maxAttributesPerSpan);
-    }
-    else if (id === 11 && t === T.LIST) {
+    } else if (id === 11 && t === T.LIST) {
       const n = r.list(T.STRUCT);
       if (n > limits.maxEventsPerSpan) {
         over('logs', n, 'max_events_per_span', limits.maxEventsPerSpan);
         for (let i = 0; i < n; i++) r.skip(T.STRUCT);
-        return;
+        continue;
       }
       for (let i = 0; i < n; i++) {
         const log = { timestampNanos: 0n, fields: [] as Tag[] };
-        r.struct((lid, lt) => {
+        const inLog = r.beginStruct();
+        for (let lt = r.nextField(); lt !== T.STOP; lt = r.nextField()) {
+          const lid = r.fieldId;
           if (lid === 1 && lt === T.I64) log.timestampNanos = r.i64() * 1000n;
           else if (lid === 2 && lt === T.LIST) {
             const fields = readTags(r, limits.maxAttributesPerSpan);
             if (fields) log.fields = fields;
             else over(`logs[${i}].fields`, limits.maxAttributesPerSpan + 1, 'max_attributes_per_span', limits.maxAttributesPerSpan);
           } else r.skip(lt);
-        });
+        }
+        r.endStruct(inLog);
         s.logs.push(log);
       }
     } else r.skip(t);
-  });
+  }
+  r.endStruct(begun);
   return refused ? { raw: s, refused } : { raw: s };
 }
 
@@ -184,24 +206,30 @@ export function readJaegerBatch(r: ThriftReader, limits: DecodeLimits = DEFAULT_
   let raw: { raw: RawJaegerSpan; refused?: DecodeError }[] = [];
   let sawProcess = false;
   let processRefused: DecodeError | undefined;
-  r.struct((id, t) => {
+  const begun = r.beginStruct();
+  for (let t = r.nextField(); t !== T.STOP; t = r.nextField()) {
+    const id = r.fieldId;
     if (id === 1 && t === T.STRUCT) {
       sawProcess = true;
-      r.struct((pid, pt) => {
+      const inProcess = r.beginStruct();
+      for (let pt = r.nextField(); pt !== T.STOP; pt = r.nextField()) {
+        const pid = r.fieldId;
         if (pid === 1 && pt === T.STRING) resource['service.name'] = r.string();
         else if (pid === 2 && pt === T.LIST) {
           const tags = readTags(r, limits.maxAttributesPerSpan);
           if (tags) for (const tag of tags) resource[tag.key] = tag.value;
           else processRefused = new LimitExceededError('process.tags', limits.maxAttributesPerSpan + 1, 'max_attributes_per_span', limits.maxAttributesPerSpan);
         } else r.skip(pt);
-      });
+      }
+      r.endStruct(inProcess);
     } else if (id === 2 && t === T.LIST) {
       const n = r.list(T.STRUCT);
       checkSpanCount(n, limits);
       raw = [];
-      for (let i = 0; i < n; i++) raw.push(readSpan(r, limits, `spans[${i}]`));
+      for (let i = 0; i < n; i++) raw.push(readSpan(r, limits, i));
     } else r.skip(t);
-  });
+  }
+  r.endStruct(begun);
   if (!sawProcess) throw new DecodeError('malformed_thrift', 'process', undefined, 'a Jaeger Batch needs its process');
   if (processRefused) throw processRefused;
   const result = emptyResult();
