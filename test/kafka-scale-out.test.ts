@@ -294,7 +294,7 @@ describe.skipIf(missingPeers('kafka'))('scale-out through Kafka: routers → top
     const sum = (name: string, labels: Record<string, string> = {}): number => m.reduce((n, text) => n + metricValue(text, name, labels), 0);
     console.log(
       `kafka ${what}: ${acked.size} acknowledged spans, ${tally.refused} refused, ${lost.length} lost, ${duplicates} duplicates at the sink, ${split.length} of ${requests.length} traces split ` +
-        `(${split.filter((t) => inFlightMoved.has(t)).length} of them in flight on a moved partition; in flight on moved partitions: ${inFlightMoved.size}; partitions moved: ${moved.size} of ${PARTITIONS}, the rebalance ${lastChange - changedAt} ms); ` +
+        `(${split.filter((t) => inFlightMoved.has(t)).length} of them in flight on a moved partition; in flight on moved partitions: ${inFlightMoved.size}; partitions moved: ${moved.size} of ${PARTITIONS}, the rebalance ${lastChange ? `${lastChange - changedAt} ms` : "not seen by the watch"}); ` +
         `joiners: rebalances ${sum('span_relay_kafka_rebalances_total')}, commits failed ${sum('span_relay_kafka_commits_total', { result: 'failed' })}, re-deliveries skipped ${sum('span_relay_kafka_redelivered_messages_skipped_total')}, spans recovered from the log ${sum('span_relay_storage_recovered_spans_total')}`,
     );
     return { lost, split, inFlightMoved };
