@@ -2,7 +2,7 @@
 import { DecodeError } from '../../model/errors.js';
 import { countDropped, emptyResult, type DecodeResult } from '../../model/decode-result.js';
 import { checkSpanCount, DEFAULT_LIMITS, LimitExceededError, type DecodeLimits } from '../../model/limits.js';
-import { NO_ATTRIBUTES, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
+import { NO_ATTRIBUTES, sharedIfEmpty, spanStatus, trimmed, type AttributeValue, type Attributes, type Resource, type Span, type SpanEvent, type SpanKind, type SpanLink, type StatusCode } from '../../model/span.js';
 import { maxPlausibleNanos, checkPlausible, isPlausible } from '../../model/time.js';
 import { BinaryThriftReader, T, type ThriftReader } from '../thrift/reader.js';
 
@@ -150,7 +150,7 @@ export function jaegerSpanToModel(s: RawJaegerSpan, resource: Resource, field: s
   if (!s.traceIdLow || (s.traceIdLow === ZERO && s.traceIdHigh === ZERO)) throw new DecodeError('invalid_trace_id', `${field}.traceIdLow`, s.traceIdLow, 'trace ID is missing or zero');
   if (!s.spanId || s.spanId === ZERO) throw new DecodeError('invalid_span_id', `${field}.spanId`, s.spanId, 'span ID is missing or zero');
   if (s.durationNanos < 0n) throw new DecodeError('invalid_duration', `${field}.duration`, s.durationNanos, 'negative duration');
-  const start = checkPlausible(s.startNanos, `${field}.startTime`, max);
+  const start = checkPlausible(s.startNanos, field, max, '.startTime');
   const attributes: Attributes = {};
   let kind: SpanKind = 'unspecified';
   let code: StatusCode = 'unset';
@@ -168,6 +168,22 @@ export function jaegerSpanToModel(s: RawJaegerSpan, resource: Resource, field: s
     if (ref.type === 0 && !parent && ref.spanId !== ZERO) parent = ref.spanId;
     else if (ref.spanId !== parent) links.push({ traceId: traceId(ref.traceIdHigh || ZERO, ref.traceIdLow), spanId: ref.spanId, attributes: NO_ATTRIBUTES });
   }
+  // A loop, not flatMap: that made an array per log and was 9 % of the Thrift decode.
+  const events: SpanEvent[] = [];
+  for (const l of s.logs) {
+    // A log with an absurd time must not cost the span: dropped and counted.
+    if (!isPlausible(l.timestampNanos, max)) {
+      if (result) countDropped(result, 'event_timestamp');
+      continue;
+    }
+    const fields: Attributes = {};
+    let name = 'log';
+    for (const f of l.fields) {
+      if (f.key === 'event' && typeof f.value === 'string') name = f.value;
+      else fields[f.key] = f.value;
+    }
+    events.push({ timeUnixNano: l.timestampNanos, name, attributes: sharedIfEmpty(fields) });
+  }
   const span: Span = {
     traceId: traceId(s.traceIdHigh, s.traceIdLow),
     spanId: s.spanId,
@@ -176,20 +192,7 @@ export function jaegerSpanToModel(s: RawJaegerSpan, resource: Resource, field: s
     startTimeUnixNano: start,
     endTimeUnixNano: start + s.durationNanos,
     attributes,
-    events: s.logs.flatMap((l) => {
-      // A log with an absurd time must not cost the span: dropped and counted.
-      if (!isPlausible(l.timestampNanos, max)) {
-        if (result) countDropped(result, 'event_timestamp');
-        return [];
-      }
-      const fields: Attributes = {};
-      let name = 'log';
-      for (const f of l.fields) {
-        if (f.key === 'event' && typeof f.value === 'string') name = f.value;
-        else fields[f.key] = f.value;
-      }
-      return [{ timeUnixNano: l.timestampNanos, name, attributes: sharedIfEmpty(fields) }];
-    }),
+    events,
     links: trimmed(links),
     status: spanStatus(code, code === 'error' ? message : undefined),
     resource,
