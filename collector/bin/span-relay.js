@@ -8,6 +8,9 @@
 // starts (so here, in the Dockerfile's ENTRYPOINT and in `npm start`): 14-20 MiB less peak RSS at
 // 10k spans/s for no CPU the testbed can see (README, "The OpenTelemetry Collector's load test, in its shape"). NODE_OPTIONS cannot override it
 // (node reads it before the command line, whose flag wins): run `node --max-semi-space-size=N` on this file.
+// The loader (src/run-bundle.ts) sets the flag back to its default once node has started (the heap
+// keeps its size): with any V8 flag set, V8 refuses node's cache of its own modules and node compiled
+// each one the collector loads from source.
 // Production runs the compiled JavaScript in dist/ (built by `npm ci` and `npm run build`): the
 // single-file bundle dist/span-relay.cjs with the V8 code cache the build made for it
 // (src/run-bundle.ts), or the per-module build dist/cli.js with SPAN_RELAY_UNBUNDLED=1.

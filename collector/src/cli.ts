@@ -7,7 +7,7 @@ import { checkFiles } from './continuity/check.js';
 import { replayCommand } from './replay/cli.js';
 import { formatRoutes, routesFrom } from './exporters/embedded/routes-cli.js';
 import { Collector } from './pipeline.js';
-import { applyHeapPolicy } from './heap-policy.js';
+import { applyHeapPolicy, heapGrowingPercent } from './heap-policy.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { isWorker, parseWorkers, runPrimary, workerIndex, workerRole } from './workers/cluster.js';
 
@@ -140,10 +140,16 @@ function listenHostFor(path: string | undefined, flag: string | undefined): stri
 }
 
 async function run(path: string | undefined, workersFlag: string | undefined, listenHostFlag?: string): Promise<number> {
-  applyHeapPolicy();
+  // Checked first (a bad value is a usage error), set once the collector is ready: node compiles
+  // from source each of its own modules loaded after a V8 flag is set (src/run-bundle.ts), and a
+  // start loads some as it listens. Nothing a start holds is old enough for the policy to matter.
+  heapGrowingPercent(process.execArgv, process.env);
   const config = await configFrom(path, listenHostFor(path, listenHostFlag));
   const workers = parseWorkers(workersFlag);
-  if (workers > 1 && !isWorker()) return runPrimary(config, workers);
+  if (workers > 1 && !isWorker()) {
+    applyHeapPolicy();
+    return runPrimary(config, workers);
+  }
   const index = workerIndex();
   const telemetry = new Telemetry({ level: config.telemetry.logLevel, ...(index !== undefined ? { bindings: { worker: index } } : {}) });
   const worker = workerRole(telemetry);
@@ -160,6 +166,7 @@ async function run(path: string | undefined, workersFlag: string | undefined, li
     await worker?.handoff.shutdown();
     throw err;
   }
+  applyHeapPolicy();
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -13,15 +13,22 @@
  * This module sits at the top of dist/ beside the bundle, and is not part of it; the command
  * (bin/span-relay.js) requires its CommonJS build, dist/run-bundle.cjs, so that no ES module loader
  * starts.
+ *
+ * Node's own modules (http2, tls, crypto, net, streams: ~140 of them in a start) come with a code
+ * cache of their own, made for no V8 flags; any flag node runs with makes V8 refuse it, and node
+ * then compiles each of them from source. The young generation's size (--max-semi-space-size, the
+ * #! line's) is fixed when node starts, so the flag is set back to its default before anything
+ * else loads: the heap keeps its 8 MiB semi-spaces, and node's modules and the bundle are compiled
+ * from their caches (README, "Production runs compiled JavaScript"). The heap policy (a V8 flag
+ * too) is set by `span-relay run` once the collector is ready.
  */
-import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants, Script } from 'node:vm';
-import { applyHeapPolicy } from './heap-policy.js';
+import { setFlagsFromString } from 'node:v8';
+import { heapGrowingPercent } from './heap-policy.js';
 
 export interface BundleFiles {
   bundle: string;
@@ -37,6 +44,8 @@ export const BUNDLE_FILES: BundleFiles = {
 export const WRITE_CODE_CACHE_ENV = 'SPAN_RELAY_WRITE_CODE_CACHE';
 
 const DIGEST_BYTES = 32;
+
+const bundleLoader = createRequire(import.meta.url);
 
 type Main = (argv: string[]) => Promise<number>;
 interface BundleExports {
@@ -61,18 +70,23 @@ export interface LoadedBundle {
 }
 
 /**
- * Compiles and runs the bundle's top level, and gives its `main`. `argv` is the command's: for
- * `run`, the heap policy is applied first (V8 counts its flag among those a cache must match, and
- * the training start ran `run`); a bad value is left for `main` to report.
+ * The V8 flags this process changes after node started, back at their defaults: --max-semi-space-size
+ * (read only when node starts; the heap keeps what it was given) and the heap policy's flag (set by
+ * `span-relay run` once ready, and set back before the training start writes the cache, which V8
+ * stamps with the flags of the moment). 0 is V8's default for both.
  */
+export function resetV8Flags(): void {
+  setFlagsFromString('--max-semi-space-size=0');
+  if (heapGrowingPercent(process.execArgv, {}) !== undefined) setFlagsFromString('--heap-growing-percent=0');
+}
+
+/** Compiles and runs the bundle's top level, and gives its `main`. `argv` is the command's. */
 export function loadBundle(argv: readonly string[], files: BundleFiles = BUNDLE_FILES, env: NodeJS.ProcessEnv = process.env): LoadedBundle {
-  if (argv[0] === 'run') {
-    try {
-      applyHeapPolicy();
-    } catch {
-      // main reports it, with the command's usage.
-    }
-  }
+  resetV8Flags();
+  // Required here, after the reset, so that they come from node's cache (vm and crypto: ~40 modules).
+  const { isAscii } = bundleLoader('node:buffer') as typeof import('node:buffer');
+  const { constants, Script } = bundleLoader('node:vm') as typeof import('node:vm');
+  const { createHash } = bundleLoader('node:crypto') as { createHash: (algorithm: string) => Hash };
   const bundleRequire = createRequire(files.bundle);
   if (process.sourceMapsEnabled) return { main: mainOf(bundleRequire(files.bundle) as BundleExports, files), codeCache: 'source-maps' };
   const bytes = readFileSync(files.bundle);
@@ -97,6 +111,7 @@ export function loadBundle(argv: readonly string[], files: BundleFiles = BUNDLE_
   // shutdown compiled; through a temporary file, so that no start reads half of one.
   const main: Main = async (args) => {
     const code = await bundled(args);
+    resetV8Flags();
     const partial = `${files.cache}.${process.pid}`;
     writeFileSync(partial, Buffer.concat([digest, script.createCachedData()]));
     renameSync(partial, files.cache);

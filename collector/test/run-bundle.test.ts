@@ -49,10 +49,42 @@ describe('the bundle and its V8 code cache', () => {
     expect(text.match(/[^\w$.]import\(\s*["'`][^)]*\)/g) ?? []).toEqual([]);
   });
 
-  it('node started with other flags: V8 refuses the cache and the bundle runs as well', () => {
-    const out = JSON.parse(inNode(probe(), [])) as { codeCache: string; code: number };
+  it('node started with other V8 flags: V8 refuses the cache and the bundle runs as well', () => {
+    const out = JSON.parse(inNode(probe(), ['--stack-size=2000'])) as { codeCache: string; code: number };
     expect(out.codeCache).toBe('refused');
     expect(out.code).toBe(0);
+  });
+
+  it('node started without the #! line\'s flags: the loader sets --max-semi-space-size back to its default, so the same cache is taken', () => {
+    const out = JSON.parse(inNode(probe(), [])) as { codeCache: string; code: number };
+    expect(out).toMatchObject({ codeCache: 'used', code: 0 });
+  });
+
+  it('the young generation keeps the #! line\'s size (8 MiB a half) after the loader sets the flag back', () => {
+    // New space is two semi-spaces: 16 MiB with the #! line's flag, 32 MiB with V8's default.
+    const youngest = (nodeArgs?: string[]): number =>
+      Number(
+        inNode(
+          `
+      const { loadBundle } = await import(${JSON.stringify(LOADER)});
+      const v8 = await import('node:v8');
+      loadBundle(['run']);
+      let keep = [];
+      let most = 0;
+      for (let i = 0; i < 2e6; i++) {
+        keep.push({ i, s: 'x' + i });
+        if (keep.length > 100000) keep = [];
+        if (i % 10000 === 0) most = Math.max(most, v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);
+      }
+      console.log(most);
+    `,
+          nodeArgs,
+        ),
+      ) /
+      (1024 * 1024);
+    expect(youngest()).toBeLessThanOrEqual(16);
+    // Without the flag V8 grows it further under the same allocation: the figure above is the flag's doing.
+    expect(youngest([])).toBeGreaterThan(16);
   });
 
   it('with --enable-source-maps node loads the bundle itself (it maps traces only for what it loads) and the cache is not tried', () => {

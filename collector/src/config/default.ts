@@ -77,7 +77,8 @@ export function defaultConfig(listenHost = DEFAULT_LISTEN_HOST): string {
 }
 
 /** The embedded default on loopback. */
-export const DEFAULT_CONFIG_YAML = defaultConfig();
+// Pure: the bundle (which never reads it) drops it, and no start builds a config it does not run.
+export const DEFAULT_CONFIG_YAML = /* @__PURE__ */ defaultConfig();
 
 /**
  * The embedded default with its admin endpoint (/metrics, /readyz) on `base` and every other

@@ -3,15 +3,14 @@
  * verdict, bounded by age and by bytes (oldest traces first, counted). Sync calls, short ones:
  * a batch is one transaction; lookups go through indexes.
  */
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Span } from '../../model/span.js';
 import { serviceNameOf } from '../../model/span.js';
 import { analyzeTrace } from '../../trace/continuity.js';
 import { groupByTrace } from '../../trace/key.js';
 import { decodeSpans, encodeSpans } from '../../storage/span-codec.js';
+import { openSqliteFile } from '../../storage/sqlite-file.js';
 
 export interface TraceSummary {
   traceKey: string;
@@ -44,6 +43,26 @@ export interface Retention {
   maxAgeMs: number;
   maxBytes: number;
 }
+
+/** The tables and indexes, made at every open (IF NOT EXISTS): what an older store lacks is added. */
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS spans (
+    trace_key TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT,
+    service TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    start_us INTEGER NOT NULL, duration_us INTEGER NOT NULL, error INTEGER NOT NULL,
+    attrs TEXT NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_key, span_id);
+  CREATE INDEX IF NOT EXISTS spans_service ON spans(service, start_us);
+  CREATE INDEX IF NOT EXISTS spans_operation ON spans(service, name, start_us);
+  CREATE INDEX IF NOT EXISTS spans_start ON spans(start_us);
+  CREATE TABLE IF NOT EXISTS traces (
+    trace_key TEXT PRIMARY KEY, trace_id TEXT NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,
+    spans INTEGER NOT NULL, errors INTEGER NOT NULL, services TEXT NOT NULL, root_service TEXT, root_name TEXT,
+    verdict TEXT NOT NULL, orphans TEXT NOT NULL, adjusted INTEGER NOT NULL, stored_ms INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS traces_start ON traces(start_us);
+  CREATE INDEX IF NOT EXISTS traces_stored ON traces(stored_ms);
+  CREATE TABLE IF NOT EXISTS operations (service TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (service, name, kind)) WITHOUT ROWID;
+`;
 
 const ADJUSTED = ['span_relay.original_trace_id', 'span_relay.original_span_id', 'span_relay.clock_skew_adjustment_ns'];
 
@@ -78,30 +97,7 @@ export class TraceStore {
   private readonly stmt;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { nativeBinding: sqliteAddon() ?? undefined });
-    // Set before the first table: lets deleted pages go back to the file system.
-    this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS spans (
-        trace_key TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT,
-        service TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
-        start_us INTEGER NOT NULL, duration_us INTEGER NOT NULL, error INTEGER NOT NULL,
-        attrs TEXT NOT NULL, body TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_key, span_id);
-      CREATE INDEX IF NOT EXISTS spans_service ON spans(service, start_us);
-      CREATE INDEX IF NOT EXISTS spans_operation ON spans(service, name, start_us);
-      CREATE INDEX IF NOT EXISTS spans_start ON spans(start_us);
-      CREATE TABLE IF NOT EXISTS traces (
-        trace_key TEXT PRIMARY KEY, trace_id TEXT NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,
-        spans INTEGER NOT NULL, errors INTEGER NOT NULL, services TEXT NOT NULL, root_service TEXT, root_name TEXT,
-        verdict TEXT NOT NULL, orphans TEXT NOT NULL, adjusted INTEGER NOT NULL, stored_ms INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS traces_start ON traces(start_us);
-      CREATE INDEX IF NOT EXISTS traces_stored ON traces(stored_ms);
-      CREATE TABLE IF NOT EXISTS operations (service TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (service, name, kind)) WITHOUT ROWID;
-    `);
+    this.db = openSqliteFile(path, { nativeBinding: sqliteAddon() ?? undefined, schema: SCHEMA });
     this.stmt = {
       insertSpan: this.db.prepare('INSERT INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?)'),
       insertOp: this.db.prepare('INSERT OR IGNORE INTO operations VALUES (?,?,?)'),
