@@ -95,15 +95,24 @@ class Connection {
   pingStrikes = 0;
   resetPingStrikes = false;
   lastPingAt = 0;
-  readonly timers: NodeJS.Timeout[] = [];
+  /** Pending timers only: one that fired or was cancelled is gone, so a long connection holds a few. */
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(readonly session: http2.ServerHttp2Session) {}
 
   timer(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(fn, ms);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
     t.unref();
-    this.timers.push(t);
+    this.timers.add(t);
     return t;
+  }
+
+  cancel(t: NodeJS.Timeout): void {
+    clearTimeout(t);
+    this.timers.delete(t);
   }
 
   /** GOAWAY with `code`, then close once the calls in flight end, and cut what is left after `graceMs`. */
@@ -121,7 +130,8 @@ class Connection {
   }
 
   clear(): void {
-    for (const t of this.timers.splice(0)) clearTimeout(t);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 }
 
@@ -338,7 +348,7 @@ export class GrpcUnaryServer {
       const cut = c.timer(timeout, () => s.destroy());
       try {
         s.ping((err) => {
-          clearTimeout(cut);
+          c.cancel(cut);
           if (!err) this.keepalive(c, time, timeout);
         });
       } catch {
