@@ -33,6 +33,10 @@ export interface GrpcServerOptions {
   };
 }
 
+/**
+ * grpc-js's server, for the streaming receiver (OpenCensus's bidirectional Export). Unary receivers
+ * (OTLP, Jaeger PostSpans) use `GrpcUnaryServer` on node:http2 with the same options (issue #31).
+ */
 export class GrpcServer {
   private server: grpc.Server | undefined;
   private port = 0;

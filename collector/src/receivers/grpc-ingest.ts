@@ -1,9 +1,13 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Consumer, CreateContext } from '../component.js';
 import { DecodeError } from '../model/errors.js';
 import type { DecodeResult } from '../model/decode-result.js';
-import { statusError } from '../net/grpc-server.js';
+import { GrpcStatus, GrpcStatusError, type UnaryAnswer, type UnaryMethod } from '../net/grpc-unary-server.js';
 import { ingest, refuseRequest, type IngestOutcome } from './ingest.js';
+
+const UNAUTHENTICATED = new GrpcStatusError(GrpcStatus.UNAUTHENTICATED, 'missing or wrong authorization (bearer token)');
+const INTERNAL = new GrpcStatusError(GrpcStatus.INTERNAL, 'internal error');
+const PIPELINE_FAILED = new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'pipeline failed');
 
 /**
  * A unary gRPC export call as every span-relay gRPC receiver answers it: decode the raw request,
@@ -15,45 +19,36 @@ export function unaryIngest(
   receiver: string,
   next: () => Consumer,
   decode: (body: Buffer) => DecodeResult,
-  respond: (outcome: IngestOutcome) => Buffer | grpc.ServiceError,
+  respond: (outcome: IngestOutcome) => UnaryAnswer,
   onRequest?: (body: Buffer) => void,
   authorize?: (authorization: string | undefined) => boolean,
-): grpc.handleUnaryCall<Buffer, Buffer> {
-  return (call, callback) => {
-    if (authorize && !authorize(metadataAuthorization(call.metadata))) {
+): UnaryMethod {
+  return async ({ message, authorization }) => {
+    if (authorize && !authorize(authorization)) {
       ctx.telemetry.refusedSpans.inc({ receiver, transport: 'grpc', reason: 'unauthenticated' });
-      callback(statusError(grpc.status.UNAUTHENTICATED, 'missing or wrong authorization (bearer token)'));
-      return;
+      return UNAUTHENTICATED;
     }
-    onRequest?.(call.request);
+    onRequest?.(message);
     let result: DecodeResult;
     try {
-      result = decode(call.request);
+      result = decode(message);
     } catch (err) {
       if (err instanceof DecodeError) {
         refuseRequest(ctx.telemetry, receiver, 'grpc', err);
-        callback(statusError(grpc.status.INVALID_ARGUMENT, err.message));
-        return;
+        return new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, err.message);
       }
       ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'grpc request failed to decode');
-      callback(statusError(grpc.status.INTERNAL, 'internal error'));
-      return;
+      return INTERNAL;
     }
-    ingest(result, next(), ctx.telemetry, receiver, 'grpc').then(
-      (outcome) => {
-        if (outcome.kind === 'backpressure') {
-          callback(statusError(grpc.status.RESOURCE_EXHAUSTED, outcome.message));
-          return;
-        }
-        const answer = respond(outcome);
-        if (Buffer.isBuffer(answer)) callback(null, answer);
-        else callback(answer);
-      },
-      (err: unknown) => {
-        ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'grpc export failed');
-        callback(statusError(grpc.status.UNAVAILABLE, 'pipeline failed'));
-      },
-    );
+    let outcome: IngestOutcome;
+    try {
+      outcome = await ingest(result, next(), ctx.telemetry, receiver, 'grpc');
+    } catch (err) {
+      ctx.telemetry.logger.error({ err, receiver: ctx.id }, 'grpc export failed');
+      return PIPELINE_FAILED;
+    }
+    if (outcome.kind === 'backpressure') return new GrpcStatusError(GrpcStatus.RESOURCE_EXHAUSTED, outcome.message);
+    return respond(outcome);
   };
 }
 
@@ -66,7 +61,7 @@ export function metadataAuthorization(md: grpc.Metadata): string | undefined {
  * For protocols with no partial-success answer (Jaeger's PostSpans): refused spans beside accepted
  * ones are an INVALID_ARGUMENT the client sees (and does not retry), naming the first bad field.
  */
-export function refusedAsInvalidArgument(outcome: IngestOutcome): Buffer | grpc.ServiceError {
+export function refusedAsInvalidArgument(outcome: IngestOutcome): UnaryAnswer {
   if (outcome.rejected.length === 0) return Buffer.alloc(0);
-  return statusError(grpc.status.INVALID_ARGUMENT, `${outcome.rejected.length} span(s) refused, ${outcome.accepted} accepted: ${outcome.rejected[0]!.message}`);
+  return new GrpcStatusError(GrpcStatus.INVALID_ARGUMENT, `${outcome.rejected.length} span(s) refused, ${outcome.accepted} accepted: ${outcome.rejected[0]!.message}`);
 }

@@ -1,11 +1,10 @@
-import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
 import { authSettings, endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
 import { serverTls } from '../../security/server-tls.js';
 import { authCheck } from '../../security/auth.js';
 import { captureConfig } from '../../capture/writer.js';
-import { GrpcServer, method } from '../../net/grpc-server.js';
+import { GrpcUnaryServer } from '../../net/grpc-unary-server.js';
 import { graceUntil } from '../../net/http-server.js';
 import { refusedAsInvalidArgument, unaryIngest } from '../grpc-ingest.js';
 import { JaegerAgentServer } from './agent.js';
@@ -55,7 +54,7 @@ export const JAEGER_POST_SPANS_PATH = '/jaeger.api_v2.CollectorService/PostSpans
  */
 export class JaegerReceiver implements Receiver {
   private readonly http: JaegerThriftHttpReceiver | undefined;
-  private readonly grpc: GrpcServer | undefined;
+  private readonly grpc: GrpcUnaryServer | undefined;
   private readonly agents: JaegerAgentServer[] = [];
   private next: Consumer | undefined;
 
@@ -69,9 +68,8 @@ export class JaegerReceiver implements Receiver {
     if (config.grpc) {
       const g = config.grpc;
       const postSpans = unaryIngest(ctx, 'jaeger', () => this.next!, (body) => decodeJaegerPostSpans(body, config.limits), refusedAsInvalidArgument, undefined, authCheck(g.auth, ctx));
-      this.grpc = new GrpcServer(g.endpoint, { ...g, tls: serverTls(g.tls, `receivers.${ctx.id}.protocols.grpc`, g.endpoint, ctx.telemetry) }, (server: grpc.Server) => {
-        server.addService({ PostSpans: method(JAEGER_POST_SPANS_PATH, false, false) }, { PostSpans: postSpans });
-      });
+      const tls = serverTls(g.tls, `receivers.${ctx.id}.protocols.grpc`, g.endpoint, ctx.telemetry);
+      this.grpc = new GrpcUnaryServer(g.endpoint, { ...g, tls }, { [JAEGER_POST_SPANS_PATH]: postSpans }, (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`));
     }
   }
 

@@ -1,10 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { receiverFactory, type Consumer, type CreateContext, type Receiver } from '../../component.js';
 import { DecodeError } from '../../model/errors.js';
 import type { DecodeResult } from '../../model/decode-result.js';
-import { GrpcServer, method } from '../../net/grpc-server.js';
+import { GrpcUnaryServer, type UnaryMethod } from '../../net/grpc-unary-server.js';
 import { unaryIngest } from '../grpc-ingest.js';
 import { graceUntil, HttpServer, PayloadTooLargeError, readBody, sendJson } from '../../net/http-server.js';
 import { authSettings, endpoint, grpcServerSettings, httpServerSettings, limitsConfig, section, serverTlsSettings } from '../../config/schema-helpers.js';
@@ -59,11 +58,11 @@ function partialSuccess(outcome: IngestOutcome): { rejectedSpans: number; errorM
 
 /** OTLP over gRPC (:4317) and HTTP (:4318, /v1/traces, protobuf and JSON). */
 export class OtlpReceiver implements Receiver {
-  private grpc: GrpcServer | undefined;
+  private grpc: GrpcUnaryServer | undefined;
   private http: HttpServer | undefined;
   private next: Consumer | undefined;
   private readonly capture: CaptureWriter | undefined;
-  private readonly exportGrpc: grpc.handleUnaryCall<Buffer, Buffer>;
+  private readonly exportGrpc: UnaryMethod;
   private authorizeHttp: ((authorization: string | undefined) => boolean) | undefined;
 
   constructor(
@@ -81,9 +80,8 @@ export class OtlpReceiver implements Receiver {
     );
     if (config.capture?.enabled) this.capture = new CaptureWriter(config.capture, ctx.id, ctx.telemetry);
     if (config.grpc) {
-      this.grpc = new GrpcServer(config.grpc.endpoint, { ...config.grpc, tls: serverTls(config.grpc.tls, `receivers.${ctx.id}.protocols.grpc`, config.grpc.endpoint, ctx.telemetry) }, (server) => {
-        server.addService({ Export: method(OTLP_TRACE_EXPORT_PATH, false, false) }, { Export: this.exportGrpc });
-      });
+      const tls = serverTls(config.grpc.tls, `receivers.${ctx.id}.protocols.grpc`, config.grpc.endpoint, ctx.telemetry);
+      this.grpc = new GrpcUnaryServer(config.grpc.endpoint, { ...config.grpc, tls }, { [OTLP_TRACE_EXPORT_PATH]: this.exportGrpc }, (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`));
     }
     if (config.http) {
       this.http = new HttpServer(config.http.endpoint, (req, res) => this.handleHttp(req, res), (err) => ctx.telemetry.reportUnexpected(err, `receiver ${ctx.id}`), { ...config.http, tls: serverTls(config.http.tls, `receivers.${ctx.id}.protocols.http`, config.http.endpoint, ctx.telemetry) });
