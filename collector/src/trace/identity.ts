@@ -57,7 +57,7 @@ export function lateClientHalfId(traceKeyHex: string, spanId: string): string {
 
 /**
  * Groups spans by full trace ID. Normally there is one group: every 64-bit span takes the one
- * 128-bit ID seen. Two different 128-bit IDs with the same low half are two requests, never merged;
+ * 128-bit ID seen, or, for a trace that went out before, every span takes the ID it went out with. Two different 128-bit IDs with the same low half are two requests, never merged;
  * then 64-bit spans cannot be placed and keep their own ID.
  */
 export function unifyTraceIds(spans: Span[], memory: SentBefore | undefined, stats: IdentityStats): Span[][] {
@@ -80,7 +80,10 @@ export function unifyTraceIds(spans: Span[], memory: SentBefore | undefined, sta
     }
     return [...groups.values()];
   }
-  const target = full ?? traceKey(spans[0]!.traceId);
+  // A trace already sent on keeps the ID it went out with, even the 64-bit one: a late 128-bit
+  // span (an OpenTelemetry app's batch, seconds after the ingress's Zipkin spans) takes it too,
+  // or the backend would show the request as two traces.
+  const target = memory && !isFull128(memory.traceId) ? memory.traceId : (full ?? traceKey(spans[0]!.traceId));
   return [
     spans.map((s) => {
       if (s.traceId === target) return s;

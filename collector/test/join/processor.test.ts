@@ -60,6 +60,20 @@ describe('join processor: late spans against the memory of released traces', () 
     expect(new Set(out.map((s) => s.spanId)).size).toBe(4);
   });
 
+  it('a trace that went out with the 64-bit ID keeps it: late 128-bit spans of the same request take it too (one trace in the backend)', async () => {
+    const { join, out, released, telemetry } = await startJoin();
+    // The ingress's Zipkin spans (64-bit) first; an OpenTelemetry app's batch (128-bit) after the quiet period.
+    await join.consume({ spans: [span('1', undefined, 'nginx', 0, 100, { kind: 'server' })] });
+    await released(1);
+    const wide = '7a7a0000000000014ed11df465275600';
+    await join.consume({ spans: [span('2', '1', 'web', 10, 90, { traceId: wide, kind: 'server' }), span('3', '2', 'web', 20, 80, { traceId: wide })] });
+    await released(3);
+    expect(new Set(out.map((s) => s.traceId))).toEqual(new Set(['4ed11df465275600']));
+    expect(out.slice(1).map((s) => s.attributes['span_relay.original_trace_id'])).toEqual([wide, wide]);
+    expect(analyzeTrace(out).complete).toBe(true);
+    expect(metricValue(await telemetry.registry.metrics(), 'span_relay_join_adjusted_spans_total', { adjustment: 'trace_id_width' })).toBe(2);
+  });
+
   it('a client span that went out first: the server half arriving later is split under it', async () => {
     const { join, out, released } = await startJoin();
     await join.consume({ spans: [span('r', undefined, 'front', 0, 100, { kind: 'internal' }), span('c', 'r', 'front', 10, 70, { kind: 'client' })] });
