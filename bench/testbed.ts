@@ -150,7 +150,10 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
     const t0 = performance.now();
     // BENCH_COLLECTOR_STDOUT: a file for what the collector's node prints (with --trace-gc, say).
     const stdout = process.env.BENCH_COLLECTOR_STDOUT ? openSync(process.env.BENCH_COLLECTOR_STDOUT, 'a') : 'ignore';
-    const collector = spawn(process.execPath, [...nodeArgs, `${root}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')], {
+    // BENCH_COLLECTOR_CPUS: the cores the collector (and so its workers) may run on, through taskset (which execs node: the pid is node's).
+    const cpus = process.env.BENCH_COLLECTOR_CPUS;
+    const argv = [...nodeArgs, `${root}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')];
+    const collector = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...argv] : argv, {
       stdio: ['ignore', stdout, 'inherit'],
       env: { ...process.env, ...BIN.env, ...opts.env },
       ...(opts.cwdIsTempDir ? { cwd: dir } : {}),
