@@ -16,6 +16,7 @@ import ts from 'typescript';
 import { passThrough } from '../collector/src/net/grpc-server.js';
 import { binStart } from './bin-start.js';
 import { assertBuildCurrent } from './compiled.js';
+import { median } from './median.js';
 
 export const OTEL_FIGURES: Record<string, { cpu: number; ramMiB: number }> = {
   zipkin: { cpu: 27.5, ramMiB: 86 },
@@ -135,10 +136,12 @@ const BIN = binStart();
  * answers (polled every `pollMs`). A random port may be taken (another run, a port in TIME_WAIT): a
  * collector that exits before it is ready is started again elsewhere, up to 5 times.
  */
-export async function launchCollector(opts: { configFor: (port: number) => string; adminPort: (port: number) => number; cliArgs?: string[]; cwdIsTempDir?: boolean; env?: NodeJS.ProcessEnv; pollMs?: number }): Promise<LaunchedCollector> {
+export async function launchCollector(opts: { configFor: (port: number) => string; adminPort: (port: number) => number; cliArgs?: string[]; cwdIsTempDir?: boolean; env?: NodeJS.ProcessEnv; pollMs?: number; root?: string }): Promise<LaunchedCollector> {
   const pollMs = opts.pollMs ?? 50;
-  // What collector/bin runs: the bundle, when it is there.
-  assertBuildCurrent('span-relay.cjs');
+  // What collector/bin runs: the bundle, when it is there. Another checkout (a before/after
+  // comparison's "before") is built by whoever made it.
+  const root = opts.root ?? ROOT;
+  if (root === ROOT) assertBuildCurrent('span-relay.cjs');
   for (let attempt = 1; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'span-relay-bench-'));
     const port = 20000 + Math.floor(Math.random() * 20000);
@@ -147,7 +150,10 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
     const t0 = performance.now();
     // BENCH_COLLECTOR_STDOUT: a file for what the collector's node prints (with --trace-gc, say).
     const stdout = process.env.BENCH_COLLECTOR_STDOUT ? openSync(process.env.BENCH_COLLECTOR_STDOUT, 'a') : 'ignore';
-    const collector = spawn(process.execPath, [...nodeArgs, `${ROOT}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')], {
+    // BENCH_COLLECTOR_CPUS: the cores the collector (and so its workers) may run on, through taskset (which execs node: the pid is node's).
+    const cpus = process.env.BENCH_COLLECTOR_CPUS;
+    const argv = [...nodeArgs, `${root}collector/bin/span-relay.js`, 'run', ...(opts.cliArgs ?? []), '--config', join(dir, 'config.yaml')];
+    const collector = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...argv] : argv, {
       stdio: ['ignore', stdout, 'inherit'],
       env: { ...process.env, ...BIN.env, ...opts.env },
       ...(opts.cwdIsTempDir ? { cwd: dir } : {}),
@@ -172,8 +178,9 @@ export async function launchCollector(opts: { configFor: (port: number) => strin
 }
 
 /** One receiver → `processors` → otlp gRPC to the sink. */
-export function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = []): Promise<LaunchedCollector> {
+export function startCollector(receiver: string, processorsYaml: string, processors: string, sinkEndpoint: string, cliArgs: string[] = [], root?: string): Promise<LaunchedCollector> {
   return launchCollector({
+    root,
     configFor: (port) =>
       `receivers:\n  ${receiverYaml(receiver, port)}\nprocessors:\n${processorsYaml}exporters:\n  otlp:\n    endpoint: ${sinkEndpoint}\n    tls: { insecure: true }\n    compression: none\nservice:\n  telemetry:\n    logs: { level: warn }\n    metrics:\n      address: 127.0.0.1:${port + 1}\n  pipelines:\n    traces:\n      receivers: [${receiverId(receiver)}]\n      processors: [${processors}]\n      exporters: [otlp]\n`,
     adminPort: (port) => port + 1,
@@ -288,6 +295,8 @@ export interface SaturationProbe {
   why: string;
   /** CPU of the collector's processes (primary and workers) over the probe, % of one core. */
   cpuPercent: number;
+  /** Of which the process started: the primary under --workers above 1, else the one process. */
+  primaryCpuPercent: number;
 }
 
 export interface SaturationRow {
@@ -298,30 +307,37 @@ export interface SaturationRow {
   probes: SaturationProbe[];
 }
 
-/** Every process of the collector: the one started and its children (the workers). */
-function treeTicks(pid: number): number {
-  let ticks = cpuTicks(pid);
+/** The collector's processes: the one started (the primary under --workers) and its children (the workers). */
+function treePids(pid: number): { primary: number; workers: number[] } {
   let children: number[] = [];
   try {
     children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     // ps exits 1 when there are none
   }
-  for (const c of children) ticks += cpuTicks(c);
-  return ticks;
+  return { primary: pid, workers: children };
+}
+
+/** CPU ticks of the collector's processes, the primary's apart. */
+function treeTicks(pid: number): { total: number; primary: number } {
+  const { primary, workers } = treePids(pid);
+  const own = cpuTicks(primary);
+  return { total: workers.reduce((t, w) => t + cpuTicks(w), own), primary: own };
 }
 
 const QUIET_MS = 2000;
 /** otlp-grpc's generator over one connection stops near 70,000 spans/s, before the collector does. */
 const SATURATION_GRPC_CONNECTIONS = 4;
 
-/** One steady-rate probe against a fresh collector. */
-async function probe(receiver: string, workers: number, rate: number, seconds: number): Promise<SaturationProbe> {
+const PROBE_PROCESSORS = `  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: ${QUIET_MS}ms\n  batch:\n`;
+
+/** One steady-rate probe against a fresh collector (of the checkout at `root`, this one by default). */
+async function probe(receiver: string, workers: number, rate: number, seconds: number, root?: string): Promise<SaturationProbe> {
   const sink = await countingSink();
-  const collector = await startCollector(receiver, `  memory_limiter:\n    limit_mib: 512\n    spike_limit_mib: 128\n  join:\n    quiet_period: ${QUIET_MS}ms\n  batch:\n`, 'memory_limiter, join, batch', sink.endpoint, ['--workers', String(workers)]);
+  const collector = await startCollector(receiver, PROBE_PROCESSORS, 'memory_limiter, join, batch', sink.endpoint, ['--workers', String(workers)], root);
   const gen = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${collector.port}`, String(rate), String(seconds), '100', String(SATURATION_GRPC_CONNECTIONS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  let c0 = 0;
+  let c0 = { total: 0, primary: 0 };
   let t0 = 0;
   gen.stdout!.on('data', (d: Buffer) => {
     if (!out.includes('started')) [c0, t0] = [treeTicks(collector.pid), performance.now()];
@@ -332,35 +348,83 @@ async function probe(receiver: string, workers: number, rate: number, seconds: n
   // Held: the backlog never grew beyond what the join holds by design (its quiet period).
   await new Promise((r) => setTimeout(r, QUIET_MS + 1000));
   const delivered = sink.count();
-  const cpuPercent = ((treeTicks(collector.pid) - c0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
+  const c1 = treeTicks(collector.pid);
+  const wall = (performance.now() - t0) / 1000;
+  const cpuPercent = ((c1.total - c0.total) / CLK_TCK / wall) * 100;
+  const primaryCpuPercent = ((c1.primary - c0.primary) / CLK_TCK / wall) * 100;
   // Why spans were refused, from the collector's own counter (by reason).
   const metrics = await fetch(`http://127.0.0.1:${collector.port + 1}/metrics`).then((r) => r.text(), () => '');
   const reasons = [...metrics.matchAll(/^span_relay_receiver_refused_spans_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
   await collector.stop();
   sink.stop();
   const why = g.refused > 0 ? `${g.refused} requests refused${reasons ? ` (${reasons})` : ''}` : g.endLagMs > seconds * 20 ? `generator ended ${g.endLagMs} ms behind schedule` : delivered < g.sent ? `${g.sent - delivered} of ${g.sent} spans not delivered ${QUIET_MS + 1000} ms after the end` : 'held';
-  return { rate, held: why === 'held', why, cpuPercent };
+  return { rate, held: why === 'held', why, cpuPercent, primaryCpuPercent };
+}
+
+/** A collector the workers-cost bench runs: a worker count, and the checkout it comes from (this one by default). */
+export interface WorkersVariant {
+  workers: number;
+  root?: string;
+}
+
+export interface WorkersCostRow extends WorkersVariant {
+  /** CPU of all the collector's processes, % of one core, one per run. */
+  cpu: number[];
+  /** Of which the primary's (the one process's with --workers 1). */
+  primaryCpu: number[];
+  held: boolean;
 }
 
 /**
  * The hand-off's cost (issue #31): CPU of every collector process per span with `--workers 2`
- * against `--workers 1` at the same offered rate (one both hold), alternating `runs` times; the
- * medians and their ratio. Two workers pay for trace affinity (each span's trace may belong to the
- * other worker: handed over a local socket) and a second runtime.
+ * against `--workers 1` at the same offered rate (one both hold), the variants taking turns `runs`
+ * times. Two workers pay for trace affinity (each span's trace may belong to the other worker:
+ * handed over a local socket), a second runtime and the primary.
  */
-export async function workersCost(receiver: string, rate: number, seconds: number, runs: number): Promise<{ one: number[]; two: number[]; ratio: number; held: boolean }> {
-  const one: number[] = [];
-  const two: number[] = [];
-  let held = true;
+export async function workersCostRows(receiver: string, rate: number, seconds: number, runs: number, variants: readonly WorkersVariant[]): Promise<WorkersCostRow[]> {
+  const rows: WorkersCostRow[] = variants.map((v) => ({ ...v, cpu: [], primaryCpu: [], held: true }));
   for (let i = 0; i < runs; i++) {
-    for (const [workers, into] of [[1, one], [2, two]] as const) {
-      const p = await probe(receiver, workers, rate, seconds);
-      held &&= p.held;
-      into.push(p.cpuPercent);
+    for (const row of rows) {
+      const p = await probe(receiver, row.workers, rate, seconds, row.root);
+      row.held &&= p.held;
+      row.cpu.push(p.cpuPercent);
+      row.primaryCpu.push(p.primaryCpuPercent);
     }
   }
-  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return { one, two, ratio: med(two) / med(one), held };
+  return rows;
+}
+
+/** `npm run bench`'s figure: 1 worker and 2 in turn, their medians and the ratio. */
+export async function workersCost(receiver: string, rate: number, seconds: number, runs: number): Promise<{ one: number[]; two: number[]; ratio: number; held: boolean }> {
+  const [one, two] = await workersCostRows(receiver, rate, seconds, runs, [{ workers: 1 }, { workers: 2 }]);
+  return { one: one!.cpu, two: two!.cpu, ratio: median(two!.cpu) / median(one!.cpu), held: one!.held && two!.held };
+}
+
+/**
+ * The fixed part of `--workers N`'s cost: CPU of the collector's processes, the saturation probe's
+ * config, with no load at all for `seconds` (after `settleSeconds` past ready), the variants taking
+ * turns `runs` times. What a second runtime costs when nothing comes in: its timers (the join's
+ * ticks, the memory_limiter's checks), its garbage collector, the primary.
+ */
+export async function workersIdle(seconds: number, runs: number, variants: readonly WorkersVariant[] = [{ workers: 1 }, { workers: 2 }], settleSeconds = 3): Promise<WorkersCostRow[]> {
+  const rows: WorkersCostRow[] = variants.map((v) => ({ ...v, cpu: [], primaryCpu: [], held: true }));
+  for (let i = 0; i < runs; i++) {
+    for (const row of rows) {
+      const sink = await countingSink();
+      const collector = await startCollector('zipkin', PROBE_PROCESSORS, 'memory_limiter, join, batch', sink.endpoint, ['--workers', String(row.workers)], row.root);
+      await new Promise((r) => setTimeout(r, settleSeconds * 1000));
+      const c0 = treeTicks(collector.pid);
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const c1 = treeTicks(collector.pid);
+      const wall = (performance.now() - t0) / 1000;
+      await collector.stop();
+      sink.stop();
+      row.cpu.push(((c1.total - c0.total) / CLK_TCK / wall) * 100);
+      row.primaryCpu.push(((c1.primary - c0.primary) / CLK_TCK / wall) * 100);
+    }
+  }
+  return rows;
 }
 
 /**

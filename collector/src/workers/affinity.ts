@@ -9,23 +9,22 @@
  * (backpressure) reaches the client as the receiver's own refusal, so nothing is acknowledged twice
  * or dropped between workers.
  */
-import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Consumer } from '../component.js';
 import { BackpressureError, type BackpressureReason } from '../model/errors.js';
-import { HttpPoster } from '../net/http-client.js';
-import { readBody, sendJson } from '../net/http-server.js';
 import type { Span, SpanBatch } from '../model/span.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { encodeOtlpProto } from '../protocol/otlp/encode.js';
 import { decodeOtlpProto } from '../protocol/otlp/decode.js';
 import { NO_LIMITS } from '../model/limits.js';
+import { CODE, FrameReader, frame, type Frame, type FrameCode } from './frames.js';
 
 /**
  * Spans handed over by another worker: OTLP protobuf with span-relay's own fields (source, Zipkin
  * `shared`, 64-bit trace IDs), so they arrive exactly as the sending worker decoded them. The
  * sender's receiver already held them to its limits; a span that does not come back is an error
- * (500 to the sender, the client's failure), never a silent loss.
+ * (a failure answered to the sender, the client's failure), never a silent loss.
  */
 function handedOver(body: Buffer): Span[] {
   const result = decodeOtlpProto(body, NO_LIMITS, { internal: true, lazy: true });
@@ -55,39 +54,91 @@ interface Refusal {
   error: string;
 }
 
+/** One connection to a peer worker and the requests waiting for their answers on it. */
+interface Connection {
+  socket: Socket;
+  waiting: Map<number, { resolve: (f: Frame) => void; reject: (err: Error) => void }>;
+  /** Whether a request has been answered on it: a connection the peer closed under a later one was kept alive too long. */
+  used: boolean;
+}
+
 /** Sends spans to one peer worker and waits for its pipeline's answer. */
 class Peer {
-  private readonly poster: HttpPoster;
+  private connection: Connection | undefined;
+  private nextId = 1;
 
   constructor(
     private readonly socketPath: string,
     private readonly telemetry: Telemetry,
-  ) {
-    this.poster = new HttpPoster(undefined, socketPath);
-  }
+  ) {}
 
   async send(receiver: string, spans: Span[]): Promise<void> {
     // Spans at a receiver's head carry no durability token (that is set further on): nothing is lost by encoding them.
-    let answer;
+    const body = encodeOtlpProto({ spans }, true);
+    let answer: Frame;
     try {
-      answer = await this.poster.post(new URL(`http://worker/handoff/${encodeURIComponent(receiver)}`), encodeOtlpProto({ spans }, true), {});
+      answer = await this.exchange(receiver, body).catch((err: NodeJS.ErrnoException & { reused?: boolean }) => {
+        // A kept-alive connection the peer closed (it restarted) while this request was written:
+        // sent once more on a new connection.
+        if (err.reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return this.exchange(receiver, body);
+        throw err;
+      });
     } catch (err) {
       // A peer that is gone (restarting) is backpressure to the client: it retries later.
       this.telemetry.warnLimited(`handoff:${this.socketPath}`, { peer: this.socketPath, err: (err as Error).message }, `hand-off to the worker at ${this.socketPath} failed: ${(err as Error).message}; the client is told to retry`);
       throw new BackpressureError(`the worker that owns these traces is unavailable (${(err as Error).message})`, 'shutting_down');
     }
-    if (answer.status === 204) return;
-    let refusal: Refusal = { error: `worker answered ${answer.status}` };
+    if (answer.code === CODE.accepted) return;
+    let refusal: Refusal = { error: `worker answered with code ${answer.code}` };
     try {
-      refusal = JSON.parse(answer.body.toString('utf8')) as Refusal;
+      refusal = JSON.parse(answer.text) as Refusal;
     } catch {
-      // keep the status
+      // keep the code
     }
     throw refusal.reason ? new BackpressureError(refusal.error, refusal.reason) : new Error(`handoff to ${this.socketPath}: ${refusal.error}`);
   }
 
+  private exchange(receiver: string, body: Buffer): Promise<Frame> {
+    const c = this.connect();
+    const id = this.nextId;
+    this.nextId = (this.nextId % 0xffffffff) + 1;
+    return new Promise<Frame>((resolve, reject) => {
+      c.waiting.set(id, { resolve, reject });
+      c.socket.write(frame(id, CODE.request, receiver, body));
+    });
+  }
+
+  private connect(): Connection {
+    if (this.connection?.socket.writable) return this.connection;
+    const c: Connection = { socket: createConnection(this.socketPath), waiting: new Map(), used: false };
+    this.connection = c;
+    const reader = new FrameReader();
+    let failure: (NodeJS.ErrnoException & { reused?: boolean }) | undefined;
+    c.socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk, (f) => {
+          const w = c.waiting.get(f.id);
+          c.waiting.delete(f.id);
+          c.used = true;
+          w?.resolve(f);
+        });
+      } catch (err) {
+        c.socket.destroy(err as Error);
+      }
+    });
+    c.socket.on('error', (err: NodeJS.ErrnoException) => (failure = err));
+    c.socket.on('close', () => {
+      if (this.connection === c) this.connection = undefined;
+      const err: NodeJS.ErrnoException & { reused?: boolean } = failure ?? new Error('the connection closed before an answer');
+      err.reused = c.used;
+      for (const w of c.waiting.values()) w.reject(err);
+      c.waiting.clear();
+    });
+    return c;
+  }
+
   close(): void {
-    this.poster.close();
+    this.connection?.socket.destroy();
   }
 }
 
@@ -130,6 +181,7 @@ export class AffinityRouter implements Consumer {
 export class HandoffServer {
   private readonly server: Server;
   private readonly peers: (Peer | undefined)[];
+  private readonly connections = new Set<Socket>();
 
   constructor(
     private readonly socketDir: string,
@@ -139,30 +191,40 @@ export class HandoffServer {
     private readonly telemetry: Telemetry,
   ) {
     this.peers = Array.from({ length: count }, (_, w) => (w === self ? undefined : new Peer(handoffSocketPath(socketDir, w), telemetry)));
-    this.server = createServer((req, res) => {
-      const receiver = decodeURIComponent((req.url ?? '').replace(/^\/handoff\//, ''));
-      const head = this.heads(receiver);
-      if (req.method !== 'POST') {
-        req.resume();
-        return sendJson(res, 404, { error: 'POST /handoff/<receiver>' });
-      }
-      if (!head) {
-        // Every worker runs the same config: a receiver not here yet is one still starting.
-        req.resume();
-        return sendJson(res, 503, { error: `worker ${this.self} is still starting`, reason: 'shutting_down' } satisfies Refusal);
-      }
-      // The sending worker's receiver has already held the request to its own limits.
-      readBody(req, Number.POSITIVE_INFINITY)
-        .then((b) => head.consume({ spans: handedOver(b) }))
-        .then(
-          () => res.writeHead(204).end(),
-          (err: unknown) => {
-            if (err instanceof BackpressureError) return sendJson(res, 503, { error: err.message, reason: err.reason } satisfies Refusal);
-            this.telemetry.reportUnexpected(err, 'worker handoff');
-            sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) } satisfies Refusal);
-          },
-        );
+    this.server = createServer((socket) => {
+      const reader = new FrameReader();
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          reader.push(chunk, (f) => this.take(socket, f));
+        } catch (err) {
+          socket.destroy(err as Error);
+        }
+      });
+      // A sender that went away fails its own waiting requests; nothing to answer here.
+      socket.on('error', () => undefined);
+      this.connections.add(socket);
+      socket.on('close', () => this.connections.delete(socket));
     });
+  }
+
+  private take(socket: Socket, f: Frame): void {
+    const answer = (code: FrameCode, refusal?: Refusal): void => {
+      if (!socket.destroyed) socket.write(frame(f.id, code, refusal ? JSON.stringify(refusal) : ''));
+    };
+    const head = this.heads(f.text);
+    // Every worker runs the same config: a receiver not here yet is one still starting.
+    if (!head) return answer(CODE.refused, { error: `worker ${this.self} is still starting`, reason: 'shutting_down' });
+    // The sending worker's receiver has already held the request to its own limits.
+    Promise.resolve()
+      .then(() => head.consume({ spans: handedOver(f.payload) }))
+      .then(
+        () => answer(CODE.accepted),
+        (err: unknown) => {
+          if (err instanceof BackpressureError) return answer(CODE.refused, { error: err.message, reason: err.reason });
+          this.telemetry.reportUnexpected(err, 'worker handoff');
+          answer(CODE.failed, { error: err instanceof Error ? err.message : String(err) });
+        },
+      );
   }
 
   /** Wraps a receiver's pipelines so that spans of traces other workers own go to them. */
@@ -171,8 +233,6 @@ export class HandoffServer {
   }
 
   start(): Promise<void> {
-    // The peers keep their connections: no idle timeout to race a hand-off against.
-    this.server.keepAliveTimeout = 0;
     const path = handoffSocketPath(this.socketDir, this.self);
     rmSync(path, { force: true });
     return new Promise((resolve, reject) => {
@@ -187,7 +247,7 @@ export class HandoffServer {
 
   async shutdown(): Promise<void> {
     for (const p of this.peers) p?.close();
-    this.server.closeAllConnections();
+    for (const socket of this.connections) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
