@@ -7,7 +7,8 @@
  *   of one core over the steady part, peak RSS, delivered/sent. BENCH_SIDE_RUNS runs of each
  *   (default 3), the two collectors alternating, first one then the other; median and spread.
  * - saturation: the highest steady rate each holds with nothing refused and everything delivered,
- *   the collector pinned to core 0, the generator and the sink to core 1 (taskset).
+ *   the collector pinned to core 0, the generator and the sink to core 1 (taskset); with
+ *   BENCH_SATURATION_WARMUP=N each probe's collector first takes N s at 10,000 spans/s.
  * - rss: peak RSS over time of a BENCH_RSS_SECONDS run (default 600) at 10,000 spans/s into zipkin,
  *   join / groupbytrace on, against its figure at 60 s.
  * OpenCensus has no Collector counterpart at this release (its receiver left contrib in v0.134).
@@ -84,11 +85,25 @@ export interface SaturationResult {
   probes: { rate: number; held: boolean; why: string; cpu: number }[];
 }
 
+const WARMUP_SECONDS = Number(process.env.BENCH_SATURATION_WARMUP ?? 0);
+
 /** One probe at a steady `rate`: the collector on core 0, the generator and this process (the sink) on core 1. */
 async function probe(who: Who, receiver: string, rate: number, seconds: number): Promise<SaturationResult['probes'][number]> {
   const sink = await countingSink();
   const c = await launch(who, receiver, false, sink.endpoint, '0');
-  const gen = spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${c.port}`, String(rate), String(seconds), '100', '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const loadgen = (r: number, s: number) => spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', `${ROOT}bench/loadgen.ts`, receiver, `127.0.0.1:${c.port}`, String(r), String(s), '100', '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_SATURATION_WARMUP seconds at 10,000 spans/s first (default 0: a cold collector meets the
+  // probe's full rate), so that the probe measures a warm process: span-relay's JIT-compiled code
+  // and heap take their first seconds under load, which the Collector, compiled ahead of time, does not.
+  let base = 0;
+  if (WARMUP_SECONDS > 0) {
+    const warm = loadgen(10_000, WARMUP_SECONDS);
+    warm.stdout!.resume();
+    await new Promise<void>((resolve) => warm.on('exit', () => resolve()));
+    for (let i = 0; i < 30 && sink.count() < WARMUP_SECONDS * 10_000; i++) await new Promise((r) => setTimeout(r, 100));
+    base = sink.count();
+  }
+  const gen = loadgen(rate, seconds);
   let out = '';
   let c0 = 0;
   let t0 = 0;
@@ -99,8 +114,8 @@ async function probe(who: Who, receiver: string, rate: number, seconds: number):
   await new Promise<void>((resolve) => gen.on('exit', () => resolve()));
   const cpu = ((cpuTicks(c.pid) - c0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
   const g = JSON.parse(out.trim().split('\n').at(-1)!) as { sent: number; refused: number; endLagMs: number };
-  for (let i = 0; i < 30 && sink.count() < g.sent; i++) await new Promise((r) => setTimeout(r, 100));
-  const delivered = sink.count();
+  for (let i = 0; i < 30 && sink.count() - base < g.sent; i++) await new Promise((r) => setTimeout(r, 100));
+  const delivered = sink.count() - base;
   await c.stop();
   sink.stop();
   const why = g.refused > 0 ? `${g.refused} requests refused` : g.endLagMs > seconds * 20 ? `generator ${g.endLagMs} ms behind` : delivered < g.sent ? `${g.sent - delivered} of ${g.sent} not delivered 3 s after` : 'held';
