@@ -246,9 +246,7 @@ class Call {
     const stream = this.stream;
     if (!this.finish() || stream.destroyed) return;
     if (this.connection) this.connection.resetPingStrikes = true;
-    respondStatus(stream, code, details);
-    // The client may still be sending (an oversize message): RST_STREAM NO_ERROR once the status is out.
-    if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+    endWithStatus(stream, code, details);
   }
 
   /** Marks the call answered (false if it already was) and lets go of its timer and bytes. */
@@ -263,9 +261,13 @@ class Call {
   }
 }
 
-function respondStatus(stream: http2.ServerHttp2Stream, code: GrpcStatusCode, details: string, extra: http2.OutgoingHttpHeaders = {}): void {
-  if (stream.destroyed || stream.closed) return;
-  stream.respond({ ...RESPONSE_HEADERS, ...extra, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) }, RESPOND_AND_END);
+/**
+ * Ends a call with a status, trailers-only, and stops reading: the client may still be sending (an
+ * oversize message, or a call refused at its headers), so RST_STREAM NO_ERROR once the status is out.
+ */
+function endWithStatus(stream: http2.ServerHttp2Stream, code: GrpcStatusCode, details: string): void {
+  if (!stream.destroyed && !stream.closed) stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) }, RESPOND_AND_END);
+  if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
 }
 
 /** A gRPC server for unary methods on node:http2, with `GrpcServer`'s options and behaviour. */
@@ -393,26 +395,20 @@ export class GrpcUnaryServer {
     }
     const path = String(headers[HTTP2_HEADER_PATH] ?? '');
     const method = this.methods[path];
-    if (!method) return this.refuse(stream, GrpcStatus.UNIMPLEMENTED, `The server does not implement the method ${path}`);
+    if (!method) return endWithStatus(stream, GrpcStatus.UNIMPLEMENTED, `The server does not implement the method ${path}`);
     const encodingHeader = headers['grpc-encoding'];
     const encoding = encodingHeader === undefined ? 'identity' : String(encodingHeader).toLowerCase();
-    if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') return this.refuse(stream, GrpcStatus.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${encoding}"`);
+    if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') return endWithStatus(stream, GrpcStatus.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${encoding}"`);
     let timeoutMs: number | undefined;
     const timeout = headers['grpc-timeout'];
     if (timeout !== undefined) {
       timeoutMs = parseGrpcTimeout(String(timeout));
-      if (timeoutMs === undefined) return this.refuse(stream, GrpcStatus.INTERNAL, `Invalid grpc-timeout value "${String(timeout)}"`);
+      if (timeoutMs === undefined) return endWithStatus(stream, GrpcStatus.INTERNAL, `Invalid grpc-timeout value "${String(timeout)}"`);
     }
     const connection = this.connections.get(stream.session!);
     if (connection) connection.active++;
     const auth = headers.authorization;
     new Call(this, stream, connection, method, encoding, typeof auth === 'string' ? auth : undefined, timeoutMs);
-  }
-
-  /** Trailers-only refusal before the call started: the client's body is not read. */
-  private refuse(stream: http2.ServerHttp2Stream, code: GrpcStatusCode, details: string): void {
-    respondStatus(stream, code, details);
-    if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
   }
 
   /** Stops taking connections and calls, lets those in flight finish for up to `graceMs`, then cuts the rest. */

@@ -23,11 +23,7 @@ export class HttpPoster {
   private https: HttpsAgent | undefined;
   private readonly http = new HttpAgent({ keepAlive: true });
 
-  /** `socketPath`: every request goes to this Unix socket (the URL then only names the path). */
-  constructor(
-    private readonly tls: HttpClientTls = { skipVerify: false },
-    private readonly socketPath?: string,
-  ) {
+  constructor(private readonly tls: HttpClientTls = { skipVerify: false }) {
     this.https = this.agent();
     tls.source?.subscribe(() => {
       const old = this.https;
@@ -64,7 +60,6 @@ export class HttpPoster {
           method: 'POST',
           agent: secure ? this.https : this.http,
           ...(signal ? { signal } : {}),
-          ...(this.socketPath ? { socketPath: this.socketPath } : {}),
           headers: { ...headers, 'content-length': String(body.length) },
         },
         (res) => {
